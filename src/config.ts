@@ -1,0 +1,149 @@
+import path from 'node:path';
+
+/** Where the store lives; decided once from DATABASE_URL. */
+export type DatabaseConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'postgres'; url: string };
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly database: DatabaseConfig;
+  /** Bearer keys accepted on protected routes; empty means the API is open. */
+  readonly apiKeys: readonly string[];
+  /** Standard Webhooks secrets (`whsec_…`); several allow rotation. Empty means unsigned webhooks are taken. */
+  readonly webhookSecrets: readonly string[];
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly maxRecordsPerDelivery: number;
+  /** Group commit: how long the writer waits to gather concurrent webhook writes, and how many records make a batch full. */
+  readonly writerMaxDelayMs: number;
+  readonly writerMaxBatchRecords: number;
+  readonly hubspot: { readonly accessToken: string | undefined; readonly baseUrl: string };
+  readonly mailchimp: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+}
+
+/** A bad configuration value: the process prints `message` as one line and exits. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    detail: string,
+  ) {
+    super(`invalid configuration: ${variable} ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+type Env = Record<string, string | undefined>;
+
+function readInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max} (got "${raw}")`);
+  return value;
+}
+
+/** "1mb", "512kb", "1048576" -> bytes. */
+function readSize(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const m = /^(\d+)\s*(b|kb|k|kib|mb|m|mib)?$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a size such as 1048576, 512kb or 1mb (got "${raw}")`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  const value = Number(m[1]) * factor;
+  if (value < 1024) throw new ConfigError(name, `must be at least 1kb (got "${raw}")`);
+  return value;
+}
+
+function readList(env: Env, name: string): string[] {
+  const raw = env[name];
+  if (!raw) return [];
+  return raw
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function readUrl(env: Env, name: string, fallback: string | undefined): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new ConfigError(name, `must be an http(s) URL (got "${raw}")`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(name, `must be an http(s) URL (got "${raw}")`);
+  }
+  return raw.trim().replace(/\/+$/, '');
+}
+
+export function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
+  const value = raw === undefined || raw.trim() === '' ? 'sqlite:./data/warehouse.db' : raw.trim();
+  if (/^postgres(ql)?:\/\//i.test(value)) {
+    try {
+      new URL(value);
+    } catch {
+      throw new ConfigError('DATABASE_URL', `is not a valid PostgreSQL URL`);
+    }
+    return { kind: 'postgres', url: value };
+  }
+  if (/^sqlite:/i.test(value)) {
+    // sqlite:./x.db, sqlite:/abs/x.db, sqlite:///abs/x.db, sqlite://./x.db
+    let rest = value.slice('sqlite:'.length);
+    if (rest.startsWith('//')) rest = rest.slice(2);
+    if (rest === '') throw new ConfigError('DATABASE_URL', 'names no SQLite file (use sqlite:./data/warehouse.db)');
+    return { kind: 'sqlite', path: rest === ':memory:' ? rest : path.resolve(rest) };
+  }
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
+  if (scheme) {
+    throw new ConfigError('DATABASE_URL', `has an unknown scheme "${scheme[1]}:" (use sqlite:PATH or postgres://…)`);
+  }
+  return { kind: 'sqlite', path: value === ':memory:' ? value : path.resolve(value) };
+}
+
+/** Mailchimp keys end in `-<dc>`; the API lives at that data centre. */
+export function mailchimpBaseUrlFromKey(apiKey: string): string | undefined {
+  const dc = /-([a-z]+\d+)$/i.exec(apiKey)?.[1];
+  return dc ? `https://${dc.toLowerCase()}.api.mailchimp.com/3.0` : undefined;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got "${env.LOG_LEVEL}")`);
+  }
+  const webhookSecrets = readList(env, 'WEBHOOK_SECRET');
+  for (const secret of webhookSecrets) {
+    const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body) || Buffer.from(body, 'base64').length < 8) {
+      throw new ConfigError('WEBHOOK_SECRET', 'must be whsec_ followed by base64 (at least 8 bytes); separate several with spaces or commas');
+    }
+  }
+  const mailchimpKey = env.MAILCHIMP_API_KEY?.trim() || undefined;
+  const mailchimpBase = readUrl(env, 'MAILCHIMP_BASE_URL', mailchimpKey ? mailchimpBaseUrlFromKey(mailchimpKey) : undefined);
+  const config: Config = {
+    host: env.HOST?.trim() || '127.0.0.1',
+    port: readInt(env, 'PORT', 8000, 0, 65535),
+    database: parseDatabaseUrl(env.DATABASE_URL),
+    apiKeys: readList(env, 'API_KEY'),
+    webhookSecrets,
+    logLevel,
+    bodyLimitBytes: readSize(env, 'BODY_LIMIT', 1024 * 1024),
+    maxRecordsPerDelivery: readInt(env, 'MAX_RECORDS_PER_DELIVERY', 1000, 1, 100_000),
+    writerMaxDelayMs: readInt(env, 'WRITER_MAX_DELAY_MS', 2, 0, 1000),
+    writerMaxBatchRecords: readInt(env, 'WRITER_MAX_BATCH_RECORDS', 5000, 1, 100_000),
+    hubspot: {
+      accessToken: env.HUBSPOT_ACCESS_TOKEN?.trim() || undefined,
+      baseUrl: readUrl(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com') as string,
+    },
+    mailchimp: { apiKey: mailchimpKey, baseUrl: mailchimpBase },
+  };
+  return Object.freeze(config);
+}

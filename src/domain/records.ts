@@ -1,0 +1,122 @@
+import { createHash } from 'node:crypto';
+
+export const RECORD_TYPES = ['customer', 'campaign'] as const;
+export type RecordType = (typeof RECORD_TYPES)[number];
+
+/** The known fields of both types; a customer leaves the campaign ones null. */
+export interface RecordFields {
+  sender_id: number | null;
+  name: string | null;
+  email: string | null;
+  status: string | null;
+  budget: number | null;
+  details: Record<string, unknown> | null;
+}
+
+/** One record as it is about to be written, whichever way it came in. */
+export interface RecordWrite {
+  type: RecordType;
+  external_id: string;
+  source: string;
+  fields: RecordFields;
+  /** Everything the sender sent beyond the known fields. */
+  attributes: Record<string, unknown>;
+  /** The sender's `updated_at` in ms, when it gave one: guards against out-of-order delivery. */
+  sourceUpdatedAt: number | null;
+  /** A deletion upstream: the row stays as a tombstone. */
+  deleted: boolean;
+}
+
+/** A stored record as the data layer returns it. */
+export interface StoredRecord {
+  rowId: number;
+  type: RecordType;
+  external_id: string;
+  source: string;
+  fields: RecordFields;
+  attributes: Record<string, unknown>;
+  sourceUpdatedAt: number | null;
+  createdAt: number;
+  updatedAt: number;
+  deletedAt: number | null;
+}
+
+/** What one write did: `stale` lost to a newer stored version, `unchanged` matched it. */
+export type WriteResult = 'created' | 'updated' | 'unchanged' | 'stale' | 'deleted';
+
+const KNOWN_FIELDS: Record<RecordType, ReadonlySet<string>> = {
+  customer: new Set(['external_id', 'id', 'name', 'email', 'updated_at']),
+  campaign: new Set(['external_id', 'id', 'name', 'status', 'budget', 'details', 'updated_at']),
+};
+
+function asString(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+/**
+ * Splits a validated payload object into known fields and attributes.
+ * The schema has already checked types; this only sorts and converts.
+ */
+export function recordFromPayload(type: RecordType, payload: Record<string, unknown>, source: string): RecordWrite {
+  const known = KNOWN_FIELDS[type];
+  const attributes: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(payload)) {
+    if (!known.has(key)) attributes[key] = value;
+  }
+  const updatedAt = typeof payload.updated_at === 'string' ? Date.parse(payload.updated_at) : Number.NaN;
+  const details = payload.details;
+  return {
+    type,
+    external_id: String(payload.external_id),
+    source,
+    fields: {
+      sender_id: typeof payload.id === 'number' ? payload.id : null,
+      name: asString(payload.name),
+      email: type === 'customer' ? asString(payload.email) : null,
+      status: type === 'campaign' ? asString(payload.status) : null,
+      budget: type === 'campaign' && typeof payload.budget === 'number' ? payload.budget : null,
+      details:
+        type === 'campaign' && details !== null && typeof details === 'object' && !Array.isArray(details)
+          ? (details as Record<string, unknown>)
+          : null,
+    },
+    attributes,
+    sourceUpdatedAt: Number.isFinite(updatedAt) ? updatedAt : null,
+    deleted: false,
+  };
+}
+
+/** JSON with object keys sorted at every depth, so equal content hashes equally. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * Hash of everything that makes a record different to a reader. The sender's
+ * `updated_at` is left out on purpose: a resend with only a newer timestamp
+ * is not a change, so it must not move the record in the change feed.
+ */
+export function contentHash(w: RecordWrite): string {
+  const body = canonicalJson({ s: w.source, f: w.fields, a: w.attributes, d: w.deleted });
+  return createHash('sha256').update(w.type).update('\0').update(body).digest('base64url');
+}
+
+/** Deepest nesting of arrays and objects in a value, counted without recursion. */
+export function nestingDepth(value: unknown, limit: number): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    const d = depth + 1;
+    if (d > max) max = d;
+    if (max > limit) return max;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) stack.push([child, d]);
+  }
+  return max;
+}

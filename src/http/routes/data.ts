@@ -1,0 +1,100 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { RecordType } from '../../domain/records.js';
+import { ApiError } from '../../errors.js';
+import type { Store } from '../../store/open-store.js';
+import { countRecords, findRecord, readPage, type PagePosition } from '../../store/record-queries.js';
+import { decodeCursor, encodeCursor } from '../cursor.js';
+import { problemResponses } from '../schemas/common.js';
+import { DataQuery, PageQuery, PageResponse, RecordItem, RecordParams, toItem, type DataQueryT } from '../schemas/records.js';
+import { Type } from 'typebox';
+
+export interface DataRoutesOptions {
+  store: Store;
+}
+
+/** GET /data and the typed views: keyset or offset pages over the unified store. */
+export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store }) => {
+  async function page(query: DataQueryT, type: RecordType | undefined) {
+    const limit = query.limit ?? 50;
+    const offset = query.offset ?? 0;
+    let after: PagePosition | undefined;
+    if (query.cursor !== undefined) {
+      if (offset > 0) {
+        throw new ApiError('validation', 'give either offset or cursor, not both', {
+          errors: [{ path: '/query/offset', message: 'must be 0 when cursor is given' }],
+        });
+      }
+      after = decodeCursor(query.cursor);
+    }
+    const updatedSince = query.updated_since === undefined ? undefined : Date.parse(query.updated_since);
+    const order = updatedSince !== undefined || after?.kind === 'change' ? 'change' : 'row';
+    if (after && after.kind !== order) {
+      throw new ApiError('validation', 'this cursor belongs to a listing in another order', {
+        errors: [{ path: '/query/cursor', message: 'was issued for a listing without updated_since (or with it)' }],
+      });
+    }
+    const filter = { type, source: query.source, updatedSince, includeDeleted: query.include_deleted ?? false };
+    const result = await readPage(store, { ...filter, limit, offset, after, order });
+    // A change-feed continuation page skips the count: it would scan every change since updated_since.
+    const total = order === 'change' && after ? null : await countRecords(store, filter);
+    return {
+      items: result.records.map(toItem),
+      total,
+      offset,
+      limit,
+      next_cursor: result.next ? encodeCursor(result.next) : null,
+    };
+  }
+
+  app.get(
+    '/data',
+    {
+      schema: {
+        summary: 'Stored records of both types, paged',
+        description:
+          'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order: keep the last `next_cursor` as a bookmark to see every later change at least once.',
+        tags: ['data'],
+        querystring: DataQuery,
+        response: { 200: PageResponse, ...problemResponses(401, 422) },
+      },
+    },
+    async (req) => page(req.query, req.query.type),
+  );
+
+  for (const [plural, type] of [
+    ['customers', 'customer'],
+    ['campaigns', 'campaign'],
+  ] as const) {
+    app.get(
+      `/${plural}`,
+      {
+        schema: {
+          summary: `Stored ${plural}, paged`,
+          tags: ['data'],
+          querystring: PageQuery,
+          response: { 200: PageResponse, ...problemResponses(401, 422) },
+        },
+      },
+      async (req) => page(req.query, type),
+    );
+    app.get(
+      `/${plural}/:external_id`,
+      {
+        schema: {
+          summary: `One ${type} by its external id`,
+          tags: ['data'],
+          params: RecordParams,
+          querystring: Type.Object({ include_deleted: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: true }),
+          response: { 200: RecordItem, ...problemResponses(401, 404, 422) },
+        },
+      },
+      async (req) => {
+        const record = await findRecord(store, type, req.params.external_id);
+        if (!record || (record.deletedAt !== null && !req.query.include_deleted)) {
+          throw new ApiError('not_found', `no ${type} with external_id "${req.params.external_id}"`);
+        }
+        return toItem(record);
+      },
+    );
+  }
+};

@@ -1,0 +1,59 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ApiError } from '../../errors.js';
+import type { Metrics } from '../../metrics.js';
+import type { Store } from '../../store/open-store.js';
+import { problemResponses } from '../schemas/common.js';
+
+export interface HealthRoutesOptions {
+  store: Store;
+  metrics: Metrics;
+}
+
+/** Liveness, readiness (the store answers) and Prometheus metrics. */
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, metrics }) => {
+  app.get(
+    '/healthz',
+    {
+      config: { public: true },
+      schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Readiness: the store answers a query',
+        tags: ['operations'],
+        response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), ...problemResponses(503) },
+      },
+    },
+    async () => {
+      try {
+        await store.dialect.ping(store.db);
+      } catch {
+        metrics.storeErrors.inc({ operation: 'ping' });
+        throw new ApiError('unavailable', 'the store does not answer');
+      }
+      return { status: 'ready' as const, database: store.dialect.name };
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      schema: {
+        summary: 'Prometheus metrics (text exposition format)',
+        tags: ['operations'],
+        response: { 200: Type.String(), ...problemResponses(401) },
+      },
+    },
+    async (_req, reply) => {
+      reply.type(metrics.registry.contentType);
+      return metrics.registry.metrics();
+    },
+  );
+};

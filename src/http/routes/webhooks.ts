@@ -1,0 +1,111 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Config } from '../../config.js';
+import { ApiError } from '../../errors.js';
+import type { BatchWriter } from '../../ingest/batch-writer.js';
+import { secretKey, verifySignature } from '../../ingest/signature.js';
+import { writesFromWebhook } from '../../ingest/webhook-payload.js';
+import { Type } from 'typebox';
+import { problemResponses } from '../schemas/common.js';
+import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
+
+export interface WebhookRoutesOptions {
+  config: Config;
+  writer: BatchWriter;
+}
+
+// Kept out of the inbox copy of a delivery's headers: credentials, not content.
+const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function headerText(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function inboxHeaders(req: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || SECRET_HEADERS.has(k)) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+function idempotencyKey(req: FastifyRequest): string | null {
+  const key = headerText(req, 'webhook-id') ?? headerText(req, 'idempotency-key');
+  if (key === undefined || key === '') return null;
+  if (key.length > 255) {
+    throw new ApiError('validation', 'the idempotency key is too long', {
+      errors: [{ path: '/header/webhook-id', message: 'must be at most 255 characters' }],
+    });
+  }
+  return key;
+}
+
+/** POST /webhook and its seed alias: verify, store with the inbox copy, then answer. */
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { config, writer }) => {
+  const keys = config.webhookSecrets.map(secretKey);
+
+  for (const url of ['/webhook', '/receive_webhook']) {
+    app.post(
+      url,
+      {
+        config: { public: true },
+        schema: {
+          summary: url === '/webhook' ? 'Receive a webhook delivery' : 'Receive a webhook delivery (seed-compatible alias of /webhook)',
+          description:
+            'Answers 200 only after the records and the raw delivery are committed. A repeated `webhook-id` (or `Idempotency-Key`) gets the first answer and writes nothing. With WEBHOOK_SECRET set, a valid Standard Webhooks signature is required.',
+          tags: ['webhooks'],
+          headers: Type.Object(
+            {
+              'webhook-id': Type.Optional(Type.String({ description: 'Delivery id (Standard Webhooks); also the idempotency key' })),
+              'webhook-timestamp': Type.Optional(Type.String({ description: 'Unix seconds; at most 5 minutes off' })),
+              'webhook-signature': Type.Optional(Type.String({ description: 'v1,<base64 HMAC-SHA256 of "id.timestamp.body">; several space-separated' })),
+              'idempotency-key': Type.Optional(Type.String({ description: 'Idempotency key for senders without webhook-id' })),
+            },
+            { additionalProperties: true },
+          ),
+          body: WebhookBody,
+          response: { 200: WebhookAnswer, ...problemResponses(400, 401, 413, 415, 422) },
+        },
+        preValidation: async (req) => {
+          const type = headerText(req, 'content-type') ?? '';
+          if (!/^application\/json\s*(;|$)/i.test(type)) {
+            throw new ApiError('unsupported_media_type', 'send the body as application/json');
+          }
+          if (keys.length === 0) return;
+          const check = verifySignature(
+            keys,
+            {
+              id: headerText(req, 'webhook-id'),
+              timestamp: headerText(req, 'webhook-timestamp'),
+              signature: headerText(req, 'webhook-signature'),
+            },
+            req.rawBody ?? Buffer.alloc(0),
+          );
+          if (!check.ok) throw new ApiError('invalid_signature', check.reason);
+        },
+      },
+      async (req, reply) => {
+        const writes = writesFromWebhook(req.body, config.maxRecordsPerDelivery);
+        const deliveryId = idempotencyKey(req);
+        const outcome = await writer.submit({
+          writes,
+          delivery: {
+            receivedAt: Date.now(),
+            route: url,
+            idempotencyKey: deliveryId,
+            headers: inboxHeaders(req),
+            body: (req.rawBody ?? Buffer.alloc(0)).toString('utf8'),
+          },
+          answer: (applied) => ({
+            status: 200,
+            body: { status: 'stored', delivery_id: deliveryId, stored: applied.length, records: applied },
+          }),
+        });
+        if (outcome.duplicate) reply.header('idempotent-replayed', 'true');
+        return reply.code(outcome.answer.status as 200).send(outcome.answer.body as never);
+      },
+    );
+  }
+};

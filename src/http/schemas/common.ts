@@ -1,0 +1,49 @@
+import { Type, type Static, type TSchema } from 'typebox';
+
+/**
+ * A field that may also be JSON null. Written as `type: [t, "null"]` rather
+ * than anyOf so a bad value gets one clear message ("must match format email").
+ */
+export function nullable<T extends TSchema>(schema: T) {
+  const raw = schema as unknown as { type: string };
+  return Type.Unsafe<Static<T> | null>({ ...schema, type: [raw.type, 'null'] });
+}
+
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'Relative URI naming the kind of problem, e.g. /problems/validation' }),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.String(),
+    instance: Type.Optional(Type.String()),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          path: Type.String({ description: 'JSON pointer into the request part: /body/customer/0/email, /query/limit' }),
+          message: Type.String(),
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: true, description: 'RFC 9457 problem details (application/problem+json)' },
+);
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Body is not JSON, or a bad cursor',
+  401: 'Missing or wrong API key, or a bad webhook signature',
+  404: 'No such record or route',
+  409: 'Conflict with the current state',
+  413: 'Body over the size limit',
+  415: 'Content type is not application/json',
+  422: 'Input of the wrong shape; `errors` names each bad field',
+};
+
+/** Problem-JSON responses for the OpenAPI document. */
+export function problemResponses(...statuses: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const s of statuses) out[s] = Type.Object(ProblemSchema.properties, { additionalProperties: true, description: DESCRIPTIONS[s] ?? 'Problem' });
+  return out;
+}
+
+/** Epoch ms -> ISO 8601 for every time the API shows. */
+export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());

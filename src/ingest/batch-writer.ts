@@ -1,0 +1,168 @@
+import type { Logger } from 'pino';
+import type { RecordWrite } from '../domain/records.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/open-store.js';
+import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
+import { findAnswers, recordDeliveries, type InboxDelivery, type StoredAnswer } from '../store/webhook-inbox.js';
+import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
+
+export interface DeliveryJob {
+  writes: RecordWrite[];
+  delivery: Omit<InboxDelivery, 'answer'>;
+  /** Builds the answer from what the writes did; stored with the delivery. */
+  answer(applied: AppliedWrite[]): StoredAnswer;
+}
+
+export interface DeliveryOutcome {
+  answer: StoredAnswer;
+  /** The idempotency key had been answered before: nothing was written. */
+  duplicate: boolean;
+}
+
+interface Pending {
+  job: DeliveryJob;
+  resolve(outcome: DeliveryOutcome): void;
+  reject(err: unknown): void;
+}
+
+export interface BatchWriterOptions {
+  /** How long the first delivery of a batch waits for company. */
+  maxDelayMs: number;
+  /** A batch with this many records is committed at once. */
+  maxBatchRecords: number;
+}
+
+/**
+ * Group commit for webhook deliveries: concurrent requests are gathered for a
+ * few milliseconds (or until the batch is full) and written in one
+ * transaction, records and raw inbox rows together; each request is answered
+ * only after its batch commits. One fsync then serves many requests.
+ */
+export class BatchWriter {
+  private queue: Pending[] = [];
+  private queuedRecords = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly options: BatchWriterOptions,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  submit(job: DeliveryJob): Promise<DeliveryOutcome> {
+    if (this.closed) return Promise.reject(new Error('writer is closed'));
+    return new Promise<DeliveryOutcome>((resolve, reject) => {
+      this.queue.push({ job, resolve, reject });
+      this.queuedRecords += job.writes.length;
+      this.schedule();
+    });
+  }
+
+  /** Commits everything already submitted, then refuses new work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    while (this.running || this.queue.length > 0) {
+      await (this.running ?? this.drain());
+    }
+  }
+
+  private schedule(): void {
+    if (this.running) return; // the running drain picks new work up when it finishes a batch
+    if (this.queuedRecords >= this.options.maxBatchRecords) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      void this.drain();
+      return;
+    }
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      void this.drain();
+    }, this.options.maxDelayMs);
+  }
+
+  private drain(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = (async () => {
+      try {
+        while (this.queue.length > 0) await this.commit(this.takeBatch());
+      } finally {
+        this.running = null;
+      }
+    })();
+    return this.running;
+  }
+
+  private takeBatch(): Pending[] {
+    let records = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || records + (this.queue[n]?.job.writes.length ?? 0) <= this.options.maxBatchRecords)) {
+      records += this.queue[n]?.job.writes.length ?? 0;
+      n++;
+    }
+    this.queuedRecords -= records;
+    return this.queue.splice(0, n);
+  }
+
+  private async commit(batch: Pending[]): Promise<void> {
+    try {
+      const outcomes = await inWriteTransaction(this.store, (tx) => this.write(tx, batch));
+      this.metrics.writerBatchDeliveries.observe(batch.length);
+      this.metrics.writerBatchRecords.observe(batch.reduce((n, p) => n + p.job.writes.length, 0));
+      batch.forEach((p, i) => p.resolve(outcomes[i] as DeliveryOutcome));
+    } catch (err) {
+      this.metrics.storeErrors.inc({ operation: 'webhook_batch' });
+      if (batch.length === 1) {
+        this.log.error({ err }, 'webhook delivery could not be stored');
+        batch[0]?.reject(err);
+        return;
+      }
+      // One bad delivery must not fail its neighbours: retry each alone.
+      this.log.warn({ err, deliveries: batch.length }, 'group commit failed; retrying its deliveries one by one');
+      for (const p of batch) await this.commit([p]);
+    }
+  }
+
+  private async write(tx: WriteTx, batch: Pending[]): Promise<DeliveryOutcome[]> {
+    const keys = [...new Set(batch.map((p) => p.job.delivery.idempotencyKey).filter((k): k is string => k !== null))];
+    const answered = await findAnswers(tx, keys);
+    // A key repeated inside this batch follows its first copy, as if sent after it.
+    const firstInBatch = new Map<string, number>();
+    const fresh: number[] = [];
+    batch.forEach((p, i) => {
+      const key = p.job.delivery.idempotencyKey;
+      if (key !== null && (answered.has(key) || firstInBatch.has(key))) return;
+      if (key !== null) firstInBatch.set(key, i);
+      fresh.push(i);
+    });
+
+    const allWrites = fresh.flatMap((i) => (batch[i] as Pending).job.writes);
+    const applied = await applyRecordWrites(tx, allWrites);
+    const outcomes: DeliveryOutcome[] = new Array(batch.length);
+    const deliveries: InboxDelivery[] = [];
+    let offset = 0;
+    for (const i of fresh) {
+      const job = (batch[i] as Pending).job;
+      const mine = applied.slice(offset, offset + job.writes.length);
+      offset += job.writes.length;
+      for (const a of mine) this.metrics.recordsWritten.inc({ type: a.type, result: a.result });
+      const answer = job.answer(mine);
+      outcomes[i] = { answer, duplicate: false };
+      deliveries.push({ ...job.delivery, answer });
+    }
+    batch.forEach((p, i) => {
+      if (outcomes[i]) return;
+      const key = p.job.delivery.idempotencyKey as string;
+      const first = firstInBatch.get(key);
+      const answer = answered.get(key) ?? (outcomes[first as number] as DeliveryOutcome).answer;
+      this.metrics.webhookDuplicates.inc();
+      outcomes[i] = { answer, duplicate: true };
+    });
+    await recordDeliveries(tx, deliveries);
+    return outcomes;
+  }
+}

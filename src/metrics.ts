@@ -1,0 +1,63 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The service's Prometheus metrics, on a registry of its own (one per app, so tests can build several). */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly recordsWritten: Counter<'type' | 'result'>;
+  readonly writerBatchRecords: Histogram;
+  readonly writerBatchDeliveries: Histogram;
+  readonly storeErrors: Counter<'operation'>;
+  readonly webhookDuplicates: Counter;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'tributary_http_requests_total',
+      help: 'HTTP requests answered, by route pattern and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'tributary_http_request_duration_seconds',
+      help: 'Time from request to response, by route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    recordsWritten: new Counter({
+      name: 'tributary_records_written_total',
+      help: 'Record writes applied to the store, by type and outcome (created, updated, unchanged, stale, deleted)',
+      labelNames: ['type', 'result'],
+      registers: [registry],
+    }),
+    writerBatchRecords: new Histogram({
+      name: 'tributary_writer_batch_records',
+      help: 'Records committed per group-commit transaction',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000],
+      registers: [registry],
+    }),
+    writerBatchDeliveries: new Histogram({
+      name: 'tributary_writer_batch_deliveries',
+      help: 'Webhook deliveries committed per group-commit transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry],
+    }),
+    storeErrors: new Counter({
+      name: 'tributary_store_errors_total',
+      help: 'Store operations that failed, by operation',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
+    webhookDuplicates: new Counter({
+      name: 'tributary_webhook_duplicates_total',
+      help: 'Webhook deliveries answered from the idempotency record instead of being written again',
+      registers: [registry],
+    }),
+  };
+}

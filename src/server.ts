@@ -1,0 +1,65 @@
+import { pino } from 'pino';
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { openStore } from './store/open-store.js';
+
+function describeDatabase(config: Config): string {
+  if (config.database.kind === 'sqlite') return `sqlite:${config.database.path}`;
+  const url = new URL(config.database.url);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
+/** Process concerns only: configuration, logger, store, listen, graceful close. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = pino({ level: config.logLevel, base: { service: 'tributary' } });
+  if (config.apiKeys.length === 0) logger.warn('API_KEY is not set: every route is open to anyone who can reach this port');
+  if (config.webhookSecrets.length === 0) logger.warn('WEBHOOK_SECRET is not set: unsigned webhooks are accepted');
+
+  const store = await openStore(config.database);
+  const app = await buildApp({ config, store, logger });
+
+  let closing = false;
+  const shutdown = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests and flushing the writer');
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    force.unref();
+    app
+      .close()
+      .then(() => store.close())
+      .then(() => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'error during shutdown');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+
+  await app.listen({ host: config.host, port: config.port });
+  logger.info({ host: config.host, port: config.port, database: describeDatabase(config) }, 'tributary listening');
+}
+
+main().catch((err: unknown) => {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`tributary failed to start: ${message}\n`);
+  process.exit(1);
+});

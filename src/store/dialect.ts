@@ -1,0 +1,72 @@
+import { sql, type ColumnDefinitionBuilder, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './schema.js';
+
+/**
+ * Every difference between SQLite and PostgreSQL that shared code needs,
+ * named once here. Nothing else in the code asks which engine it runs on.
+ */
+export interface Dialect {
+  readonly name: 'sqlite' | 'postgres';
+  /** Column type for integers that may pass 2^31 (times in ms, counters). */
+  readonly bigintType: 'integer' | 'bigint';
+  readonly doubleType: 'real' | 'double precision';
+  readonly jsonType: 'text' | 'jsonb';
+  /** An auto-numbered primary key column. */
+  autoIdColumn(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
+  /** The type to declare for that key column. */
+  readonly autoIdType: 'integer' | 'bigint';
+  /**
+   * Serializes writers across every process sharing the database, held to
+   * the end of the transaction. Row ids and change times are taken under it,
+   * so they grow in commit order and a change-feed reader never skips a row
+   * that commits late.
+   */
+  acquireWriteLock(trx: Transaction<Database>): Promise<void>;
+  /** Reads a JSON column: SQLite gives text, pg gives the parsed value. */
+  decodeJson(value: unknown): unknown;
+  /** `FOR UPDATE SKIP LOCKED` is available for claiming queue rows. */
+  readonly supportsSkipLocked: boolean;
+  /** Cheap round trip used by /readyz. */
+  ping(db: Kysely<Database>): Promise<void>;
+}
+
+function decodeJson(value: unknown): unknown {
+  if (typeof value === 'string') return JSON.parse(value);
+  return value;
+}
+
+export const sqliteDialect: Dialect = {
+  name: 'sqlite',
+  bigintType: 'integer',
+  doubleType: 'real',
+  jsonType: 'text',
+  autoIdType: 'integer',
+  autoIdColumn: (col) => col.primaryKey().autoIncrement(),
+  // One connection per process and SQLite's own write lock already serialize writers.
+  acquireWriteLock: async () => {},
+  decodeJson,
+  supportsSkipLocked: false,
+  ping: async (db) => {
+    await sql`select 1`.execute(db);
+  },
+};
+
+/** Arbitrary, fixed key of the advisory lock that orders record writes. */
+const WRITE_LOCK_KEY = 7_305_146_001;
+
+export const postgresDialect: Dialect = {
+  name: 'postgres',
+  bigintType: 'bigint',
+  doubleType: 'double precision',
+  jsonType: 'jsonb',
+  autoIdType: 'bigint',
+  autoIdColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
+  acquireWriteLock: async (trx) => {
+    await sql`select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`.execute(trx);
+  },
+  decodeJson,
+  supportsSkipLocked: true,
+  ping: async (db) => {
+    await sql`select 1`.execute(db);
+  },
+};

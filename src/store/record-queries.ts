@@ -1,0 +1,120 @@
+import type { Selectable } from 'kysely';
+import type { RecordType, StoredRecord } from '../domain/records.js';
+import type { Store } from './open-store.js';
+import type { RecordsTable } from './schema.js';
+
+export interface RecordFilter {
+  type?: RecordType | undefined;
+  source?: string | undefined;
+  /** ms; only records changed at or after this time, in change order. */
+  updatedSince?: number | undefined;
+  includeDeleted?: boolean | undefined;
+}
+
+/**
+ * Where a page starts. `row` walks the table in insertion order; `change`
+ * walks (updated_at, row_id), the change feed, where an updated record moves
+ * to the end and so is seen again.
+ */
+export type PagePosition =
+  | { kind: 'row'; rowId: number }
+  | { kind: 'change'; updatedAt: number; rowId: number };
+
+export interface PageRequest extends RecordFilter {
+  limit: number;
+  offset: number;
+  after?: PagePosition | undefined;
+  order: 'row' | 'change';
+}
+
+export interface Page {
+  records: StoredRecord[];
+  /** Position after the last record, when more may follow. */
+  next: PagePosition | null;
+}
+
+function toStored(row: Selectable<RecordsTable>, store: Store): StoredRecord {
+  return {
+    rowId: row.row_id,
+    type: row.type as RecordType,
+    external_id: row.external_id,
+    source: row.source,
+    fields: {
+      sender_id: row.sender_id,
+      name: row.name,
+      email: row.email,
+      status: row.status,
+      budget: row.budget,
+      details: (row.details === null ? null : store.dialect.decodeJson(row.details)) as Record<string, unknown> | null,
+    },
+    attributes: store.dialect.decodeJson(row.attributes) as Record<string, unknown>,
+    sourceUpdatedAt: row.source_updated_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: row.deleted_at,
+  };
+}
+
+function filtered(store: Store, f: RecordFilter) {
+  let q = store.db.selectFrom('records');
+  if (f.type) q = q.where('type', '=', f.type);
+  if (f.source) q = q.where('source', '=', f.source);
+  if (f.updatedSince !== undefined) q = q.where('updated_at', '>=', f.updatedSince);
+  if (!f.includeDeleted) q = q.where('deleted_at', 'is', null);
+  return q;
+}
+
+/** One page, read by keyset when `after` is given (constant cost at any depth), else by offset. */
+export async function readPage(store: Store, req: PageRequest): Promise<Page> {
+  let q = filtered(store, req).selectAll();
+  const after = req.after;
+  if (after?.kind === 'row') q = q.where('row_id', '>', after.rowId);
+  if (after?.kind === 'change') {
+    q = q.where((eb) => eb(eb.refTuple('updated_at', 'row_id'), '>', eb.tuple(after.updatedAt, after.rowId)));
+  }
+  q = req.order === 'change' ? q.orderBy('updated_at').orderBy('row_id') : q.orderBy('row_id');
+  if (!after && req.offset > 0) q = q.offset(req.offset);
+  const rows = await q.limit(req.limit + 1).execute();
+  const more = rows.length > req.limit;
+  const records = rows.slice(0, req.limit).map((r) => toStored(r, store));
+  const last = records.at(-1);
+  let next: PagePosition | null = null;
+  if (more && last) {
+    next =
+      req.order === 'change'
+        ? { kind: 'change', updatedAt: last.updatedAt, rowId: last.rowId }
+        : { kind: 'row', rowId: last.rowId };
+  }
+  return { records, next };
+}
+
+/**
+ * Total matching records. Without `updatedSince` it is summed from the
+ * counters kept by every write (a handful of rows, whatever the table size);
+ * with it, the index range is counted, which costs in proportion to the
+ * number of changes since that time.
+ */
+export async function countRecords(store: Store, f: RecordFilter): Promise<number> {
+  if (f.updatedSince !== undefined) {
+    const row = await filtered(store, f)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+  let q = store.db.selectFrom('record_counts').select((eb) => eb.fn.sum<number>('n').as('n'));
+  if (f.type) q = q.where('type', '=', f.type);
+  if (f.source) q = q.where('source', '=', f.source);
+  if (!f.includeDeleted) q = q.where('deleted', '=', 0);
+  const row = await q.executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
+export async function findRecord(store: Store, type: RecordType, externalId: string): Promise<StoredRecord | null> {
+  const row = await store.db
+    .selectFrom('records')
+    .selectAll()
+    .where('type', '=', type)
+    .where('external_id', '=', externalId)
+    .executeTakeFirst();
+  return row ? toStored(row, store) : null;
+}

@@ -1,0 +1,209 @@
+import { sql, type Insertable, type Selectable } from 'kysely';
+import { contentHash, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
+import type { RecordsTable } from './schema.js';
+import type { WriteTx } from './write-transaction.js';
+
+type RecordRow = Selectable<RecordsTable>;
+type RecordInsert = Insertable<RecordsTable>;
+
+export interface AppliedWrite {
+  type: RecordType;
+  external_id: string;
+  result: WriteResult;
+}
+
+// Parameters per statement stay well under SQLite's 32,766 and pg's 65,535.
+const CHUNK = 500;
+
+const keyOf = (type: string, externalId: string): string => `${type}\u0000${externalId}`;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+async function readExisting(tx: WriteTx, writes: readonly RecordWrite[]): Promise<Map<string, RecordRow>> {
+  const idsByType = new Map<RecordType, Set<string>>();
+  for (const w of writes) {
+    let ids = idsByType.get(w.type);
+    if (!ids) idsByType.set(w.type, (ids = new Set()));
+    ids.add(w.external_id);
+  }
+  const found = new Map<string, RecordRow>();
+  for (const [type, ids] of idsByType) {
+    for (const part of chunks([...ids], CHUNK)) {
+      const rows = await tx.trx
+        .selectFrom('records')
+        .selectAll()
+        .where('type', '=', type)
+        .where('external_id', 'in', part)
+        .execute();
+      for (const row of rows) found.set(keyOf(row.type, row.external_id), row);
+    }
+  }
+  return found;
+}
+
+function rowFromWrite(w: RecordWrite, hash: string, now: number, createdAt: number): RecordInsert {
+  return {
+    type: w.type,
+    external_id: w.external_id,
+    source: w.source,
+    sender_id: w.fields.sender_id,
+    name: w.fields.name,
+    email: w.fields.email,
+    status: w.fields.status,
+    budget: w.fields.budget,
+    details: w.fields.details === null ? null : JSON.stringify(w.fields.details),
+    attributes: JSON.stringify(w.attributes),
+    content_hash: hash,
+    source_updated_at: w.sourceUpdatedAt,
+    created_at: createdAt,
+    updated_at: now,
+    deleted_at: w.deleted ? now : null,
+  };
+}
+
+/** JSON columns come back as text (SQLite) or parsed (pg); rows to write carry text. */
+function insertableFromRow(row: RecordRow): RecordInsert {
+  const { row_id: _rowId, details, attributes, ...rest } = row;
+  const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+  return { ...rest, details: details === null ? null : text(details), attributes: text(attributes) };
+}
+
+/** A stored row turned back into a write, so a deletion keeps the last known fields. */
+function writeFromRow(row: RecordInsert, tx: WriteTx): RecordWrite {
+  return {
+    type: row.type as RecordType,
+    external_id: row.external_id,
+    source: row.source,
+    fields: {
+      sender_id: row.sender_id ?? null,
+      name: row.name ?? null,
+      email: row.email ?? null,
+      status: row.status ?? null,
+      budget: row.budget ?? null,
+      details: (row.details == null ? null : tx.dialect.decodeJson(row.details)) as Record<string, unknown> | null,
+    },
+    attributes: tx.dialect.decodeJson(row.attributes) as Record<string, unknown>,
+    sourceUpdatedAt: row.source_updated_at ?? null,
+    deleted: row.deleted_at != null,
+  };
+}
+
+/** State of one key while a batch is applied; `row` is what will be stored. */
+interface KeyState {
+  row: RecordInsert;
+  /** Present when the key existed before this transaction: its counter bucket. */
+  before: { source: string; deleted: boolean } | null;
+  dirty: boolean;
+}
+
+/**
+ * The one upsert path for webhooks and syncs. Reads the stored versions of
+ * the batch's keys, decides per write (in order, so repeats of a key inside
+ * one batch behave as if sent one after another), then writes every changed
+ * key with one multi-row upsert and moves the total counters to match.
+ * Runs inside `inWriteTransaction`, whose lock makes the read-then-write safe.
+ */
+export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[]): Promise<AppliedWrite[]> {
+  if (writes.length === 0) return [];
+  const existing = await readExisting(tx, writes);
+  const states = new Map<string, KeyState>();
+  const results: AppliedWrite[] = [];
+
+  for (const incoming of writes) {
+    const key = keyOf(incoming.type, incoming.external_id);
+    let state = states.get(key);
+    if (!state) {
+      const row = existing.get(key);
+      if (row) {
+        state = { row: insertableFromRow(row), before: { source: row.source, deleted: row.deleted_at !== null }, dirty: false };
+        states.set(key, state);
+      }
+    }
+    const result = (r: WriteResult) => results.push({ type: incoming.type, external_id: incoming.external_id, result: r });
+
+    if (!state) {
+      const hash = contentHash(incoming);
+      states.set(key, { row: rowFromWrite(incoming, hash, tx.now, tx.now), before: null, dirty: true });
+      result(incoming.deleted ? 'deleted' : 'created');
+      continue;
+    }
+    const current = state.row;
+    const storedAt = current.source_updated_at ?? null;
+    if (incoming.sourceUpdatedAt !== null && storedAt !== null && incoming.sourceUpdatedAt < storedAt) {
+      result('stale');
+      continue;
+    }
+    // A deletion keeps the last known fields; only the tombstone is new.
+    const effective: RecordWrite = incoming.deleted
+      ? { ...writeFromRow(current, tx), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
+      : incoming;
+    const hash = contentHash(effective);
+    if (hash === current.content_hash) {
+      if (effective.sourceUpdatedAt !== null && (storedAt === null || effective.sourceUpdatedAt > storedAt)) {
+        // Newer timestamp, same content: remember it for the guard without moving updated_at.
+        current.source_updated_at = effective.sourceUpdatedAt;
+        state.dirty = true;
+      }
+      result('unchanged');
+      continue;
+    }
+    const next = rowFromWrite(effective, hash, tx.now, current.created_at);
+    if (effective.deleted && current.deleted_at != null) next.deleted_at = current.deleted_at;
+    state.row = next;
+    state.dirty = true;
+    result(effective.deleted ? 'deleted' : 'updated');
+  }
+
+  const dirty = [...states.values()].filter((s) => s.dirty);
+  for (const part of chunks(dirty, CHUNK)) {
+    await tx.trx
+      .insertInto('records')
+      .values(part.map((s) => s.row))
+      .onConflict((oc) =>
+        oc.columns(['type', 'external_id']).doUpdateSet((eb) => ({
+          source: eb.ref('excluded.source'),
+          sender_id: eb.ref('excluded.sender_id'),
+          name: eb.ref('excluded.name'),
+          email: eb.ref('excluded.email'),
+          status: eb.ref('excluded.status'),
+          budget: eb.ref('excluded.budget'),
+          details: eb.ref('excluded.details'),
+          attributes: eb.ref('excluded.attributes'),
+          content_hash: eb.ref('excluded.content_hash'),
+          source_updated_at: eb.ref('excluded.source_updated_at'),
+          updated_at: eb.ref('excluded.updated_at'),
+          deleted_at: eb.ref('excluded.deleted_at'),
+        })),
+      )
+      .execute();
+  }
+  await moveCounters(tx, dirty);
+  return results;
+}
+
+async function moveCounters(tx: WriteTx, dirty: readonly KeyState[]): Promise<void> {
+  const deltas = new Map<string, { type: string; source: string; deleted: number; n: number }>();
+  const bump = (type: string, source: string, deleted: boolean, by: number) => {
+    const k = `${type}\u0000${source}\u0000${deleted ? 1 : 0}`;
+    const d = deltas.get(k) ?? { type, source, deleted: deleted ? 1 : 0, n: 0 };
+    d.n += by;
+    deltas.set(k, d);
+  };
+  for (const s of dirty) {
+    if (s.before) bump(s.row.type, s.before.source, s.before.deleted, -1);
+    bump(s.row.type, s.row.source, s.row.deleted_at != null, +1);
+  }
+  const changes = [...deltas.values()].filter((d) => d.n !== 0);
+  if (changes.length === 0) return;
+  await tx.trx
+    .insertInto('record_counts')
+    .values(changes)
+    .onConflict((oc) =>
+      oc.columns(['type', 'source', 'deleted']).doUpdateSet({ n: sql<number>`record_counts.n + excluded.n` }),
+    )
+    .execute();
+}

@@ -1,0 +1,58 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Table types for Kysely. Times are integer milliseconds since the epoch in
+ * both engines (BIGINT), so ordering, cursors and comparisons are the same
+ * everywhere; the HTTP layer renders them as ISO 8601.
+ * JSON columns are written as strings (TEXT in SQLite, jsonb in PostgreSQL)
+ * and read back through `dialect.decodeJson`.
+ */
+type Json = ColumnType<unknown, string, string>;
+type NullableJson = ColumnType<unknown, string | null, string | null>;
+
+export interface RecordsTable {
+  row_id: Generated<number>;
+  type: string;
+  external_id: string;
+  source: string;
+  sender_id: number | null;
+  name: string | null;
+  email: string | null;
+  status: string | null;
+  budget: number | null;
+  details: NullableJson;
+  attributes: Json;
+  content_hash: string;
+  /** The sender's own `updated_at`, used only by the out-of-order guard. */
+  source_updated_at: number | null;
+  created_at: number;
+  /** When Tributary last changed the row: the change-feed clock. */
+  updated_at: number;
+  deleted_at: number | null;
+}
+
+export interface RecordCountsTable {
+  type: string;
+  source: string;
+  deleted: number;
+  n: number;
+}
+
+export interface WebhookInboxTable {
+  id: Generated<number>;
+  received_at: number;
+  route: string;
+  idempotency_key: string | null;
+  headers: Json;
+  body: string;
+  status: string;
+  response_status: number | null;
+  response: NullableJson;
+  error: string | null;
+}
+
+export interface Database {
+  records: RecordsTable;
+  record_counts: RecordCountsTable;
+  webhook_inbox: WebhookInboxTable;
+}

@@ -1,0 +1,31 @@
+import type { Transaction } from 'kysely';
+import type { Dialect } from './dialect.js';
+import type { Store } from './open-store.js';
+import type { Database } from './schema.js';
+
+/** A write transaction with the store's change clock already read. */
+export interface WriteTx {
+  readonly trx: Transaction<Database>;
+  readonly dialect: Dialect;
+  /** The change time of everything this transaction writes (ms). */
+  readonly now: number;
+}
+
+/**
+ * Runs `fn` in one transaction that holds the store's write lock. `now` is
+ * strictly later than any `updated_at` already committed, so the change feed
+ * (ordered by updated_at, row_id) only ever grows at its end, even when
+ * several processes write to one PostgreSQL or a clock steps back.
+ */
+export async function inWriteTransaction<T>(store: Store, fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+  return store.db.transaction().execute(async (trx) => {
+    await store.dialect.acquireWriteLock(trx);
+    const last = await trx
+      .selectFrom('records')
+      .select((eb) => eb.fn.max('updated_at').as('latest'))
+      .executeTakeFirst();
+    const latest = Number(last?.latest ?? 0);
+    const now = Math.max(Date.now(), latest + 1);
+    return fn({ trx, dialect: store.dialect, now });
+  });
+}

@@ -1,0 +1,78 @@
+import { pino } from 'pino';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import type { ScratchDatabase } from './databases.js';
+
+export interface TestApp {
+  app: App;
+  store: Store;
+  config: Config;
+  close(): Promise<void>;
+}
+
+/** Builds the real app on a scratch database, configured as from the environment. */
+export async function startApp(db: ScratchDatabase, env: Record<string, string> = {}): Promise<TestApp> {
+  const config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }), database: db.config };
+  const store = await openStore(config.database);
+  const app = await buildApp({ config, store, logger: pino({ level: 'silent' }) });
+  await app.ready();
+  return {
+    app,
+    store,
+    config,
+    close: async () => {
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+export const SEED_CUSTOMER = { id: 1, external_id: 'cust_12345', name: 'John Doe', email: 'john.doe@example.com' };
+export const SEED_CAMPAIGN = {
+  id: 1,
+  external_id: 'camp_67890',
+  name: 'Winter Sale',
+  status: 'active',
+  budget: 5000,
+  details: { discount: '20%', start_date: '2026-12-01', end_date: '2026-12-31' },
+};
+
+/** POST a JSON webhook through app.inject. */
+export function postWebhook(app: App, body: unknown, headers: Record<string, string> = {}, url = '/webhook') {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/json', ...headers },
+    payload: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+interface PageBody {
+  items: Array<Record<string, unknown>>;
+  total: number | null;
+  next_cursor: string | null;
+}
+
+/** Every record reachable through /data by following next_cursor. */
+export async function walkByCursor(app: App, query = '', limit = 100): Promise<Array<Record<string, unknown>>> {
+  const out: Array<Record<string, unknown>> = [];
+  let cursor: string | null = null;
+  for (;;) {
+    const url: string = `/data?limit=${limit}${query}${cursor ? `&cursor=${cursor}` : ''}`;
+    const res = await app.inject({ method: 'GET', url });
+    if (res.statusCode !== 200) throw new Error(`GET /data answered ${res.statusCode}: ${res.body}`);
+    const page: PageBody = JSON.parse(res.body) as PageBody;
+    out.push(...page.items);
+    if (!page.next_cursor) return out;
+    cursor = page.next_cursor;
+  }
+}
+
+/** A fingerprint of everything stored: used to show a refused request changed nothing. */
+export async function storedSnapshot(store: Store): Promise<string> {
+  const records = await store.db.selectFrom('records').selectAll().orderBy('row_id').execute();
+  const inbox = await store.db.selectFrom('webhook_inbox').select(['id', 'idempotency_key']).orderBy('id').execute();
+  const counts = await store.db.selectFrom('record_counts').selectAll().orderBy('type').orderBy('source').orderBy('deleted').execute();
+  return JSON.stringify({ records, inbox, counts });
+}
