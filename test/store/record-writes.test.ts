@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromPayload, type RecordWrite } from '../../src/domain/records.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
-import { countRecords, findRecord } from '../../src/store/record-queries.js';
+import { countRecords, findRecord, type RecordFilter } from '../../src/store/record-queries.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
@@ -98,11 +98,12 @@ for (const engine of ENGINES) {
     it('totals kept by the counters match a real count, per type and source', async () => {
       await write(customer('s1', {}, 'crm'), customer('s2', {}, 'crm'), customer('s1b', {}, 'marketing'));
       await write(customer('s2', { name: 'moved' }, 'marketing')); // moves between source buckets
-      for (const filter of [{}, { type: 'customer' as const }, { source: 'crm' }, { source: 'marketing' }, { includeDeleted: true }]) {
+      const filters: RecordFilter[] = [{}, { type: 'customer' }, { source: 'crm' }, { source: 'marketing' }, { includeDeleted: true }];
+      for (const filter of filters) {
         let q = store.db.selectFrom('records').select((eb) => eb.fn.countAll<number>().as('n'));
-        if ('type' in filter) q = q.where('type', '=', filter.type);
-        if ('source' in filter) q = q.where('source', '=', filter.source);
-        if (!('includeDeleted' in filter)) q = q.where('deleted_at', 'is', null);
+        if (filter.type) q = q.where('type', '=', filter.type);
+        if (filter.source) q = q.where('source', '=', filter.source);
+        if (!filter.includeDeleted) q = q.where('deleted_at', 'is', null);
         const real = Number((await q.executeTakeFirst())?.n);
         expect(await countRecords(store, filter)).toBe(real);
       }
