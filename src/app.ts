@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { ApiError, problem, type ErrorCode, type ProblemBody } from './errors.js';
+import { ApiError, problem, type ErrorCode, type FieldError, type ProblemBody } from './errors.js';
 import { apiKeyAuth } from './http/plugins/api-key.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { dataRoutes } from './http/routes/data.js';
@@ -13,13 +13,23 @@ import { webhookRoutes } from './http/routes/webhooks.js';
 import { fieldErrors, validatorCompiler } from './http/validation.js';
 import { BatchWriter } from './ingest/batch-writer.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
+import { TaskRunner } from './tasks/runner.js';
+import { TaskStore } from './tasks/task-store.js';
+import { syncRoutes } from './http/routes/sync.js';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 
 export interface AppDeps {
   config: Config;
   store: Store;
   logger: Logger;
   metrics?: Metrics;
+  /** The sources /sync can run, by name. */
+  connectors?: ReadonlyMap<string, SourceConnector>;
+  /** Start the task runner (default true); tests of the queue alone may leave it off. */
+  runTasks?: boolean;
 }
 
 export type App = FastifyInstance & { metrics: Metrics };
@@ -31,19 +41,53 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  // Raised by the router before any route runs (see frameworkErrors below).
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
 };
+
+// A path parameter as sent (percent-encoded) may be this long: an external_id
+// of 255 characters, each up to 3 UTF-8 bytes written as %XX. Fastify's default
+// of 100 made records with longer ids unreadable.
+const MAX_PARAM_LENGTH = 255 * 9;
+
+// At most this many field errors are listed: a hostile 1 MiB body can hold a
+// hundred thousand bad fields, and the answer must not be many times its size.
+const MAX_LISTED_ERRORS = 50;
+const MAX_DETAIL_PATHS = 5;
+
+/** "invalid input at /a, /b and more": names the first few fields. */
+function validationDetail(errors: FieldError[], truncated: boolean): string {
+  const paths = [...new Set(errors.map((e) => e.path))];
+  const more = truncated || paths.length > MAX_DETAIL_PATHS ? ' and more' : '';
+  return `invalid input at ${paths.slice(0, MAX_DETAIL_PATHS).join(', ')}${more}`;
+}
 
 function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
   // Serialized here so no response schema can strip a field of the problem.
   return reply.code(body.status).type('application/problem+json').send(JSON.stringify(body));
 }
 
+/** A route path (`/customers/:external_id`, `/docs/*`) as a regular expression over request paths. */
+function pathPattern(url: string): RegExp {
+  const segments = url.split('/').map((seg) =>
+    seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+  );
+  return new RegExp(`^${segments.join('/')}$`);
+}
+
 function problemFor(err: FastifyError | ApiError, req: FastifyRequest): ProblemBody {
-  if (err instanceof ApiError) return problem(err.code, err.message, { ...err.extra, instance: req.url });
+  if (err instanceof ApiError) {
+    const errors = err.extra.errors;
+    if (!errors || errors.length <= MAX_LISTED_ERRORS) return problem(err.code, err.message, { ...err.extra, instance: req.url });
+    const detail = `${err.message} (the first ${MAX_LISTED_ERRORS} of ${errors.length} field errors are listed)`;
+    return problem(err.code, detail, { ...err.extra, errors: errors.slice(0, MAX_LISTED_ERRORS), instance: req.url });
+  }
   if (err.validation) {
-    const errors = fieldErrors(err.validation, err.validationContext);
-    const where = errors.map((e) => e.path).join(', ');
-    return problem('validation', `invalid input at ${where}`, { errors, instance: req.url });
+    const errors = fieldErrors(err.validation, err.validationContext, MAX_LISTED_ERRORS + 1);
+    const truncated = errors.length > MAX_LISTED_ERRORS;
+    if (truncated) errors.length = MAX_LISTED_ERRORS;
+    return problem('validation', validationDetail(errors, truncated), { errors, instance: req.url });
   }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
   if (mapped) return problem(mapped, err.message, { instance: req.url });
@@ -72,6 +116,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Slow clients may not hold a connection open forever.
     requestTimeout: 30_000,
     connectionTimeout: 60_000,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // A URL the router cannot decode, or an over-long parameter, is refused
+    // before any route or error handler runs: answer it as problem JSON too.
+    frameworkErrors: (err, req, reply) => {
+      void sendProblem(reply, problemFor(err, req));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -82,8 +132,30 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   rawJsonBody(app);
 
+  // Every route's methods and path pattern: hasRoute() compares patterns, not
+  // URLs, so `DELETE /customers/x` would be a 404 instead of a 405.
+  const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
+  app.addHook('onRoute', (route) => {
+    routes.push({ methods: [route.method].flat(), pattern: pathPattern(route.url) });
+  });
+
+  /** 404 for an unknown path, 405 (with Allow) for a known path and the wrong method. */
+  const noRoute = (req: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const path = req.url.split('?')[0] ?? '/';
+    const matching = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => matching.has(m));
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(reply, problem('method_not_allowed', `${req.method} is not allowed on ${path}`, { instance: req.url }));
+    }
+    return sendProblem(reply, problem('not_found', `no route ${req.method} ${path}`, { instance: req.url }));
+  };
+
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const body = problemFor(err, req);
+    // The not-found route parses bodies too; with no route to take the body,
+    // its content type, size or syntax is beside the point: say 404/405.
+    if (req.is404 && body.status < 500) return noRoute(req, reply);
     if (body.status >= 500) {
       metrics.storeErrors.inc({ operation: 'request' });
       req.log.error({ err, route: req.routeOptions.url }, 'request failed');
@@ -92,15 +164,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     return sendProblem(reply, body);
   });
-  app.setNotFoundHandler((req, reply) => {
-    const path = req.url.split('?')[0] ?? '/';
-    const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => app.hasRoute({ method: m as 'GET', url: path }));
-    if (allowed.length > 0) {
-      reply.header('allow', allowed.join(', '));
-      return sendProblem(reply, problem('method_not_allowed', `${req.method} is not allowed on ${path}`, { instance: req.url }));
-    }
-    return sendProblem(reply, problem('not_found', `no route ${req.method} ${path}`, { instance: req.url }));
-  });
+  app.setNotFoundHandler((req, reply) => noRoute(req, reply));
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
@@ -125,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       tags: [
         { name: 'webhooks', description: 'Receiving records' },
         { name: 'data', description: 'Reading the unified store' },
+        { name: 'sync', description: 'Background syncs and tasks' },
         { name: 'operations', description: 'Health, readiness, metrics' },
       ],
     },
@@ -147,6 +212,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoutes, { config, writer });
   await app.register(dataRoutes, { store });
+
+  const connectors = deps.connectors ?? new Map<string, SourceConnector>();
+  const tasks = new TaskStore(store);
+  const runner = new TaskRunner(
+    store,
+    tasks,
+    connectors,
+    { owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, ...config.tasks },
+    logger.child({ component: 'tasks' }),
+    metrics,
+  );
+  await app.register(syncRoutes, { tasks, runner, connectors });
+  if (deps.runTasks !== false) app.addHook('onReady', async () => runner.start());
+  // Runs before the writer flush above: interrupted syncs go back to the queue first.
+  app.addHook('preClose', async () => {
+    await runner.stop();
+  });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   return Object.assign(app, { metrics }) as unknown as App;

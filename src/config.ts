@@ -19,6 +19,16 @@ export interface Config {
   /** Group commit: how long the writer waits to gather concurrent webhook writes, and how many records make a batch full. */
   readonly writerMaxDelayMs: number;
   readonly writerMaxBatchRecords: number;
+  /** Background tasks: lease length, heartbeat (also how fast a cancel is seen), queue poll, parallel tasks per process. */
+  readonly tasks: {
+    readonly leaseMs: number;
+    readonly heartbeatMs: number;
+    readonly pollMs: number;
+    readonly maxConcurrent: number;
+    readonly maxAttempts: number;
+  };
+  /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms). */
+  readonly syncIntervals: Readonly<Record<string, number>>;
   readonly hubspot: { readonly accessToken: string | undefined; readonly baseUrl: string };
   readonly mailchimp: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
 }
@@ -58,6 +68,32 @@ function readSize(env: Env, name: string, fallback: number): number {
   const value = Number(m[1]) * factor;
   if (value < 1024) throw new ConfigError(name, `must be at least 1kb (got "${raw}")`);
   return value;
+}
+
+/** "15m", "30s", "2h", "500ms", or plain milliseconds. */
+export function parseDuration(name: string, raw: string): number {
+  const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(raw.trim());
+  if (!m) throw new ConfigError(name, `must be a duration such as 30s, 15m or 2h (got "${raw}")`);
+  const unit = (m[2] ?? 'ms').toLowerCase();
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] as number;
+  const value = Number(m[1]) * factor;
+  if (value <= 0) throw new ConfigError(name, `must be more than zero (got "${raw}")`);
+  return value;
+}
+
+function readDuration(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  return raw === undefined || raw.trim() === '' ? fallback : parseDuration(name, raw);
+}
+
+function readIntervals(env: Env): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    const m = /^SYNC_INTERVAL_([A-Z0-9_]+)$/.exec(name);
+    if (!m || raw === undefined || raw.trim() === '') continue;
+    out[(m[1] as string).toLowerCase()] = parseDuration(name, raw);
+  }
+  return out;
 }
 
 function readList(env: Env, name: string): string[] {
@@ -101,7 +137,9 @@ export function parseDatabaseUrl(raw: string | undefined): DatabaseConfig {
     if (rest === '') throw new ConfigError('DATABASE_URL', 'names no SQLite file (use sqlite:./data/warehouse.db)');
     return { kind: 'sqlite', path: rest === ':memory:' ? rest : path.resolve(rest) };
   }
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value);
+  // Any other `scheme:` (with or without //) is a mistake, not a file name; one
+  // letter before the colon is left alone as a Windows drive (C:\data\x.db).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(value);
   if (scheme) {
     throw new ConfigError('DATABASE_URL', `has an unknown scheme "${scheme[1]}:" (use sqlite:PATH or postgres://…)`);
   }
@@ -128,6 +166,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const mailchimpKey = env.MAILCHIMP_API_KEY?.trim() || undefined;
   const mailchimpBase = readUrl(env, 'MAILCHIMP_BASE_URL', mailchimpKey ? mailchimpBaseUrlFromKey(mailchimpKey) : undefined);
+  if (mailchimpKey && !mailchimpBase) {
+    // The key itself is a credential: name the variable, never echo the value.
+    throw new ConfigError('MAILCHIMP_API_KEY', 'must end in its data centre, such as -us6 (or set MAILCHIMP_BASE_URL)');
+  }
   const config: Config = {
     host: env.HOST?.trim() || '127.0.0.1',
     port: readInt(env, 'PORT', 8000, 0, 65535),
@@ -139,11 +181,22 @@ export function loadConfig(env: Env = process.env): Config {
     maxRecordsPerDelivery: readInt(env, 'MAX_RECORDS_PER_DELIVERY', 1000, 1, 100_000),
     writerMaxDelayMs: readInt(env, 'WRITER_MAX_DELAY_MS', 2, 0, 1000),
     writerMaxBatchRecords: readInt(env, 'WRITER_MAX_BATCH_RECORDS', 5000, 1, 100_000),
-    hubspot: {
+    tasks: Object.freeze({
+      leaseMs: readDuration(env, 'TASK_LEASE', 15_000),
+      heartbeatMs: readDuration(env, 'TASK_HEARTBEAT', 1_000),
+      pollMs: readDuration(env, 'TASK_POLL', 1_000),
+      maxConcurrent: readInt(env, 'TASK_MAX_CONCURRENT', 4, 1, 64),
+      maxAttempts: readInt(env, 'TASK_MAX_ATTEMPTS', 5, 1, 100),
+    }),
+    syncIntervals: Object.freeze(readIntervals(env)),
+    hubspot: Object.freeze({
       accessToken: env.HUBSPOT_ACCESS_TOKEN?.trim() || undefined,
       baseUrl: readUrl(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com') as string,
-    },
-    mailchimp: { apiKey: mailchimpKey, baseUrl: mailchimpBase },
+    }),
+    mailchimp: Object.freeze({ apiKey: mailchimpKey, baseUrl: mailchimpBase }),
   };
+  Object.freeze(config.database);
+  Object.freeze(config.apiKeys);
+  Object.freeze(config.webhookSecrets);
   return Object.freeze(config);
 }

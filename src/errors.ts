@@ -11,7 +11,9 @@ export const ERRORS = {
   not_found: { status: 404, title: 'Not found' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
+  source_not_configured: { status: 422, title: 'Source not configured' },
   payload_too_large: { status: 413, title: 'Body too large' },
+  uri_too_long: { status: 414, title: 'URI too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
   validation: { status: 422, title: 'Validation failed' },
   rate_limited: { status: 429, title: 'Too many requests' },
@@ -52,5 +54,7 @@ export class ApiError extends Error {
 
 export function problem(code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): ProblemBody {
   const e = ERRORS[code];
-  return { type: `/problems/${code.replace(/_/g, '-')}`, title: e.title, status: e.status, detail, ...extra };
+  const base = { type: `/problems/${code.replace(/_/g, '-')}`, title: e.title, status: e.status, detail };
+  // Extras add members; they never replace the four the RFC defines.
+  return { ...base, ...extra, ...base };
 }

@@ -51,8 +51,42 @@ export interface WebhookInboxTable {
   error: string | null;
 }
 
+export interface TasksTable {
+  id: string;
+  source: string;
+  /** queued, running, succeeded, failed, cancelled */
+  status: string;
+  full_sync: number;
+  /** api or schedule */
+  trigger: string;
+  attempts: Generated<number>;
+  cancel_requested: Generated<number>;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  /** Not claimed before this time (ms): a parked or rescheduled task waits here. */
+  run_after: number;
+  pages: Generated<number>;
+  records_fetched: Generated<number>;
+  records_written: Generated<number>;
+  total_estimate: number | null;
+  error: string | null;
+  created_at: number;
+  started_at: number | null;
+  heartbeat_at: number | null;
+  finished_at: number | null;
+}
+
+export interface SyncStateTable {
+  source: string;
+  checkpoint: NullableJson;
+  updated_at: number;
+  last_success_at: number | null;
+}
+
 export interface Database {
   records: RecordsTable;
   record_counts: RecordCountsTable;
   webhook_inbox: WebhookInboxTable;
+  tasks: TasksTable;
+  sync_state: SyncStateTable;
 }

@@ -1,5 +1,6 @@
 import { pino } from 'pino';
-import { buildApp, type App } from '../../src/app.js';
+import { expect } from 'vitest';
+import { buildApp, type App, type AppDeps } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import type { ScratchDatabase } from './databases.js';
@@ -12,10 +13,14 @@ export interface TestApp {
 }
 
 /** Builds the real app on a scratch database, configured as from the environment. */
-export async function startApp(db: ScratchDatabase, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(
+  db: ScratchDatabase,
+  env: Record<string, string> = {},
+  extra: Pick<AppDeps, 'connectors' | 'runTasks'> = {},
+): Promise<TestApp> {
   const config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }), database: db.config };
   const store = await openStore(config.database);
-  const app = await buildApp({ config, store, logger: pino({ level: 'silent' }) });
+  const app = await buildApp({ config, store, logger: pino({ level: 'silent' }), ...extra });
   await app.ready();
   return {
     app,
@@ -75,4 +80,59 @@ export async function storedSnapshot(store: Store): Promise<string> {
   const inbox = await store.db.selectFrom('webhook_inbox').select(['id', 'idempotency_key']).orderBy('id').execute();
   const counts = await store.db.selectFrom('record_counts').selectAll().orderBy('type').orderBy('source').orderBy('deleted').execute();
   return JSON.stringify({ records, inbox, counts });
+}
+
+export interface ProblemJson {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: Array<{ path: string; message: string }>;
+  [extra: string]: unknown;
+}
+
+/** What app.inject answers, as much of it as the checks below read. */
+export interface InjectAnswer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+// Traces of internals that must never reach a client: stack frames, error class names, source paths.
+const INTERNALS = /(\\n|\n)\s*at\s|\b[A-Z]\w*Error:|node_modules|\.[cm]?[jt]s:\d+|\bFST_ERR_/;
+
+/**
+ * Asserts an RFC 9457 problem answer: exactly this status, problem content
+ * type, type/title/status/detail, well-formed `errors` if present, and no
+ * internals. Returns the parsed body.
+ */
+export function expectProblem(res: InjectAnswer, status: number): ProblemJson {
+  expect(res.statusCode, res.body.slice(0, 500)).toBe(status);
+  expect(String(res.headers['content-type'])).toMatch(/^application\/problem\+json(;|$)/);
+  const body = JSON.parse(res.body) as ProblemJson;
+  expect(body).toMatchObject({
+    type: expect.stringMatching(/^\/problems\/[a-z-]+$/),
+    title: expect.any(String),
+    status,
+    detail: expect.any(String),
+  });
+  expect(body.title.length).toBeGreaterThan(0);
+  expect(body.detail.length).toBeGreaterThan(0);
+  expect(body).not.toHaveProperty('stack');
+  expect(res.body).not.toMatch(INTERNALS);
+  if (body.errors !== undefined) {
+    expect(Array.isArray(body.errors)).toBe(true);
+    for (const e of body.errors) {
+      expect(Object.keys(e).sort()).toEqual(['message', 'path']);
+      expect(e.path).toMatch(/^\/(body|query|path|header)(\/|$)/);
+      expect(typeof e.message).toBe('string');
+    }
+  }
+  return body;
+}
+
+/** The `errors` paths of a 422 problem, sorted. */
+export function errorPaths(problem: ProblemJson): string[] {
+  return (problem.errors ?? []).map((e) => e.path).sort();
 }

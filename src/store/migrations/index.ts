@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { Dialect } from '../dialect.js';
 import { recordsMigration } from './001-records.js';
+import { tasksMigration } from './002-tasks.js';
 
 /**
  * One list of migrations for both engines; each takes the dialect so column
@@ -9,6 +10,7 @@ import { recordsMigration } from './001-records.js';
 function migrationsFor(d: Dialect): Record<string, Migration> {
   return {
     '001-records': recordsMigration(d),
+    '002-tasks': tasksMigration(d),
   };
 }
 

@@ -1,0 +1,135 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ApiError } from '../../errors.js';
+import type { SourceConnector } from '../../sources/connector.js';
+import type { TaskRunner } from '../../tasks/runner.js';
+import { TASK_STATUSES, type TaskStatus, type TaskStore } from '../../tasks/task-store.js';
+import { problemResponses } from '../schemas/common.js';
+import { SyncAccepted, TaskItem, toTaskItem } from '../schemas/tasks.js';
+
+export interface SyncRoutesOptions {
+  tasks: TaskStore;
+  runner: TaskRunner;
+  connectors: ReadonlyMap<string, SourceConnector>;
+}
+
+const SourceParams = Type.Object({ source: Type.String({ minLength: 1, maxLength: 100 }) });
+const SyncQuery = Type.Object(
+  { full: Type.Optional(Type.Boolean({ default: false, description: 'Ignore the saved checkpoint and fetch everything' })) },
+  { additionalProperties: true },
+);
+
+/** Starting syncs, listing and cancelling tasks. */
+export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (app, { tasks, runner, connectors }) => {
+  for (const method of ['GET', 'POST'] as const) {
+    app.route({
+      method,
+      url: '/sync/:source',
+      schema: {
+        summary: method === 'GET' ? 'Start a background sync of a source (seed-compatible GET)' : 'Start a background sync of a source',
+        description:
+          'Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources: crm (HubSpot), marketing (Mailchimp), and any declared in SOURCES_FILE.',
+        tags: ['sync'],
+        params: SourceParams,
+        querystring: SyncQuery,
+        response: { 202: SyncAccepted, ...problemResponses(400, 401, 404, 409, 422) },
+      },
+      handler: async (req, reply) => {
+        const { source } = req.params;
+        const connector = connectors.get(source);
+        if (!connector) {
+          throw new ApiError('not_found', `unknown source "${source}"; known: ${[...connectors.keys()].join(', ')}`);
+        }
+        const missing = connector.missingConfiguration();
+        if (missing) {
+          throw new ApiError('source_not_configured', `set ${missing} to sync ${source}`, { variable: missing });
+        }
+        const full = req.query.full ?? false;
+        const result = await tasks.enqueue(source, { full, trigger: 'api' });
+        if (!result.created) {
+          throw new ApiError('conflict', `a sync of ${source} is already ${result.active.status}`, { task_id: result.active.id });
+        }
+        runner.wake();
+        return reply
+          .code(202)
+          .header('location', `/tasks/${result.task.id}`)
+          .send({ task_id: result.task.id, source, status: 'queued' as const, full, task_url: `/tasks/${result.task.id}` });
+      },
+    });
+  }
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        summary: 'Background tasks',
+        description: 'Queued and running tasks by default; `status` picks others (comma-separated) or `all`. Newest first.',
+        tags: ['sync'],
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Type.String({ pattern: `^(all|(${TASK_STATUSES.join('|')})(,(${TASK_STATUSES.join('|')}))*)$` })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+          },
+          { additionalProperties: true },
+        ),
+        response: { 200: Type.Object({ items: Type.Array(TaskItem) }), ...problemResponses(401, 422) },
+      },
+    },
+    async (req) => {
+      const status = req.query.status ?? 'queued,running';
+      const statuses = status === 'all' ? 'all' : (status.split(',') as TaskStatus[]);
+      const rows = await tasks.list(statuses, req.query.limit ?? 100);
+      return { items: rows.map(toTaskItem) };
+    },
+  );
+
+  app.get(
+    '/tasks/:task_id',
+    {
+      schema: {
+        summary: 'One task',
+        tags: ['sync'],
+        params: Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 100 }) }),
+        response: { 200: TaskItem, ...problemResponses(401, 404) },
+      },
+    },
+    async (req) => {
+      const task = await tasks.get(req.params.task_id);
+      if (!task) throw new ApiError('not_found', `no task "${req.params.task_id}"`);
+      return toTaskItem(task);
+    },
+  );
+
+  app.post(
+    '/tasks/cancel',
+    {
+      schema: {
+        summary: 'Cancel a task',
+        description:
+          'A queued task ends at once. A running one stops within about a second wherever it runs: its in-flight upstream request is aborted, committed pages stay, and the next sync resumes from the last committed checkpoint. Answers with the task once it has stopped (or 202 if it is still stopping after a few seconds).',
+        tags: ['sync'],
+        body: Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 100 }) }, { examples: [{ task_id: '6f1c…' }] }),
+        response: { 200: TaskItem, 202: TaskItem, ...problemResponses(400, 401, 404, 409, 415, 422) },
+      },
+    },
+    async (req, reply) => {
+      const id = req.body.task_id;
+      const outcome = await tasks.requestCancel(id);
+      if (outcome === 'unknown') throw new ApiError('not_found', `no task "${id}"`);
+      if (outcome === 'finished') {
+        const t = await tasks.get(id);
+        throw new ApiError('conflict', `task ${id} already ${t?.status ?? 'finished'}`, { task_id: id, task_status: t?.status });
+      }
+      runner.cancelLocal(id);
+      // Wait briefly for the owner (here or in another process) to stop it.
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const t = await tasks.get(id);
+        if (!t) throw new ApiError('not_found', `no task "${id}"`);
+        if (t.status !== 'running') return reply.code(200).send(toTaskItem(t));
+        if (Date.now() > deadline) return reply.code(202).send(toTaskItem(t));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+  );
+};

@@ -1,0 +1,248 @@
+import type { Logger } from 'pino';
+import type { Metrics } from '../metrics.js';
+import type { SourceConnector, SyncPage } from '../sources/connector.js';
+import type { Store } from '../store/open-store.js';
+import { applyRecordWrites } from '../store/record-writes.js';
+import { inWriteTransaction } from '../store/write-transaction.js';
+import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
+import type { TaskRow, TaskStore } from './task-store.js';
+
+export interface RunnerOptions {
+  /** This process's name in lease_owner. */
+  owner: string;
+  /** How long a claim lasts without a heartbeat; a dead process's task is recovered after it. */
+  leaseMs: number;
+  /** How often a running task renews its lease and reads its cancel flag. */
+  heartbeatMs: number;
+  /** How often the queue is polled for work queued by other processes. */
+  pollMs: number;
+  maxConcurrent: number;
+  /** Claims of one task (each crash or expiry counts) before it fails for good. */
+  maxAttempts: number;
+}
+
+/** Why a running task's signal was aborted. */
+class StopReason extends Error {
+  constructor(readonly kind: 'cancel' | 'shutdown' | 'lost') {
+    super(kind === 'cancel' ? 'cancelled' : kind === 'shutdown' ? 'interrupted by shutdown' : 'lease lost to another process');
+    this.name = 'AbortError';
+  }
+}
+
+/** Thrown inside a page transaction when the task is no longer ours: rolls the page back. */
+class LeaseLost extends Error {}
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** A 429 the client decided to wait out by rescheduling (duck-typed on the client's error). */
+function parkedUntil(err: unknown): { retryAt: number; reason: string } | null {
+  if (err instanceof Error && err.name === 'RateLimitParkedError') {
+    const retryAt = (err as Error & { retryAt?: unknown }).retryAt;
+    if (typeof retryAt === 'number') return { retryAt, reason: err.message };
+  }
+  return null;
+}
+
+/**
+ * Runs queued sync tasks of this process: claims them by lease, renews the
+ * lease every heartbeat (which also carries cancel requests from any
+ * process), streams pages from the connector, and commits each page's
+ * records, checkpoint and progress in one transaction while the next page is
+ * being fetched. Background loops never throw: they log with context.
+ */
+export class TaskRunner {
+  private readonly running = new Map<string, Running>();
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly tasks: TaskStore,
+    private readonly connectors: ReadonlyMap<string, SourceConnector>,
+    private readonly options: RunnerOptions,
+    private readonly log: Logger,
+    private readonly metrics?: Metrics,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  /** Looks for work now (after a local enqueue) instead of at the next poll. */
+  wake(): void {
+    if (!this.stopped) this.schedule(0);
+  }
+
+  /** Aborts a task running in this process at once; other processes see the flag at their next heartbeat. */
+  cancelLocal(id: string): boolean {
+    const r = this.running.get(id);
+    if (!r) return false;
+    r.controller.abort(new StopReason('cancel'));
+    return true;
+  }
+
+  isRunningHere(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** Stops claiming; running tasks are interrupted and go back to the queue to resume later. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.ticking;
+    for (const r of this.running.values()) r.controller.abort(new StopReason('shutdown'));
+    await Promise.allSettled([...this.running.values()].map((r) => r.done));
+  }
+
+  private schedule(delay: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.ticking = this.tick().finally(() => {
+        this.ticking = null;
+        this.schedule(this.options.pollMs);
+      });
+    }, delay);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const reaped = await this.tasks.reapExpired(this.options.maxAttempts);
+      if (reaped > 0) this.log.warn({ reaped }, 'recovered tasks whose process stopped renewing its lease');
+      while (!this.stopped && this.running.size < this.options.maxConcurrent) {
+        const task = await this.tasks.claim(this.options.owner, this.options.leaseMs);
+        if (!task) break;
+        this.launch(task);
+      }
+    } catch (err) {
+      this.log.error({ err }, 'task queue poll failed; will try again');
+    }
+  }
+
+  private launch(task: TaskRow): void {
+    const controller = new AbortController();
+    const entry: Running = { controller, done: Promise.resolve() };
+    this.running.set(task.id, entry);
+    entry.done = this.run(task, controller)
+      .catch((err: unknown) => this.log.error({ err, task: task.id }, 'task bookkeeping failed'))
+      .finally(() => {
+        this.running.delete(task.id);
+        this.wake();
+      });
+  }
+
+  private async run(task: TaskRow, controller: AbortController): Promise<void> {
+    const log = this.log.child({ task: task.id, source: task.source, attempt: task.attempts });
+    const { owner, leaseMs, heartbeatMs } = this.options;
+    const connector = this.connectors.get(task.source);
+    if (!connector) {
+      await this.tasks.finish(task.id, owner, 'failed', `unknown source "${task.source}"`);
+      return;
+    }
+    const missing = connector.missingConfiguration();
+    if (missing) {
+      await this.tasks.finish(task.id, owner, 'failed', `set ${missing} to sync ${task.source}`);
+      return;
+    }
+
+    const heartbeat = setInterval(() => {
+      this.tasks
+        .heartbeat(task.id, owner, leaseMs)
+        .then((hb) => {
+          if (!hb) controller.abort(new StopReason('lost'));
+          else if (hb.cancelRequested) controller.abort(new StopReason('cancel'));
+        })
+        .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+    }, heartbeatMs);
+
+    const progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
+    log.info({ full: task.full_sync === 1 }, 'sync started');
+    try {
+      if (task.cancel_requested === 1) throw new StopReason('cancel');
+      const checkpoint = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
+      const pages = connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log })[Symbol.asyncIterator]();
+      // Fetch page n+1 while page n is being committed.
+      // The prefetch is awaited on the next turn; until then a rejection (an abort,
+      // say) must not count as unhandled, hence the no-op catch on each one.
+      const fetchNext = () => {
+        const p = pages.next();
+        p.catch(() => {});
+        return p;
+      };
+      let next = fetchNext();
+      for (;;) {
+        const r = await next;
+        if (r.done) break;
+        controller.signal.throwIfAborted();
+        next = fetchNext();
+        await this.commitPage(task, r.value, progress);
+        log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
+      }
+      controller.signal.throwIfAborted();
+      await recordSuccess(this.store, task.source);
+      await this.tasks.finish(task.id, owner, 'succeeded', null);
+      log.info({ ...progress }, 'sync succeeded');
+    } catch (err) {
+      const reason = controller.signal.reason;
+      if (controller.signal.aborted && reason instanceof StopReason) {
+        if (reason.kind === 'cancel') {
+          await this.tasks.finish(task.id, owner, 'cancelled', 'cancelled by request');
+          log.info({ ...progress }, 'sync cancelled; committed pages stay');
+        } else if (reason.kind === 'shutdown') {
+          await this.tasks.requeue(task.id, owner, Date.now(), 'interrupted by shutdown; resumes from its checkpoint');
+          log.info({ ...progress }, 'sync interrupted by shutdown; requeued');
+        } else {
+          log.warn('sync stopped: another process took over its task');
+        }
+        return;
+      }
+      if (err instanceof LeaseLost) {
+        log.warn('sync stopped: another process took over its task');
+        return;
+      }
+      const parked = parkedUntil(err);
+      if (parked) {
+        await this.tasks.requeue(task.id, owner, parked.retryAt, `parked until ${new Date(parked.retryAt).toISOString()}: ${parked.reason}`);
+        log.warn({ retryAt: new Date(parked.retryAt).toISOString() }, 'sync parked by upstream rate limit');
+        return;
+      }
+      const message = err instanceof Error ? err.message : String(err);
+      await this.tasks.finish(task.id, owner, 'failed', message);
+      log.error({ err, ...progress }, 'sync failed; committed pages stay');
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Records, checkpoint and progress of one page, atomically, and only while the task is still ours. */
+  private async commitPage(task: TaskRow, page: SyncPage, progress: { pages: number; fetched: number; written: number; totalEstimate: number | null }) {
+    const next = {
+      pages: progress.pages + 1,
+      fetched: progress.fetched + page.records.length,
+      written: progress.written,
+      totalEstimate: page.totalEstimate ?? progress.totalEstimate,
+    };
+    await inWriteTransaction(this.store, async (tx) => {
+      const applied = await applyRecordWrites(tx, page.records);
+      for (const a of applied) this.metrics?.recordsWritten.inc({ type: a.type, result: a.result });
+      next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
+      await saveCheckpoint(tx, task.source, page.checkpoint);
+      const res = await tx.trx
+        .updateTable('tasks')
+        .set(this.tasks.progressUpdate(next))
+        .where('id', '=', task.id)
+        .where('lease_owner', '=', this.options.owner)
+        .where('status', '=', 'running')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) !== 1) throw new LeaseLost('task no longer owned by this process');
+    });
+    Object.assign(progress, next);
+  }
+}

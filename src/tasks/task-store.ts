@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import { sql, type Selectable } from 'kysely';
+import type { Store } from '../store/open-store.js';
+import type { TasksTable } from '../store/schema.js';
+
+export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const ACTIVE_STATUSES: readonly TaskStatus[] = ['queued', 'running'];
+
+export type TaskRow = Selectable<TasksTable>;
+
+export type EnqueueResult = { created: true; task: TaskRow } | { created: false; active: TaskRow };
+
+/**
+ * All task SQL lives here. The rules it keeps:
+ * - one queued-or-running task per source, enforced by a unique partial index;
+ * - a running task belongs to the process named in lease_owner until
+ *   lease_expires_at; the owner extends the lease with each heartbeat, and a
+ *   lease left to expire (the process died) is taken back by `reapExpired`;
+ * - every change to a running task is conditional on the caller still owning
+ *   it, so a process that lost its lease cannot overwrite the new owner's work.
+ */
+export class TaskStore {
+  constructor(private readonly store: Store) {}
+
+  private get db() {
+    return this.store.db;
+  }
+
+  /** Queues a sync unless one is already active for the source (then returns that one). */
+  async enqueue(source: string, opts: { full: boolean; trigger: 'api' | 'schedule'; now?: number }): Promise<EnqueueResult> {
+    const now = opts.now ?? Date.now();
+    const task = {
+      id: randomUUID(),
+      source,
+      status: 'queued',
+      full_sync: opts.full ? 1 : 0,
+      trigger: opts.trigger,
+      run_after: now,
+      created_at: now,
+    };
+    // ON CONFLICT DO NOTHING on the partial unique index: the loser of a race
+    // inserts nothing and reads the winner, on both engines, without an error.
+    const inserted = await this.db
+      .insertInto('tasks')
+      .values(task)
+      .onConflict((oc) => oc.column('source').where(sql.ref('status'), 'in', sql`('queued', 'running')`).doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (inserted) return { created: true, task: inserted };
+    const active = await this.activeFor(source);
+    if (active) return { created: false, active };
+    // The active task finished between our insert and read: try once more.
+    return this.enqueue(source, opts);
+  }
+
+  async activeFor(source: string): Promise<TaskRow | undefined> {
+    return this.db
+      .selectFrom('tasks')
+      .selectAll()
+      .where('source', '=', source)
+      .where('status', 'in', ACTIVE_STATUSES)
+      .executeTakeFirst();
+  }
+
+  async get(id: string): Promise<TaskRow | undefined> {
+    return this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async list(statuses: readonly TaskStatus[] | 'all', limit: number): Promise<TaskRow[]> {
+    let q = this.db.selectFrom('tasks').selectAll();
+    if (statuses !== 'all') q = q.where('status', 'in', statuses);
+    return q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+  }
+
+  /**
+   * Takes the oldest claimable queued task for this process. On PostgreSQL the
+   * candidate row is locked with SKIP LOCKED, so concurrent claimers pick
+   * different rows instead of queueing behind one; on SQLite the single
+   * writer makes the UPDATE … WHERE status = 'queued' atomic already.
+   */
+  async claim(owner: string, leaseMs: number, now = Date.now()): Promise<TaskRow | undefined> {
+    let candidate = this.db
+      .selectFrom('tasks')
+      .select('id')
+      .where('status', '=', 'queued')
+      .where('run_after', '<=', now)
+      .orderBy('run_after')
+      .orderBy('created_at')
+      .limit(1);
+    if (this.store.dialect.supportsSkipLocked) candidate = candidate.forUpdate().skipLocked();
+    return this.db
+      .updateTable('tasks')
+      .set((eb) => ({
+        status: 'running',
+        lease_owner: owner,
+        lease_expires_at: now + leaseMs,
+        heartbeat_at: now,
+        started_at: eb.fn.coalesce('started_at', eb.val(now)),
+        attempts: eb('attempts', '+', 1),
+      }))
+      .where('id', '=', (eb) => eb.selectFrom(candidate.as('c')).select('c.id'))
+      .where('status', '=', 'queued')
+      .returningAll()
+      .executeTakeFirst();
+  }
+
+  /**
+   * Extends the lease and reads the cancel flag in one round trip. Undefined
+   * means the task is no longer ours (reaped or finished elsewhere).
+   */
+  async heartbeat(id: string, owner: string, leaseMs: number, now = Date.now()): Promise<{ cancelRequested: boolean } | undefined> {
+    const row = await this.db
+      .updateTable('tasks')
+      .set({ heartbeat_at: now, lease_expires_at: now + leaseMs })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .returning(['cancel_requested'])
+      .executeTakeFirst();
+    return row ? { cancelRequested: row.cancel_requested === 1 } : undefined;
+  }
+
+  /** Progress figures; written with each committed page. */
+  progressUpdate(p: { pages: number; fetched: number; written: number; totalEstimate: number | null }) {
+    return { pages: p.pages, records_fetched: p.fetched, records_written: p.written, total_estimate: p.totalEstimate };
+  }
+
+  /** Ends a running task we own. False when we had lost it. */
+  async finish(
+    id: string,
+    owner: string,
+    status: 'succeeded' | 'failed' | 'cancelled',
+    error: string | null,
+    now = Date.now(),
+  ): Promise<boolean> {
+    const res = await this.db
+      .updateTable('tasks')
+      .set({ status, error, finished_at: now, lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /** Puts a running task we own back in the queue, not to be claimed before `runAfter`. */
+  async requeue(id: string, owner: string, runAfter: number, note: string | null): Promise<boolean> {
+    const res = await this.db
+      .updateTable('tasks')
+      .set({ status: 'queued', run_after: runAfter, error: note, lease_owner: null, lease_expires_at: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
+  /**
+   * Cancels a task: a queued one ends at once; a running one gets the flag,
+   * which its owner sees at its next heartbeat (within a second) and stops.
+   */
+  async requestCancel(id: string, now = Date.now()): Promise<'cancelled' | 'requested' | 'finished' | 'unknown'> {
+    const queued = await this.db
+      .updateTable('tasks')
+      .set({ status: 'cancelled', cancel_requested: 1, finished_at: now, error: 'cancelled before it started' })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    if (Number(queued.numUpdatedRows) === 1) return 'cancelled';
+    const running = await this.db
+      .updateTable('tasks')
+      .set({ cancel_requested: 1 })
+      .where('id', '=', id)
+      .where('status', '=', 'running')
+      .executeTakeFirst();
+    if (Number(running.numUpdatedRows) === 1) return 'requested';
+    return (await this.get(id)) ? 'finished' : 'unknown';
+  }
+
+  /**
+   * Takes back running tasks whose owner stopped renewing the lease (it died
+   * or lost the database). A cancelled-meanwhile task ends as cancelled; the
+   * rest go back to the queue to resume from their checkpoint, up to
+   * `maxAttempts`, after which they fail rather than crash-loop.
+   */
+  async reapExpired(maxAttempts: number, now = Date.now()): Promise<number> {
+    const expired = await this.db
+      .selectFrom('tasks')
+      .select(['id', 'attempts', 'cancel_requested', 'lease_owner'])
+      .where('status', '=', 'running')
+      .where('lease_expires_at', '<', now)
+      .execute();
+    let n = 0;
+    for (const t of expired) {
+      const base = this.db
+        .updateTable('tasks')
+        .where('id', '=', t.id)
+        .where('status', '=', 'running')
+        .where('lease_expires_at', '<', now);
+      const ended = t.cancel_requested === 1 || t.attempts >= maxAttempts;
+      const res = ended
+        ? await base
+            .set({
+              status: t.cancel_requested === 1 ? 'cancelled' : 'failed',
+              finished_at: now,
+              lease_owner: null,
+              lease_expires_at: null,
+              error: `its process (${t.lease_owner ?? '?'}) stopped renewing the lease`,
+            })
+            .executeTakeFirst()
+        : await base
+            .set({
+              status: 'queued',
+              run_after: now,
+              lease_owner: null,
+              lease_expires_at: null,
+              error: `requeued: its process (${t.lease_owner ?? '?'}) stopped renewing the lease`,
+            })
+            .executeTakeFirst();
+      n += Number(res.numUpdatedRows);
+    }
+    return n;
+  }
+}
