@@ -18,6 +18,7 @@ import type { Store } from './store/open-store.js';
 import { TaskRunner } from './tasks/runner.js';
 import { TaskStore } from './tasks/task-store.js';
 import { syncRoutes } from './http/routes/sync.js';
+import { buildConnectors } from './sources/registry.js';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 
@@ -213,7 +214,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(webhookRoutes, { config, writer });
   await app.register(dataRoutes, { store });
 
-  const connectors = deps.connectors ?? new Map<string, SourceConnector>();
+  const connectors = deps.connectors ?? buildConnectors(config);
   const tasks = new TaskStore(store);
   const runner = new TaskRunner(
     store,
@@ -228,6 +229,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Runs before the writer flush above: interrupted syncs go back to the queue first.
   app.addHook('preClose', async () => {
     await runner.stop();
+    await Promise.all([...connectors.values()].map((c) => c.close?.()));
   });
   app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
 import type { SourceConnector, SyncPage } from '../sources/connector.js';
+import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
 import { applyRecordWrites } from '../store/record-writes.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
@@ -37,13 +38,9 @@ interface Running {
   done: Promise<void>;
 }
 
-/** A 429 the client decided to wait out by rescheduling (duck-typed on the client's error). */
+/** A 429 the client decided to wait out by rescheduling the task. */
 function parkedUntil(err: unknown): { retryAt: number; reason: string } | null {
-  if (err instanceof Error && err.name === 'RateLimitParkedError') {
-    const retryAt = (err as Error & { retryAt?: unknown }).retryAt;
-    if (typeof retryAt === 'number') return { retryAt, reason: err.message };
-  }
-  return null;
+  return err instanceof RateLimitParkedError ? { retryAt: err.retryAt, reason: err.reason } : null;
 }
 
 /**

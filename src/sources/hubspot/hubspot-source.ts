@@ -1,0 +1,192 @@
+import type { RecordWrite } from '../../domain/records.js';
+import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
+import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../http-client.js';
+import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
+
+const CONTACTS = '/crm/v3/objects/contacts';
+/** HubSpot's list endpoint takes at most 100 a page. */
+const LIST_LIMIT = 100;
+/** The search endpoint takes up to 200 a page. */
+const SEARCH_LIMIT = 200;
+/** "The search endpoints are limited to 10,000 total results for any given query." */
+const SEARCH_CAP = 10_000;
+/**
+ * Search results lag writes by a few seconds, so each incremental run starts
+ * this far before the last change it saw; the overlap comes back as
+ * "unchanged" and writes nothing.
+ */
+const LOOKBACK_MS = 5 * 60_000;
+
+/**
+ * Where a HubSpot sync stands, saved with every committed page.
+ * - list: the first (full) load, walking all contacts by `after`;
+ * - archived: then the archived list, whose contacts become tombstones
+ *   (search leaves archived contacts out, so every run walks it);
+ * - search: an incremental run, contacts modified at or after `since`;
+ * - idle: between runs; the next one searches from `since`.
+ */
+export type HubspotCheckpoint =
+  | { phase: 'list'; after: string | null; startedAt: number }
+  | { phase: 'archived'; after: string | null; nextSince: number }
+  | { phase: 'search'; since: number; after: number; maxSeen: number; startedAt: number }
+  | { phase: 'idle'; since: number };
+
+interface ListPage {
+  results: HubspotContact[];
+  paging?: { next?: { after?: string } };
+}
+
+interface SearchPage {
+  total?: number;
+  results: HubspotContact[];
+  paging?: { next?: { after?: string } };
+}
+
+export interface HubspotSourceOptions {
+  name: string;
+  accessToken: string | undefined;
+  baseUrl: string;
+  properties?: string[];
+  client?: Partial<SourceClientOptions>;
+}
+
+/** HubSpot's 429: the daily quota cannot be waited out in a retry loop; the rolling one can. */
+export function classifyHubspotRateLimit(_status: number, headers: Record<string, unknown>, body: unknown, now = Date.now()): RateLimitDecision {
+  const policy = typeof body === 'object' && body !== null ? (body as { policyName?: unknown }).policyName : undefined;
+  if (policy !== 'DAILY') return 'retry';
+  const retryAfter = Number(headers['retry-after']);
+  const tomorrow = new Date(now);
+  tomorrow.setUTCHours(24, 1, 0, 0);
+  const retryAt = Number.isFinite(retryAfter) && retryAfter > 0 ? now + retryAfter * 1000 : tomorrow.getTime();
+  return { park: true, retryAt, reason: 'HubSpot daily API limit reached' };
+}
+
+function isCheckpoint(v: unknown): v is HubspotCheckpoint {
+  return typeof v === 'object' && v !== null && typeof (v as { phase?: unknown }).phase === 'string';
+}
+
+/**
+ * crm = HubSpot CRM v3 contacts. First load lists every contact, then the
+ * archived ones (as tombstones). Later runs search by lastmodifieddate,
+ * ascending, from the last change seen (minus a lookback); when a search
+ * reaches HubSpot's 10,000-result cap, the filter is re-anchored at the last
+ * lastmodifieddate seen and the walk carries on, so no change set is cut short.
+ */
+export class HubspotSource implements SourceConnector {
+  readonly recordType = 'customer' as const;
+  readonly name: string;
+  private client: SourceClient | null = null;
+  private readonly properties: string[];
+
+  constructor(private readonly options: HubspotSourceOptions) {
+    this.name = options.name;
+    this.properties = [...new Set([...DEFAULT_CONTACT_PROPERTIES, ...(options.properties ?? [])])];
+  }
+
+  missingConfiguration(): string | null {
+    return this.options.accessToken ? null : 'HUBSPOT_ACCESS_TOKEN';
+  }
+
+  private http(): SourceClient {
+    this.client ??= createSourceClient({
+      name: this.name,
+      baseUrl: this.options.baseUrl,
+      headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` },
+      // HubSpot private apps: 100 requests per 10 seconds (burst) by default.
+      rateLimit: { requests: 100, perMs: 10_000 },
+      concurrency: 4,
+      classifyRateLimit: (status, headers, body) => classifyHubspotRateLimit(status, headers, body),
+      ...this.options.client,
+    });
+    return this.client;
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+    this.client = null;
+  }
+
+  async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
+    let cp: HubspotCheckpoint = isCheckpoint(ctx.checkpoint) ? ctx.checkpoint : { phase: 'list', after: null, startedAt: Date.now() };
+    if (cp.phase === 'idle') {
+      const startedAt = Date.now();
+      cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
+    }
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      if (cp.phase === 'list') {
+        const page = await this.list(ctx, cp.after, false);
+        const next = page.paging?.next?.after ?? null;
+        const records = page.results.map((c) => customerFromContact(c, this.name));
+        // Changes made while the first load runs are caught by the next run, which searches from its start.
+        cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
+        yield { records, checkpoint: cp };
+      } else if (cp.phase === 'archived') {
+        const page = await this.list(ctx, cp.after, true);
+        const next = page.paging?.next?.after ?? null;
+        const records = page.results.map((c) => customerFromContact(c, this.name, true));
+        cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
+        yield { records, checkpoint: cp };
+        if (cp.phase === 'idle') return;
+      } else if (cp.phase === 'search') {
+        const page = await this.search(ctx, cp.since, cp.after);
+        let maxSeen: number = cp.maxSeen;
+        const records: RecordWrite[] = [];
+        for (const c of page.results) {
+          const at = contactModifiedAt(c);
+          if (at !== null && at > maxSeen) maxSeen = at;
+          records.push(customerFromContact(c, this.name));
+        }
+        const nextAfter = page.paging?.next?.after === undefined ? null : Number(page.paging.next.after);
+        if (nextAfter === null || !Number.isFinite(nextAfter)) {
+          cp = { phase: 'archived', after: null, nextSince: maxSeen };
+          yield { records, checkpoint: cp };
+          continue;
+        }
+        if (nextAfter + SEARCH_LIMIT > SEARCH_CAP) {
+          // The next page would cross the cap: restart the query at the last change seen.
+          // Contacts at exactly that instant come again and are written as "unchanged".
+          const anchor: number = maxSeen > cp.since ? maxSeen : cp.since + 1;
+          if (anchor === cp.since + 1) ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; skipping past it');
+          cp = { ...cp, since: anchor, after: 0, maxSeen };
+        } else {
+          cp = { ...cp, after: nextAfter, maxSeen };
+        }
+        yield { records, checkpoint: cp, totalEstimate: page.total ?? null };
+      }
+    }
+  }
+
+  private async list(ctx: SyncContext, after: string | null, archived: boolean): Promise<ListPage> {
+    const res = await this.http().request<ListPage>({
+      path: CONTACTS,
+      query: { limit: LIST_LIMIT, after: after ?? undefined, properties: this.properties.join(','), archived },
+      signal: ctx.signal,
+    });
+    return checkPage(res.body, 'list');
+  }
+
+  private async search(ctx: SyncContext, since: number, after: number): Promise<SearchPage> {
+    const res = await this.http().request<SearchPage>({
+      method: 'POST',
+      path: `${CONTACTS}/search`,
+      body: {
+        filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
+        sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+        properties: this.properties,
+        limit: SEARCH_LIMIT,
+        after: after === 0 ? undefined : String(after),
+      },
+      signal: ctx.signal,
+    });
+    return checkPage(res.body, 'search');
+  }
+}
+
+/** A page without a results array is malformed: fail loudly rather than end the sync early. */
+function checkPage<T extends { results: HubspotContact[] }>(body: T, what: string): T {
+  if (typeof body !== 'object' || body === null || !Array.isArray(body.results)) {
+    throw new Error(`HubSpot ${what} page has no results array`);
+  }
+  return body;
+}
