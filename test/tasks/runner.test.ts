@@ -22,7 +22,7 @@ for (const engine of ENGINES) {
     let upstream: PagedUpstream;
     let t: TestApp | undefined;
 
-    const taskStatus = async (id: string) => (await t?.app.inject(`/tasks/${id}`))?.json() as { status: string; progress: Record<string, number>; error: string | null };
+    const taskStatus = async (id: string) => (await t?.app.inject(`/tasks/${id}`))?.json() as { status: string; progress: { pages: number; records_fetched: number; records_written: number }; error: string | null };
     const until = (id: string, statuses: string[]) =>
       waitFor(async () => {
         const s = await taskStatus(id);

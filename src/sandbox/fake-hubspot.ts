@@ -1,0 +1,153 @@
+/**
+ * A fake HubSpot CRM v3 (contacts only) on loopback, for tests and the demo
+ * sandbox. Shapes follow HubSpot's documentation: list with `after` cursors,
+ * search with filterGroups and its 10,000-result cap, Bearer auth, and
+ * HubSpot's `{status: "error", message, correlationId, category}` errors.
+ */
+import { randomUUID } from 'node:crypto';
+import type { FaultInjector, StatusFault } from './faults.js';
+import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from './fake-server.js';
+import { HubspotState, type ContactSetOptions } from './hubspot-contacts.js';
+import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire } from './hubspot-list.js';
+import { SearchError, parseSearchRequest, searchContacts } from './hubspot-search.js';
+import { RequestLog } from './request-log.js';
+
+export interface FakeHubspotOptions extends ContactSetOptions, FakeServerOptions {
+  /** The private-app token clients must send as `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+export interface FakeHubspot {
+  /** Base URL, e.g. `http://127.0.0.1:PORT` (what HUBSPOT_BASE_URL takes). */
+  url: string;
+  token: string;
+  /** The contacts, mutation helpers and the request log (`state.requests`). */
+  state: HubspotState;
+  faults: FaultInjector;
+  close(): Promise<void>;
+}
+
+const CONTACTS = '/crm/v3/objects/contacts';
+const AUTH_MESSAGE =
+  'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview';
+
+export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promise<FakeHubspot> {
+  const token = options.token ?? 'pat-na1-fake-0000-0000-000000000000';
+  const state = new HubspotState(options, new RequestLog(options.requestLogLimit));
+  const server = await startFakeServer((origin) => hubspotProvider(origin, token, state), options, state.requests);
+  return { url: server.origin, token, state, faults: server.faults, close: () => server.close() };
+}
+
+function hubspotProvider(origin: string, token: string, state: HubspotState): FakeProvider {
+  return {
+    collectionKey: 'results',
+    authenticate(req) {
+      const header = req.headers.authorization ?? '';
+      const match = /^Bearer\s+(.+)$/i.exec(header);
+      return match?.[1] === token ? null : error(401, AUTH_MESSAGE, 'INVALID_AUTHENTICATION');
+    },
+    route(req) {
+      if (req.path === CONTACTS || req.path === `${CONTACTS}/`) {
+        return req.method === 'GET' ? list(req) : notAllowed(req);
+      }
+      if (req.path === `${CONTACTS}/search`) {
+        return req.method === 'POST' ? search(req) : notAllowed(req);
+      }
+      const one = new RegExp(`^${CONTACTS}/([^/]+)$`).exec(req.path);
+      if (one?.[1] !== undefined) return req.method === 'GET' ? getOne(req, decodeURIComponent(one[1])) : notAllowed(req);
+      return error(404, `No route for ${req.method} ${req.path}`, 'OBJECT_NOT_FOUND');
+    },
+    errorFor: faultAnswer,
+  };
+
+  function list(req: FakeRequest): FakeResponse {
+    const limitText = req.query.get('limit') ?? String(LIST_DEFAULT_LIMIT);
+    const limit = Number(limitText);
+    if (!/^\d+$/.test(limitText) || limit < 1 || limit > LIST_MAX_LIMIT) {
+      return error(400, `limit must be an integer between 1 and ${LIST_MAX_LIMIT}; got '${limitText}'.`, 'VALIDATION_ERROR');
+    }
+    const after = req.query.get('after') ?? undefined;
+    if (after !== undefined && !/^\d+$/.test(after)) return error(400, `Invalid paging cursor after='${after}'.`, 'VALIDATION_ERROR');
+    const archivedText = req.query.get('archived') ?? 'false';
+    if (archivedText !== 'true' && archivedText !== 'false') return error(400, 'archived must be true or false.', 'VALIDATION_ERROR');
+
+    const properties = propertiesParam(req.query);
+    const page = listContacts(state, { limit, archived: archivedText === 'true', ...(after === undefined ? {} : { after }) });
+    const body: Record<string, unknown> = { results: page.results.map((c) => toWire(c, properties)) };
+    if (page.nextAfter !== undefined) {
+      const next = new URLSearchParams(req.query);
+      next.set('after', page.nextAfter);
+      body.paging = { next: { after: page.nextAfter, link: `${origin}${CONTACTS}?${next.toString()}` } };
+    }
+    return { status: 200, json: body };
+  }
+
+  function search(req: FakeRequest): FakeResponse {
+    if (!req.bodyIsJson) return error(400, 'Invalid input JSON on line 1: the body is not JSON.', 'VALIDATION_ERROR');
+    try {
+      const query = parseSearchRequest(req.body);
+      const page = searchContacts(state, query);
+      const body: Record<string, unknown> = { total: page.total, results: page.results.map((c) => toWire(c, query.properties)) };
+      if (page.nextAfter !== undefined) {
+        const after = String(page.nextAfter);
+        body.paging = { next: { after, link: `?after=${after}` } };
+      }
+      return { status: 200, json: body };
+    } catch (err) {
+      if (err instanceof SearchError) return error(400, err.message, 'VALIDATION_ERROR');
+      throw err;
+    }
+  }
+
+  function getOne(req: FakeRequest, id: string): FakeResponse {
+    const contact = state.find(id);
+    const wantArchived = req.query.get('archived') === 'true';
+    if (!contact || contact.archived !== wantArchived) {
+      return error(404, 'Object not found.  objectId are usually numeric.', 'OBJECT_NOT_FOUND', { context: { id: [id] } });
+    }
+    return { status: 200, json: toWire(contact, propertiesParam(req.query)) };
+  }
+}
+
+function notAllowed(req: FakeRequest): FakeResponse {
+  return error(405, `Method ${req.method} is not allowed on ${req.path}.`, 'METHOD_NOT_ALLOWED');
+}
+
+/** The body HubSpot sends with an injected status. */
+function faultAnswer(fault: Readonly<StatusFault>): FakeResponse {
+  const headers: Record<string, string> = { ...fault.headers };
+  if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
+  if (fault.body !== undefined) {
+    return typeof fault.body === 'string'
+      ? { status: fault.status, headers, text: fault.body, contentType: 'text/html; charset=utf-8' }
+      : { status: fault.status, headers, json: fault.body };
+  }
+  if (fault.status === 429) {
+    const daily = fault.policyName === 'DAILY';
+    return {
+      status: 429,
+      headers,
+      json: {
+        status: 'error',
+        message: daily ? 'You have reached your daily limit.' : 'You have reached your ten secondly limit.',
+        errorType: 'RATE_LIMIT',
+        correlationId: randomUUID(),
+        policyName: fault.policyName ?? 'TEN_SECONDLY_ROLLING',
+        category: 'RATE_LIMITS',
+      },
+    };
+  }
+  const categories: Record<number, string> = {
+    400: 'VALIDATION_ERROR',
+    401: 'INVALID_AUTHENTICATION',
+    403: 'MISSING_SCOPES',
+    404: 'OBJECT_NOT_FOUND',
+  };
+  const category = categories[fault.status] ?? (fault.status >= 500 ? 'INTERNAL_ERROR' : 'ERROR');
+  const answer = error(fault.status, `Injected fault: HTTP ${fault.status}.`, category);
+  return { ...answer, headers };
+}
+
+function error(status: number, message: string, category: string, extra: Record<string, unknown> = {}): FakeResponse {
+  return { status, json: { status: 'error', message, correlationId: randomUUID(), category, ...extra } };
+}
