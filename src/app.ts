@@ -3,7 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { ApiError, problem, type ErrorCode, type FieldError, type ProblemBody } from './errors.js';
 import { apiKeyAuth } from './http/plugins/api-key.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
@@ -16,6 +16,7 @@ import { createMetrics, type Metrics } from './metrics.js';
 import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
 import { TaskRunner } from './tasks/runner.js';
+import { SyncScheduler } from './tasks/scheduler.js';
 import { TaskStore } from './tasks/task-store.js';
 import { syncRoutes } from './http/routes/sync.js';
 import { buildConnectors } from './sources/registry.js';
@@ -225,9 +226,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     metrics,
   );
   await app.register(syncRoutes, { tasks, runner, connectors });
-  if (deps.runTasks !== false) app.addHook('onReady', async () => runner.start());
+  for (const source of Object.keys(config.syncIntervals)) {
+    if (!connectors.has(source)) {
+      throw new ConfigError(`SYNC_INTERVAL_${source.toUpperCase()}`, `names no known source (known: ${[...connectors.keys()].join(', ')})`);
+    }
+  }
+  const scheduler = new SyncScheduler(config.syncIntervals, tasks, runner, logger.child({ component: 'scheduler' }));
+  if (deps.runTasks !== false) {
+    app.addHook('onReady', async () => {
+      runner.start();
+      scheduler.start();
+    });
+  }
   // Runs before the writer flush above: interrupted syncs go back to the queue first.
   app.addHook('preClose', async () => {
+    scheduler.stop();
     await runner.stop();
     await Promise.all([...connectors.values()].map((c) => c.close?.()));
   });

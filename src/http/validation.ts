@@ -2,40 +2,81 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { FieldError } from '../errors.js';
+import { NO_NUL_PATTERN } from './schemas/common.js';
 
 // Bodies are JSON with real types: "5" is not a number there. Query strings
 // and path parameters are text, so they are coerced to the schema's types.
-const strict = addFormats.default(new Ajv({ allErrors: true, coerceTypes: false, useDefaults: true, strict: false }));
-const coercing = addFormats.default(new Ajv({ allErrors: true, coerceTypes: 'array', useDefaults: true, strict: false }));
+// strictNumbers: `1e999` parses to Infinity, which JSON cannot store (it would come back as null).
+const options = { allErrors: true, useDefaults: true, strict: false, strictNumbers: true } as const;
+const strict = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
+const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }));
 
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
   (httpPart === 'body' ? strict : coercing).compile(schema as object);
 
 const PART_NAMES: Record<string, string> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
 
-/** Ajv errors as `{path, message}`: a JSON pointer into the request part that is wrong. */
-export function fieldErrors(errors: readonly ErrorObject[], context: string | undefined): FieldError[] {
+// Patterns are for machines; their readers get a sentence.
+const PATTERN_MESSAGES: Record<string, string> = { [NO_NUL_PATTERN]: 'must not contain the NUL character (\\u0000)' };
+
+// What a union branch says when it fails at the union's own path without getting anywhere.
+const BRANCH_NOISE = new Set(['type', 'anyOf', 'oneOf']);
+
+function typeList(e: ErrorObject): string[] {
+  const t = (e.params as { type: string | string[] }).type;
+  return Array.isArray(t) ? t : String(t).split(',');
+}
+
+function messageOf(e: ErrorObject): string {
+  if (e.keyword === 'required') return 'is required';
+  if (e.keyword === 'type') return `must be ${typeList(e).join(' or ')}`;
+  if (e.keyword === 'pattern') return PATTERN_MESSAGES[(e.params as { pattern: string }).pattern] ?? e.message ?? 'is not valid';
+  return e.message ?? 'is not valid';
+}
+
+/**
+ * Ajv errors as `{path, message}`: a JSON pointer into the request part that
+ * is wrong. Stops after `limit` entries: a hostile body can carry 100,000s.
+ */
+export function fieldErrors(errors: readonly ErrorObject[], context: string | undefined, limit = Infinity): FieldError[] {
   const part = PART_NAMES[context ?? 'body'] ?? context ?? 'body';
+  // For "one object or an array of them", ajv reports a complaint from each
+  // branch. When a branch got past its type check (it complained about
+  // something else there, or deeper down), the other branch's bare type
+  // complaint is noise; when none did, their type complaints become one.
+  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath));
+  const typeOnly = new Map<string, string[]>();
+  for (const p of unions) {
+    const gotFurther = errors.some((e) => e.instancePath.startsWith(`${p}/`) || (e.instancePath === p && !BRANCH_NOISE.has(e.keyword)));
+    if (!gotFurther) typeOnly.set(p, []);
+  }
+  for (const e of errors) if (e.keyword === 'type') typeOnly.get(e.instancePath)?.push(...typeList(e));
+
   const seen = new Set<string>();
   const out: FieldError[] = [];
-  // For "one object or an array of them", ajv reports both branches. When one
-  // branch got further (errors below the union), its sibling's bare type
-  // complaint at the union itself is noise.
-  const unions = new Set(errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.instancePath));
-  const deeper = (p: string) => errors.some((e) => e.instancePath.startsWith(`${p}/`) || (e.instancePath === p && e.keyword === 'required'));
   for (const e of errors) {
+    if (out.length >= limit) break;
     // anyOf/oneOf wrappers repeat what their branches already said.
     if (e.keyword === 'anyOf' || e.keyword === 'oneOf') continue;
-    if (e.keyword === 'type' && unions.has(e.instancePath) && deeper(e.instancePath)) continue;
+    let message = messageOf(e);
+    if (e.keyword === 'type' && unions.has(e.instancePath)) {
+      const types = typeOnly.get(e.instancePath);
+      if (!types) continue;
+      message = `must be ${[...new Set(types)].join(' or ')}`;
+    }
     let pointer = e.instancePath;
-    if (e.keyword === 'required') pointer += `/${String((e.params as { missingProperty: string }).missingProperty)}`;
-    if (e.keyword === 'additionalProperties') pointer += `/${String((e.params as { additionalProperty: string }).additionalProperty)}`;
+    if (e.keyword === 'required') pointer += `/${escapePointer(String((e.params as { missingProperty: string }).missingProperty))}`;
+    if (e.keyword === 'additionalProperties') pointer += `/${escapePointer(String((e.params as { additionalProperty: string }).additionalProperty))}`;
     const path = `/${part}${pointer}`;
-    const message = e.keyword === 'required' ? 'is required' : (e.message ?? 'is not valid');
     const k = `${path}\u0000${message}`;
     if (seen.has(k)) continue;
     seen.add(k);
     out.push({ path, message });
   }
   return out;
+}
+
+/** One JSON-pointer segment (RFC 6901): `~` and `/` escaped. */
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
 }

@@ -6,11 +6,45 @@ export const MAX_RECORD_DEPTH = 32;
 
 type Part = Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
+// U+0000 or a lone UTF-16 surrogate: PostgreSQL refuses both in text and
+// jsonb, and a surrogate would be stored as U+FFFD; refused on both engines alike.
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+const pointerSegment = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
+
+/**
+ * The first value inside a record that JSON columns cannot keep as sent:
+ * unstorable text (in a value or a key), or a number JSON cannot write
+ * (`1e999` parses to Infinity and would be stored as null). Iterative; the
+ * record's depth has been bounded already.
+ */
+function unstorableValue(record: unknown, at: string): FieldError | null {
+  const stack: Array<[unknown, string]> = [[record, at]];
+  while (stack.length > 0) {
+    const [v, path] = stack.pop() as [unknown, string];
+    if (typeof v === 'string') {
+      if (UNSTORABLE_TEXT.test(v)) return { path, message: 'must not contain U+0000 or unpaired UTF-16 surrogates' };
+    } else if (typeof v === 'number') {
+      if (!Number.isFinite(v)) return { path, message: 'must be a finite number' };
+    } else if (Array.isArray(v)) {
+      v.forEach((item, i) => stack.push([item, `${path}/${i}`]));
+    } else if (v !== null && typeof v === 'object') {
+      for (const [key, item] of Object.entries(v)) {
+        const child = `${path}/${pointerSegment(key)}`;
+        if (UNSTORABLE_TEXT.test(key)) return { path: child, message: 'key must not contain U+0000 or unpaired UTF-16 surrogates' };
+        stack.push([item, child]);
+      }
+    }
+  }
+  return null;
+}
+
 const asList = (part: Part): Array<Record<string, unknown>> => (part === undefined ? [] : Array.isArray(part) ? part : [part]);
 
 /**
  * Turns a schema-valid webhook body into record writes, refusing what the
- * schema cannot say: no records at all, too many in all, or nesting too deep.
+ * schema cannot say: no records at all, too many in all, nesting too deep,
+ * or text and numbers that cannot be stored as sent.
  */
 export function writesFromWebhook(
   body: { customer?: Part; campaign?: Part },
@@ -35,14 +69,19 @@ export function writesFromWebhook(
   const writes: RecordWrite[] = [];
   for (const [type, list] of groups) {
     list.forEach((payload, i) => {
+      const at = Array.isArray(body[type]) ? `/body/${type}/${i}` : `/body/${type}`;
       if (nestingDepth(payload, MAX_RECORD_DEPTH) > MAX_RECORD_DEPTH) {
-        const at = Array.isArray(body[type]) ? `/body/${type}/${i}` : `/body/${type}`;
         errors.push({ path: at, message: `must not nest deeper than ${MAX_RECORD_DEPTH} levels` });
+        return;
+      }
+      const unstorable = unstorableValue(payload, at);
+      if (unstorable) {
+        errors.push(unstorable);
         return;
       }
       writes.push(recordFromPayload(type, payload, 'webhook'));
     });
   }
-  if (errors.length > 0) throw new ApiError('validation', 'a record nests too deeply', { errors });
+  if (errors.length > 0) throw new ApiError('validation', 'a record nests too deeply or holds a value that cannot be stored', { errors });
   return writes;
 }

@@ -63,6 +63,11 @@ export class TaskStore {
       .executeTakeFirst();
   }
 
+  /** The newest task of a source, whatever its status. */
+  async latestFor(source: string): Promise<TaskRow | undefined> {
+    return this.db.selectFrom('tasks').selectAll().where('source', '=', source).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
+  }
+
   async get(id: string): Promise<TaskRow | undefined> {
     return this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,6 +1,12 @@
 import { Type, type Static, type TSchema } from 'typebox';
 
 /**
+ * Text that may be used as a key or a filter: PostgreSQL cannot store or
+ * compare strings holding U+0000, so they are refused on both engines alike.
+ */
+export const NO_NUL_PATTERN = '^[^\\u0000]*$';
+
+/**
  * A field that may also be JSON null. Written as `type: [t, "null"]` rather
  * than anyOf so a bad value gets one clear message ("must match format email").
  */

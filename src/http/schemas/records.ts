@@ -1,8 +1,16 @@
 import { Type, type Static } from 'typebox';
 import { RECORD_TYPES, type StoredRecord } from '../../domain/records.js';
-import { iso, nullable } from './common.js';
+import { iso, NO_NUL_PATTERN, nullable } from './common.js';
 
-const ExternalId = Type.String({ minLength: 1, maxLength: 255, description: "The sender's or provider's id; with the type, the record's key" });
+const ExternalId = Type.String({
+  minLength: 1,
+  maxLength: 255,
+  pattern: NO_NUL_PATTERN,
+  description: "The sender's or provider's id; with the type, the record's key",
+});
+// The sender's own number: a bigint column on PostgreSQL, and JSON numbers past
+// 2^53 have already lost digits; a larger one is refused rather than stored wrong.
+const SenderId = Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: "The sender's own number" });
 const SenderTimestamp = nullable(
   Type.String({ format: 'date-time', description: "When the sender last changed the record; an older one than stored is ignored" }),
 );
@@ -10,7 +18,7 @@ const SenderTimestamp = nullable(
 export const CustomerInput = Type.Object(
   {
     external_id: ExternalId,
-    id: Type.Optional(nullable(Type.Integer({ description: "The sender's own number" }))),
+    id: Type.Optional(nullable(SenderId)),
     name: Type.Optional(nullable(Type.String({ maxLength: 1000 }))),
     email: Type.Optional(nullable(Type.String({ format: 'email', maxLength: 320 }))),
     updated_at: Type.Optional(SenderTimestamp),
@@ -21,7 +29,7 @@ export const CustomerInput = Type.Object(
 export const CampaignInput = Type.Object(
   {
     external_id: ExternalId,
-    id: Type.Optional(nullable(Type.Integer())),
+    id: Type.Optional(nullable(SenderId)),
     name: Type.Optional(nullable(Type.String({ maxLength: 1000 }))),
     status: Type.Optional(nullable(Type.String({ maxLength: 100 }))),
     budget: Type.Optional(nullable(Type.Number())),
@@ -135,7 +143,7 @@ export const PageQuery = Type.Object(
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0, description: 'Rows to skip; prefer `cursor` past the first pages' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
     cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '`next_cursor` of the previous page (keyset: constant cost at any depth)' })),
-    source: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+    source: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL_PATTERN })),
     updated_since: Type.Optional(
       Type.String({ format: 'date-time', description: 'Only records changed at or after this time, in (updated_at, id) order: a change feed' }),
     ),

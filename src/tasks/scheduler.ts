@@ -1,0 +1,51 @@
+import type { Logger } from 'pino';
+import type { TaskRunner } from './runner.js';
+import type { TaskStore } from './task-store.js';
+
+/**
+ * SYNC_INTERVAL_<SOURCE>: queues a sync of the source when its last task is
+ * older than the interval. Deciding from the newest task in the store (not a
+ * local timer) keeps several processes on one database from multiplying the
+ * rate, and the one-active-per-source index means a schedule never starts a
+ * second run while one is queued or running.
+ */
+export class SyncScheduler {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly intervals: Readonly<Record<string, number>>,
+    private readonly tasks: TaskStore,
+    private readonly runner: TaskRunner,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const sources = Object.keys(this.intervals);
+    if (sources.length === 0) return;
+    const shortest = Math.min(...Object.values(this.intervals));
+    const every = Math.max(250, Math.min(shortest / 4, 30_000));
+    const tick = () => {
+      this.check().catch((err: unknown) => this.log.error({ err }, 'schedule check failed; will try again'));
+    };
+    tick();
+    this.timer = setInterval(tick, every);
+    this.log.info({ schedules: this.intervals }, 'sync schedules active');
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async check(now = Date.now()): Promise<void> {
+    for (const [source, interval] of Object.entries(this.intervals)) {
+      const last = await this.tasks.latestFor(source);
+      if (last && (last.status === 'queued' || last.status === 'running' || last.created_at + interval > now)) continue;
+      const res = await this.tasks.enqueue(source, { full: false, trigger: 'schedule', now });
+      if (res.created) {
+        this.log.info({ source, task: res.task.id }, 'scheduled sync queued');
+        this.runner.wake();
+      }
+    }
+  }
+}
