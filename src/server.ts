@@ -1,7 +1,4 @@
-import { pino } from 'pino';
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
-import { openStore } from './store/open-store.js';
 
 function describeDatabase(config: Config): string {
   if (config.database.kind === 'sqlite') return `sqlite:${config.database.path}`;
@@ -22,6 +19,13 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Loaded only once the configuration is good: a bad value is reported at
+  // once, without first loading the whole HTTP stack and database drivers.
+  const [{ pino }, { buildApp }, { openStore }] = await Promise.all([
+    import('pino'),
+    import('./app.js'),
+    import('./store/open-store.js'),
+  ]);
   const logger = pino({ level: config.logLevel, base: { service: 'tributary' } });
   if (config.apiKeys.length === 0) logger.warn('API_KEY is not set: every route is open to anyone who can reach this port');
   if (config.webhookSecrets.length === 0) logger.warn('WEBHOOK_SECRET is not set: unsigned webhooks are accepted');
@@ -58,8 +62,17 @@ async function main(): Promise<void> {
   logger.info({ host: config.host, port: config.port, database: describeDatabase(config) }, 'tributary listening');
 }
 
+/** One line for a start-up failure: AggregateError (every address of a host refused) has an empty message of its own. */
+function describeError(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    const inner = [...new Set(err.errors.map(describeError))].join('; ');
+    return err.message ? `${err.message}: ${inner}` : inner;
+  }
+  if (err instanceof Error) return (err.message || err.name).replace(/\s*\n\s*/g, ' ');
+  return String(err);
+}
+
 main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`tributary failed to start: ${message}\n`);
+  process.stderr.write(`tributary failed to start: ${describeError(err)}\n`);
   process.exit(1);
 });

@@ -39,16 +39,19 @@ export function verifySignature(
   if (Math.abs(nowSeconds - ts) > SIGNATURE_TOLERANCE_SECONDS) {
     return { ok: false, reason: 'webhook-timestamp is more than 5 minutes away from the server clock' };
   }
+  // Compared as the exact base64 text, as the reference implementation does:
+  // Node's base64 decoder skips junk and stops at '=', so decoding first would
+  // let many different strings pass for one signature.
   const offered: Buffer[] = [];
   for (const part of signature.split(' ')) {
     const comma = part.indexOf(',');
     if (comma < 0 || part.slice(0, comma) !== 'v1') continue;
-    offered.push(Buffer.from(part.slice(comma + 1), 'base64'));
+    offered.push(Buffer.from(part.slice(comma + 1), 'latin1'));
   }
   if (offered.length === 0) return { ok: false, reason: 'webhook-signature has no v1 signature' };
   const prefix = Buffer.from(`${id}.${timestamp}.`);
   for (const key of keys) {
-    const expected = createHmac('sha256', key).update(prefix).update(rawBody).digest();
+    const expected = Buffer.from(createHmac('sha256', key).update(prefix).update(rawBody).digest('base64'), 'latin1');
     for (const candidate of offered) {
       if (candidate.length === expected.length && timingSafeEqual(candidate, expected)) return { ok: true };
     }

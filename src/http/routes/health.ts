@@ -48,7 +48,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       schema: {
         summary: 'Prometheus metrics (text exposition format)',
         tags: ['operations'],
-        response: { 200: Type.String(), ...problemResponses(401) },
+        response: {
+          // Documented as the text it is; Prometheus' own content type is set on the reply.
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
+          ...problemResponses(401),
+        },
       },
     },
     async (_req, reply) => {

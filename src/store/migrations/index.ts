@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import type { Dialect } from '../dialect.js';
 import { recordsMigration } from './001-records.js';
 import { tasksMigration } from './002-tasks.js';
+import { recordsSourceFeedMigration } from './003-records-source-feed.js';
 
 /**
  * One list of migrations for both engines; each takes the dialect so column
@@ -11,6 +12,7 @@ function migrationsFor(d: Dialect): Record<string, Migration> {
   return {
     '001-records': recordsMigration(d),
     '002-tasks': tasksMigration(d),
+    '003-records-source-feed': recordsSourceFeedMigration(),
   };
 }
 
@@ -21,6 +23,6 @@ export async function migrateToLatest(db: Kysely<any>, d: Dialect): Promise<void
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
     const reason = error instanceof Error ? error.message : String(error ?? 'unknown error');
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${reason}`);
+    throw new Error(`database migration ${failed ? `${failed.migrationName} ` : ''}failed: ${reason}`);
   }
 }
