@@ -120,3 +120,45 @@ export function nestingDepth(value: unknown, limit: number): number {
   }
   return max;
 }
+
+// U+0000 and unpaired UTF-16 surrogates: PostgreSQL refuses both in text and jsonb.
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function cleanText(s: string): string {
+  return s.replace(UNSTORABLE, (m) => (m === '\u0000' ? '' : '\ufffd'));
+}
+
+function cleanValue(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (Array.isArray(value)) return value.map(cleanValue);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[cleanText(k)] = cleanValue(v);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * Makes an upstream record storable on both engines: drops U+0000, replaces
+ * unpaired surrogates with U+FFFD and non-finite numbers with null. Webhooks
+ * refuse such input with a 422 instead; a sync cannot ask upstream to resend,
+ * and one odd contact must not fail a whole run.
+ */
+export function storableWrite(w: RecordWrite): RecordWrite {
+  const f = w.fields;
+  return {
+    ...w,
+    external_id: cleanText(w.external_id),
+    fields: {
+      sender_id: f.sender_id !== null && Number.isSafeInteger(f.sender_id) ? f.sender_id : null,
+      name: f.name === null ? null : cleanText(f.name),
+      email: f.email === null ? null : cleanText(f.email),
+      status: f.status === null ? null : cleanText(f.status),
+      budget: f.budget !== null && Number.isFinite(f.budget) ? f.budget : null,
+      details: f.details === null ? null : (cleanValue(f.details) as Record<string, unknown>),
+    },
+    attributes: cleanValue(w.attributes) as Record<string, unknown>,
+  };
+}

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { storableWrite } from '../domain/records.js';
 import type { Metrics } from '../metrics.js';
 import type { SourceConnector, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
@@ -227,7 +228,7 @@ export class TaskRunner {
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
     await inWriteTransaction(this.store, async (tx) => {
-      const applied = await applyRecordWrites(tx, page.records);
+      const applied = await applyRecordWrites(tx, page.records.map(storableWrite));
       for (const a of applied) this.metrics?.recordsWritten.inc({ type: a.type, result: a.result });
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
       await saveCheckpoint(tx, task.source, page.checkpoint);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { recordFromPayload, type RecordWrite } from '../../src/domain/records.js';
+import { recordFromPayload, storableWrite, type RecordWrite } from '../../src/domain/records.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { countRecords, findRecord, type RecordFilter } from '../../src/store/record-queries.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
@@ -125,3 +125,16 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('storableWrite', () => {
+  it('drops NUL, replaces lone surrogates and non-finite numbers, keeps the rest', () => {
+    const w = recordFromPayload('campaign', { external_id: 'a\u0000b', name: 'x\ud800y', details: { k: 'v\u0000', n: 1 }, extra: ['\udc00', 5] }, 'crm');
+    w.fields.budget = Number.POSITIVE_INFINITY;
+    const s = storableWrite(w);
+    expect(s.external_id).toBe('ab');
+    expect(s.fields.name).toBe('x\ufffdy');
+    expect(s.fields.budget).toBeNull();
+    expect(s.fields.details).toEqual({ k: 'v', n: 1 });
+    expect(s.attributes).toEqual({ extra: ['\ufffd', 5] });
+  });
+});
