@@ -29,7 +29,13 @@ export interface PageRequest extends RecordFilter {
 
 export interface Page {
   records: StoredRecord[];
-  /** Position after the last record, when more may follow. */
+  /**
+   * Position after the last record, when more may follow. In row order that
+   * means more rows are already there; in change order it is given whenever
+   * the page has records, because any later change lands after it: it is the
+   * client's bookmark (null only for an empty page, where the client keeps the
+   * cursor it came with).
+   */
   next: PagePosition | null;
 }
 
@@ -79,7 +85,7 @@ export async function readPage(store: Store, req: PageRequest): Promise<Page> {
   const records = rows.slice(0, req.limit).map((r) => toStored(r, store));
   const last = records.at(-1);
   let next: PagePosition | null = null;
-  if (more && last) {
+  if (last && (more || req.order === 'change')) {
     next =
       req.order === 'change'
         ? { kind: 'change', updatedAt: last.updatedAt, rowId: last.rowId }
