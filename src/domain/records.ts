@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { parseRfc3339 } from './time.js';
 
 export const RECORD_TYPES = ['customer', 'campaign'] as const;
 export type RecordType = (typeof RECORD_TYPES)[number];
@@ -63,7 +64,7 @@ export function recordFromPayload(type: RecordType, payload: Record<string, unkn
   for (const [key, value] of Object.entries(payload)) {
     if (!known.has(key)) attributes[key] = value;
   }
-  const updatedAt = typeof payload.updated_at === 'string' ? Date.parse(payload.updated_at) : Number.NaN;
+  const updatedAt = typeof payload.updated_at === 'string' ? (parseRfc3339(payload.updated_at) ?? Number.NaN) : Number.NaN;
   const details = payload.details;
   return {
     type,

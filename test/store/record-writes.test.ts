@@ -138,3 +138,13 @@ describe('storableWrite', () => {
     expect(s.attributes).toEqual({ extra: ['\ufffd', 5] });
   });
 });
+
+describe('sender timestamps', () => {
+  it('every RFC 3339 form feeds the out-of-order guard (offsets without minutes, leap seconds)', () => {
+    const at = (updated_at: string) => recordFromPayload('customer', { external_id: 'x', updated_at }, 'webhook').sourceUpdatedAt;
+    expect(at('2026-01-01T01:00:00+01')).toBe(Date.parse('2026-01-01T00:00:00Z'));
+    expect(at('2026-01-01T23:59:60Z')).toBe(Date.parse('2026-01-02T00:00:00Z'));
+    expect(at('2026-01-01T00:00:00.5Z')).toBe(Date.parse('2026-01-01T00:00:00.500Z'));
+    expect(at('not a date')).toBeNull();
+  });
+});

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RecordType } from '../../domain/records.js';
+import { parseRfc3339 } from '../../domain/time.js';
 import { ApiError } from '../../errors.js';
 import type { Store } from '../../store/open-store.js';
 import { countRecords, findRecord, readPage, type PagePosition } from '../../store/record-queries.js';
@@ -8,33 +9,14 @@ import { problemResponses } from '../schemas/common.js';
 import { DataQuery, PageQuery, PageResponse, RecordItem, RecordParams, toItem, type DataQueryT } from '../schemas/records.js';
 import { Type } from 'typebox';
 
-// RFC 3339 date-time as the schema's `date-time` format accepts it: `T`, `t`
-// or white space between date and time, `Z`/`z` or an offset with or without
-// minutes, a leap second (:60), any number of fraction digits.
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt\s](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$/;
-
-/**
- * `updated_since` -> epoch ms. Not Date.parse: it answers NaN for a leap
- * second and for an offset without minutes (`+01`), both valid here, and a
- * NaN bound would reach the database. A fraction finer than a millisecond is
- * rounded up, so "at or after" stays exact on millisecond change times; a
- * leap second counts as the first instant of the next minute.
- */
-export function parseSince(text: string): number {
-  const m = RFC3339.exec(text);
-  if (!m) {
+/** `updated_since` -> epoch ms, or a 422 naming the parameter. */
+function parseSince(text: string): number {
+  const ms = parseRfc3339(text);
+  if (ms === null) {
     throw new ApiError('validation', 'updated_since is not an RFC 3339 date-time', {
       errors: [{ path: '/query/updated_since', message: 'must match format "date-time"' }],
     });
   }
-  const [, year, month, day, hour, minute, second, fraction = '', sign, offH = '0', offM = '0'] = m;
-  const t = new Date(0);
-  // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
-  t.setUTCFullYear(Number(year), Number(month) - 1, Number(day));
-  t.setUTCHours(Number(hour), Number(minute), Number(second), Number(fraction.slice(0, 3).padEnd(3, '0')));
-  let ms = t.getTime();
-  if (/[1-9]/.test(fraction.slice(3))) ms += 1;
-  if (sign) ms -= (sign === '+' ? 1 : -1) * (Number(offH) * 60 + Number(offM)) * 60_000;
   return ms;
 }
 

@@ -165,7 +165,7 @@ export const PageResponse = Type.Object({
   ),
   offset: Type.Integer(),
   limit: Type.Integer(),
-  next_cursor: nullable(Type.String({ description: 'Pass as `cursor` for the next page; null at the end' })),
+  next_cursor: nullable(Type.String({ description: 'Pass as `cursor` for the next page. Null at the end of a listing in row order; in change order (updated_since) every non-empty page has one, to keep as a bookmark, and only an empty page answers null' })),
 });
 
 export const RecordParams = Type.Object({ external_id: ExternalId });
