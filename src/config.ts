@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { loadSourcesFile, SourcesFileError, type DeclaredSourceConfig } from './sources/declared/load-sources-file.js';
 
 /** Where the store lives; decided once from DATABASE_URL. */
 export type DatabaseConfig =
@@ -31,6 +32,22 @@ export interface Config {
   readonly syncIntervals: Readonly<Record<string, number>>;
   readonly hubspot: { readonly accessToken: string | undefined; readonly baseUrl: string };
   readonly mailchimp: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+  /** SOURCES_FILE: JSON or YAML declaring more REST sources; read and checked at start. */
+  readonly sourcesFile: string | undefined;
+  /** The sources it declares, their credentials read from the environment variables it names. */
+  readonly declaredSources: readonly DeclaredSourceConfig[];
+  /** HUBSPOT_CLIENT_SECRET: the app's client secret(s) that sign X-HubSpot-Signature-v3; empty takes unsigned HubSpot webhooks. */
+  readonly hubspotClientSecrets: readonly string[];
+  /** MAILCHIMP_WEBHOOK_SECRET: the secret in the Mailchimp webhook URL; unset turns the Mailchimp route off. */
+  readonly mailchimpWebhookSecret: string | undefined;
+  /** WEBHOOK_RETENTION: processed and duplicate inbox rows older than this are deleted (ms). */
+  readonly webhookRetentionMs: number;
+  /** WEBHOOK_FAILED_RETENTION: dead letters older than this are deleted (ms); null keeps them until replayed. */
+  readonly webhookFailedRetentionMs: number | null;
+  /** WEBHOOK_RATE_LIMIT: requests per client over the webhook routes; null is no limit. */
+  readonly webhookRateLimit: { readonly max: number; readonly windowMs: number } | null;
+  /** REQUEST_TIMEOUT: a request (headers and body) must arrive within this (ms). */
+  readonly requestTimeoutMs: number;
 }
 
 /** A bad configuration value: the process prints `message` as one line and exits. */
@@ -152,6 +169,31 @@ export function mailchimpBaseUrlFromKey(apiKey: string): string | undefined {
   return dc ? `https://${dc.toLowerCase()}.api.mailchimp.com/3.0` : undefined;
 }
 
+/** "100/1s", "600/1m", "10/s": requests per window. */
+function readRateLimit(env: Env, name: string): { max: number; windowMs: number } | null {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '' || raw.trim().toLowerCase() === 'off') return null;
+  const m = /^(\d+)\s*\/\s*(\d*)\s*(ms|s|m|h)?$/i.exec(raw.trim());
+  const max = m ? Number(m[1]) : 0;
+  if (!m || max < 1 || max > 1_000_000 || (m[2] === '' && !m[3])) {
+    throw new ConfigError(name, `must be requests per window such as 100/1s or 600/1m (got "${raw}")`);
+  }
+  const windowMs = parseDuration(name, `${m[2] || '1'}${m[3] ?? ''}`);
+  return Object.freeze({ max, windowMs });
+}
+
+/** SOURCES_FILE, read and validated now: a bad file stops the start with one line, like any bad value. */
+function readSourcesFile(env: Env): { file: string | undefined; sources: DeclaredSourceConfig[] } {
+  const file = env.SOURCES_FILE?.trim() || undefined;
+  if (!file) return { file: undefined, sources: [] };
+  try {
+    return { file, sources: loadSourcesFile(file, env) };
+  } catch (err) {
+    if (err instanceof SourcesFileError) throw new ConfigError('SOURCES_FILE', err.message);
+    throw err;
+  }
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const logLevel = (env.LOG_LEVEL ?? 'info').trim().toLowerCase() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
@@ -170,6 +212,16 @@ export function loadConfig(env: Env = process.env): Config {
     // The key itself is a credential: name the variable, never echo the value.
     throw new ConfigError('MAILCHIMP_API_KEY', 'must end in its data centre, such as -us6 (or set MAILCHIMP_BASE_URL)');
   }
+  const declared = readSourcesFile(env);
+  const hubspotClientSecrets = readList(env, 'HUBSPOT_CLIENT_SECRET');
+  const mailchimpWebhookSecret = env.MAILCHIMP_WEBHOOK_SECRET?.trim() || undefined;
+  if (mailchimpWebhookSecret !== undefined && !/^[A-Za-z0-9._~-]{16,256}$/.test(mailchimpWebhookSecret)) {
+    // It goes in a URL path: URL-safe characters only, and long enough not to be guessed. Never echoed.
+    throw new ConfigError('MAILCHIMP_WEBHOOK_SECRET', 'must be 16 to 256 characters from A-Z a-z 0-9 . _ ~ - (e.g. openssl rand -hex 24)');
+  }
+  const requestTimeoutMs = readDuration(env, 'REQUEST_TIMEOUT', 30_000);
+  if (requestTimeoutMs > 3_600_000) throw new ConfigError('REQUEST_TIMEOUT', `must be at most 1h (got "${env.REQUEST_TIMEOUT}")`);
+  const failedRetention = env.WEBHOOK_FAILED_RETENTION?.trim();
   const config: Config = {
     host: env.HOST?.trim() || '127.0.0.1',
     port: readInt(env, 'PORT', 8000, 0, 65535),
@@ -194,6 +246,14 @@ export function loadConfig(env: Env = process.env): Config {
       baseUrl: readUrl(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com') as string,
     }),
     mailchimp: Object.freeze({ apiKey: mailchimpKey, baseUrl: mailchimpBase }),
+    sourcesFile: declared.file,
+    declaredSources: Object.freeze(declared.sources),
+    hubspotClientSecrets: Object.freeze(hubspotClientSecrets),
+    mailchimpWebhookSecret,
+    webhookRetentionMs: readDuration(env, 'WEBHOOK_RETENTION', 30 * 86_400_000),
+    webhookFailedRetentionMs: failedRetention ? parseDuration('WEBHOOK_FAILED_RETENTION', failedRetention) : null,
+    webhookRateLimit: readRateLimit(env, 'WEBHOOK_RATE_LIMIT'),
+    requestTimeoutMs,
   };
   Object.freeze(config.database);
   Object.freeze(config.apiKeys);

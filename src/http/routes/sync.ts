@@ -4,7 +4,7 @@ import { ApiError } from '../../errors.js';
 import type { SourceConnector } from '../../sources/connector.js';
 import type { TaskRunner } from '../../tasks/runner.js';
 import { TASK_STATUSES, type TaskStatus, type TaskStore } from '../../tasks/task-store.js';
-import { problemResponses } from '../schemas/common.js';
+import { NO_NUL_PATTERN, problemResponses } from '../schemas/common.js';
 import { SyncAccepted, TaskItem, toTaskItem } from '../schemas/tasks.js';
 
 export interface SyncRoutesOptions {
@@ -14,6 +14,8 @@ export interface SyncRoutesOptions {
 }
 
 const SourceParams = Type.Object({ source: Type.String({ minLength: 1, maxLength: 100 }) });
+// PostgreSQL cannot compare text holding U+0000: such an id is refused (422), not looked up (500).
+const TaskId = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL_PATTERN });
 const SyncQuery = Type.Object(
   { full: Type.Optional(Type.Boolean({ default: false, description: 'Ignore the saved checkpoint and fetch everything' })) },
   { additionalProperties: true },
@@ -89,8 +91,8 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
       schema: {
         summary: 'One task',
         tags: ['sync'],
-        params: Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 100 }) }),
-        response: { 200: TaskItem, ...problemResponses(401, 404) },
+        params: Type.Object({ task_id: TaskId }),
+        response: { 200: TaskItem, ...problemResponses(401, 404, 422) },
       },
     },
     async (req) => {
@@ -108,7 +110,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
         description:
           'A queued task ends at once. A running one stops within about a second wherever it runs: its in-flight upstream request is aborted, committed pages stay, and the next sync resumes from the last committed checkpoint. Answers with the task once it has stopped (or 202 if it is still stopping after a few seconds).',
         tags: ['sync'],
-        body: Type.Object({ task_id: Type.String({ minLength: 1, maxLength: 100 }) }, { examples: [{ task_id: '6f1c…' }] }),
+        body: Type.Object({ task_id: TaskId }, { examples: [{ task_id: '6f1c…' }] }),
         response: { 200: TaskItem, 202: TaskItem, ...problemResponses(400, 401, 404, 409, 415, 422) },
       },
     },

@@ -1,0 +1,205 @@
+/**
+ * The ways a declared source walks its pages. Each paginator says what the
+ * next request adds to the query (or which URL it fetches), and reads from a
+ * response where the walk goes next. Positions are plain JSON: they are saved
+ * in the checkpoint with every page, so an interrupted walk resumes where it was.
+ */
+import type { QueryValue, ResponseHeaders } from '../http-client.js';
+import { getPath } from './field-mapping.js';
+import type { PaginationSpec } from './schema.js';
+
+export type PagePosition =
+  | { kind: 'none' }
+  | { kind: 'offset'; offset: number }
+  | { kind: 'page'; page: number; fetched: number }
+  | { kind: 'cursor'; cursor: string | null }
+  | { kind: 'link_header' | 'next_url'; next: string | null };
+
+export interface PageRequest {
+  /** An absolute URL to fetch instead of the source's path (a next link). */
+  url: string | null;
+  /** Paging parameters for this request. */
+  params: Record<string, QueryValue>;
+}
+
+export interface FetchedPage {
+  body: unknown;
+  headers: ResponseHeaders;
+  /** Records in the page. */
+  count: number;
+  /** The URL just fetched (for relative next links). */
+  url: string;
+}
+
+export interface Advance {
+  /** Where the next request goes; null when the walk is over. */
+  next: PagePosition | null;
+  /** Upstream's count of the records of this walk, when it gives one. */
+  total: number | null;
+}
+
+export interface Paginator {
+  readonly kind: PagePosition['kind'];
+  start(): PagePosition;
+  /** Whether a saved position belongs to this paginator (a changed file starts the walk over). */
+  accepts(position: unknown): position is PagePosition;
+  request(position: PagePosition): PageRequest;
+  advance(position: PagePosition, page: FetchedPage): Advance;
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+
+function numberAt(body: unknown, path: string | undefined): number | null {
+  if (path === undefined) return null;
+  const v = getPath(body, path);
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  return Number.isFinite(n) ? n : null;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+/**
+ * The rel="next" target of a Link header (RFC 8288), or null. Several Link
+ * headers, several links in one, and rel lists ("next last") are understood.
+ */
+export function nextLink(header: string | string[] | undefined): string | null {
+  if (header === undefined) return null;
+  const text = Array.isArray(header) ? header.join(', ') : header;
+  const re = /<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,"\s]*))?)*)/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const params = m[2] ?? '';
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]+))/i.exec(params);
+    const rels = (rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/);
+    if (rels.includes('next')) return m[1] ?? null;
+  }
+  return null;
+}
+
+/** `url` without the query parameter `name` (an API key), so it can be saved. */
+export function withoutParam(url: string, name: string | undefined): string {
+  if (name === undefined) return url;
+  const u = new URL(url);
+  if (!u.searchParams.has(name)) return url;
+  u.searchParams.delete(name);
+  return u.href;
+}
+
+/**
+ * Builds the paginator of a source. `origin` is base_url's, the only one next
+ * links may point at; `secretParam` (an API key sent in the query) is taken
+ * out of next links before they are saved, and added back to each request.
+ */
+export function createPaginator(spec: PaginationSpec, source: string, origin: string, secretParam?: string): Paginator {
+  switch (spec.kind) {
+    case 'none':
+      return {
+        kind: 'none',
+        start: () => ({ kind: 'none' }),
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'none',
+        request: () => ({ url: null, params: {} }),
+        advance: () => ({ next: null, total: null }),
+      };
+
+    case 'offset': {
+      const offsetParam = spec.offset_param ?? 'offset';
+      const limitParam = spec.limit_param ?? 'limit';
+      const limit = spec.limit ?? DEFAULT_PAGE_SIZE;
+      return {
+        kind: 'offset',
+        start: () => ({ kind: 'offset', offset: 0 }),
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'offset' && Number.isSafeInteger(p.offset),
+        request: (p) => ({ url: null, params: { [offsetParam]: (p as { offset: number }).offset, [limitParam]: limit } }),
+        advance(p, page) {
+          const offset = (p as { offset: number }).offset + page.count;
+          const total = numberAt(page.body, spec.total);
+          // With a total, a short page only means upstream caps the page size lower than asked.
+          const done = page.count === 0 || (total !== null ? offset >= total : page.count < limit);
+          return { next: done ? null : { kind: 'offset', offset }, total };
+        },
+      };
+    }
+
+    case 'page': {
+      const pageParam = spec.page_param ?? 'page';
+      const limitParam = spec.limit_param ?? 'per_page';
+      const limit = spec.limit ?? DEFAULT_PAGE_SIZE;
+      const first = spec.first_page ?? 1;
+      return {
+        kind: 'page',
+        start: () => ({ kind: 'page', page: first, fetched: 0 }),
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'page' && Number.isSafeInteger(p.page) && Number.isSafeInteger(p.fetched),
+        request: (p) => ({ url: null, params: { [pageParam]: (p as { page: number }).page, [limitParam]: limit } }),
+        advance(p, page) {
+          const { page: n, fetched } = p as { page: number; fetched: number };
+          const seen = fetched + page.count;
+          const total = numberAt(page.body, spec.total);
+          const totalPages = numberAt(page.body, spec.total_pages);
+          let done: boolean;
+          if (page.count === 0) done = true;
+          else if (totalPages !== null) done = n - first + 1 >= totalPages;
+          else if (total !== null) done = seen >= total;
+          else done = page.count < limit;
+          return { next: done ? null : { kind: 'page', page: n + 1, fetched: seen }, total };
+        },
+      };
+    }
+
+    case 'cursor': {
+      const cursorParam = spec.cursor_param ?? 'cursor';
+      const sizeParams = spec.limit_param ? { [spec.limit_param]: spec.limit ?? DEFAULT_PAGE_SIZE } : {};
+      return {
+        kind: 'cursor',
+        start: () => ({ kind: 'cursor', cursor: null }),
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'cursor' && (p.cursor === null || typeof p.cursor === 'string'),
+        request: (p) => ({ url: null, params: { ...sizeParams, [cursorParam]: (p as { cursor: string | null }).cursor ?? undefined } }),
+        advance(p, page) {
+          const raw = getPath(page.body, spec.cursor_path);
+          const cursor = typeof raw === 'string' ? raw : typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : '';
+          const more = spec.has_more === undefined ? true : getPath(page.body, spec.has_more) === true;
+          const total = numberAt(page.body, spec.total);
+          if (!more || cursor === '') return { next: null, total };
+          if (cursor === (p as { cursor: string | null }).cursor) {
+            throw new Error(`${source}: the next cursor at "${spec.cursor_path}" is the one just sent; refusing to loop`);
+          }
+          return { next: { kind: 'cursor', cursor }, total };
+        },
+      };
+    }
+
+    case 'link_header':
+    case 'next_url': {
+      const kind = spec.kind;
+      const sizeParams = spec.limit_param ? { [spec.limit_param]: spec.limit ?? DEFAULT_PAGE_SIZE } : {};
+      const found = (page: FetchedPage): unknown =>
+        kind === 'link_header' ? nextLink(page.headers.link) : getPath(page.body, (spec as { next_path: string }).next_path);
+      return {
+        kind,
+        start: () => ({ kind, next: null }),
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === kind && (p.next === null || typeof p.next === 'string'),
+        request: (p) => ({ url: (p as { next: string | null }).next, params: sizeParams }),
+        advance(p, page) {
+          const raw = found(page);
+          const total = numberAt(page.body, spec.total);
+          if (typeof raw !== 'string' || raw.trim() === '') return { next: null, total };
+          let next: URL;
+          try {
+            next = new URL(raw.trim(), page.url);
+          } catch {
+            throw new Error(`${source}: the next page link ${JSON.stringify(raw).slice(0, 200)} is not a URL`);
+          }
+          // The client refuses other origins too; refusing here keeps such a link out of the checkpoint.
+          if (next.origin !== origin) {
+            throw new Error(`${source}: the next page link points at ${next.origin}, outside base_url's origin ${origin}`);
+          }
+          const href = withoutParam(next.href, secretParam);
+          if (href === withoutParam(page.url, secretParam) || href === (p as { next: string | null }).next) {
+            throw new Error(`${source}: the next page link is the page just fetched; refusing to loop`);
+          }
+          return { next: { kind, next: href }, total };
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,198 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { nextLink } from '../../src/sources/declared/paginators.js';
+import { customers, startFakeApi, type FakeApi } from './fake-api.js';
+import { declaredSource, expectEachOnce, walk } from './helpers.js';
+
+const ALL = customers(25).map((c) => c.id);
+
+/** The common part of every declaration here; `pagination` varies. */
+function spec(api: FakeApi, pagination: Record<string, unknown>, extra: Record<string, unknown> = {}) {
+  return { type: 'customer', base_url: `${api.url}/v1`, path: '/items', records: 'data.items', mapping: { external_id: 'id' }, pagination, ...extra };
+}
+
+/** 25 records, 7 a page: 7 + 7 + 7 + 4. */
+const STYLES: Array<[string, Record<string, unknown>]> = [
+  ['offset/limit, stopping at the total', { kind: 'offset', limit: 7, total: 'meta.total' }],
+  ['offset/limit, stopping at a short page', { kind: 'offset', limit: 7 }],
+  ['page number, stopping at total_pages', { kind: 'page', limit: 7, total_pages: 'meta.total_pages' }],
+  ['page number, stopping at a short page', { kind: 'page', limit: 7 }],
+  ['cursor from a body path', { kind: 'cursor', cursor_path: 'meta.next_cursor', limit_param: 'limit', limit: 7 }],
+  ['cursor with a has_more flag', { kind: 'cursor', cursor_path: 'meta.next_cursor', has_more: 'meta.has_more', limit_param: 'page_size', limit: 7 }],
+  ['Link header rel="next" (relative links)', { kind: 'link_header', limit_param: 'per_page', limit: 7 }],
+  ['next URL from a body path (absolute)', { kind: 'next_url', next_path: 'meta.next', limit_param: 'limit', limit: 7 }],
+];
+
+describe('declared paginators', () => {
+  let api: FakeApi;
+  beforeAll(async () => {
+    api = await startFakeApi(customers(25));
+  });
+  afterAll(async () => api?.close());
+  beforeEach(() => {
+    api.records = customers(25);
+    api.requests.length = 0;
+    api.maxPageSize = 1000;
+    api.firstPage = 1;
+    api.nextUrlBase = null;
+  });
+
+  for (const [what, pagination] of STYLES) {
+    it(`${what}: walks every record exactly once, in 4 requests`, async () => {
+      const source = declaredSource('acme', spec(api, pagination));
+      const w = await walk(source);
+      expectEachOnce(w.records, ALL);
+      expect(w.pages.map((p) => p.records.length)).toEqual([7, 7, 7, 4]);
+      expect(api.requests).toHaveLength(4);
+      expect(w.checkpoint).toEqual({ phase: 'idle', since: null });
+      await source.close();
+    });
+
+    it(`${what}: a walk stopped after two pages resumes from its checkpoint`, async () => {
+      const source = declaredSource('acme', spec(api, pagination));
+      const first = await walk(source, null, 2);
+      expect(first.checkpoint).toMatchObject({ phase: 'walk' });
+      // Through JSON, as the store keeps it.
+      const saved: unknown = JSON.parse(JSON.stringify(first.checkpoint));
+      const rest = await walk(source, saved);
+      expectEachOnce([...first.records, ...rest.records], ALL);
+      expect(rest.records).toHaveLength(11);
+      expect(api.requests).toHaveLength(4);
+      await source.close();
+    });
+  }
+
+  it('offset without a total asks once more when the last page is full, and stops at the empty one', async () => {
+    api.records = customers(21);
+    const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 7 }));
+    const w = await walk(source);
+    expectEachOnce(w.records, customers(21).map((c) => c.id));
+    expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '7', '14', '21']);
+    await source.close();
+  });
+
+  it('offset with a total keeps going past pages shorter than asked (upstream caps the size)', async () => {
+    api.maxPageSize = 5;
+    const source = declaredSource('acme', spec(api, { kind: 'offset', offset_param: 'offset', limit_param: 'per_page', limit: 10, total: 'meta.total' }));
+    const w = await walk(source);
+    expectEachOnce(w.records, ALL);
+    expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '5', '10', '15', '20']);
+    expect(w.pages.map((p) => p.totalEstimate)).toEqual([25, 25, 25, 25, 25]);
+    await source.close();
+  });
+
+  it('page numbers may start at 0', async () => {
+    api.firstPage = 0;
+    const source = declaredSource('acme', spec(api, { kind: 'page', limit: 10, first_page: 0, total_pages: 'meta.total_pages' }));
+    const w = await walk(source);
+    expectEachOnce(w.records, ALL);
+    expect(api.requests.map((r) => `${r.url.searchParams.get('page')}/${r.url.searchParams.get('per_page')}`)).toEqual(['0/10', '1/10', '2/10']);
+    await source.close();
+  });
+
+  it('no pagination: one request', async () => {
+    const source = declaredSource('acme', spec(api, { kind: 'none' }));
+    const w = await walk(source);
+    expect(w.records).toHaveLength(10);
+    expect(api.requests).toHaveLength(1);
+    await source.close();
+  });
+
+  it('the records may be the body itself, and a body without the record array fails loudly', async () => {
+    const source = declaredSource('acme', { ...spec(api, { kind: 'none' }), records: 'data.missing' });
+    await expect(walk(source)).rejects.toThrow(/acme: the response has no array at "data\.missing"/);
+    const bare = declaredSource('acme', { ...spec(api, { kind: 'none' }), records: undefined });
+    await expect(walk(bare)).rejects.toThrow(/not an array/);
+    await Promise.all([source.close(), bare.close()]);
+  });
+
+  it('a next link on another origin is refused before it reaches a checkpoint', async () => {
+    const other = await startFakeApi(customers(3));
+    try {
+      // The body's next URL names the other server: credentials must not follow it.
+      api.nextUrlBase = other.url;
+      const source = declaredSource('acme', spec(api, { kind: 'next_url', next_path: 'meta.next', limit_param: 'limit', limit: 7 }));
+      await expect(walk(source)).rejects.toThrow(/outside base_url's origin/);
+      expect(api.requests).toHaveLength(1);
+      expect(other.requests).toHaveLength(0);
+      await source.close();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a cursor that does not move is an error, not an endless loop', async () => {
+    const source = declaredSource('acme', spec(api, { kind: 'cursor', cursor_path: 'meta.total', cursor_param: 'ignored', limit_param: 'limit', limit: 7 }));
+    await expect(walk(source)).rejects.toThrow(/refusing to loop/);
+    expect(api.requests).toHaveLength(2);
+    await source.close();
+  });
+});
+
+describe('declared incremental walks', () => {
+  let api: FakeApi;
+  beforeAll(async () => {
+    api = await startFakeApi(customers(25));
+  });
+  afterAll(async () => api?.close());
+  beforeEach(() => {
+    api.requests.length = 0;
+  });
+
+  const inc = (extra: Record<string, unknown> = {}) => ({ incremental: { field: 'updated_at', param: 'updated_since', ...extra } });
+
+  it('the checkpoint keeps the newest value seen, and every request of the next walk sends it, next links included', async () => {
+    const source = declaredSource('acme', spec(api, { kind: 'link_header', limit_param: 'per_page', limit: 7 }, inc()));
+    const first = await walk(source);
+    expect(first.checkpoint).toEqual({ phase: 'idle', since: Date.parse('2024-03-01T00:25:00Z') });
+    api.requests.length = 0;
+    const since = { phase: 'idle', since: Date.parse('2024-03-01T00:10:00Z') };
+    const second = await walk(source, since);
+    expectEachOnce(second.records, customers(16, 10).map((c) => c.id));
+    expect(api.requests.map((r) => r.url.searchParams.get('updated_since'))).toEqual(['2024-03-01T00:10:00.000Z', '2024-03-01T00:10:00.000Z', '2024-03-01T00:10:00.000Z']);
+    expect(second.checkpoint).toEqual({ phase: 'idle', since: Date.parse('2024-03-01T00:25:00Z') });
+    await source.close();
+  });
+
+  it('lookback_seconds sends the value that much earlier', async () => {
+    const iso = declaredSource('acme', spec(api, { kind: 'none' }, inc({ lookback_seconds: 300 })));
+    await walk(iso, { phase: 'idle', since: Date.parse('2024-03-01T00:10:00Z') });
+    expect(api.requests[0]?.url.searchParams.get('updated_since')).toBe('2024-03-01T00:05:00.000Z');
+    await iso.close();
+  });
+
+  it('a walk the next run finds with another paginator kind starts over, keeping the incremental value', async () => {
+    const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 7 }, inc()));
+    const since = Date.parse('2024-03-01T00:20:00Z');
+    const w = await walk(source, { phase: 'walk', since, startedAt: Date.now(), maxSeen: null, position: { kind: 'cursor', cursor: 'xyz' } });
+    expectEachOnce(w.records, customers(6, 20).map((c) => c.id));
+    expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0']);
+    await source.close();
+  });
+
+  it('a record changed behind the walk cannot be skipped: the next value is never later than the walk start', async () => {
+    const future = customers(2, 900, '2999-01-01');
+    api.records = [...customers(25), ...future];
+    try {
+      const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 100 }, inc()));
+      const before = Date.now();
+      const w = await walk(source);
+      const next = (w.checkpoint as { since: number }).since;
+      expect(next).toBeGreaterThanOrEqual(before);
+      expect(next).toBeLessThanOrEqual(Date.now());
+      await source.close();
+    } finally {
+      api.records = customers(25);
+    }
+  });
+});
+
+describe('Link header parsing', () => {
+  it('finds rel="next" among several links, unquoted rels and rel lists', () => {
+    expect(nextLink('<https://a.example/x?page=2>; rel="next", <https://a.example/x?page=9>; rel="last"')).toBe('https://a.example/x?page=2');
+    expect(nextLink('<https://a.example/x?page=9>; rel="last", </x?page=3>; rel=next')).toBe('/x?page=3');
+    expect(nextLink('<https://a.example/x?a=1,2>; title="a, b"; rel="next last"')).toBe('https://a.example/x?a=1,2');
+    expect(nextLink(['<https://a.example/1>; rel="prev"', '<https://a.example/3>; REL="Next"'])).toBe('https://a.example/3');
+    expect(nextLink('<https://a.example/x?page=1>; rel="prev"')).toBeNull();
+    expect(nextLink(undefined)).toBeNull();
+  });
+});

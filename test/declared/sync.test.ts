@@ -1,0 +1,209 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type TestApp } from '../helpers/app.js';
+import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+import { customers, startFakeApi, type FakeApi, type FakeRecord } from './fake-api.js';
+import { dataTotal, getTask, runSync, scratchDir, startSync, waitFor, writeSourcesFile } from './helpers.js';
+
+/** `n` campaigns p01…; every third one archived upstream. */
+function campaigns(n: number): FakeRecord[] {
+  return Array.from({ length: n }, (_, i) => {
+    const k = i + 1;
+    return {
+      id: `p${String(k).padStart(2, '0')}`,
+      title: `Promo ${k}`,
+      state: k % 2 ? 'active' : 'paused',
+      spend: { amount: String(100 * k), currency: 'EUR' },
+      offer: { discount: `${k}%` },
+      schedule: { starts_on: '2026-12-01', ends_on: '2026-12-31' },
+      modified: 1_700_000_000 + k,
+      archived: k % 3 === 0,
+    };
+  });
+}
+
+const offsetOf = (r: { url: URL }) => Number(r.url.searchParams.get('offset'));
+
+for (const engine of ENGINES) {
+  describe(`declared sources sync through /sync on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let acme: FakeApi;
+    let promos: FakeApi;
+    let slow: FakeApi;
+    let t: TestApp;
+    const files = scratchDir();
+
+    beforeAll(async () => {
+      [db, acme, promos, slow] = await Promise.all([engine.create(), startFakeApi(customers(25)), startFakeApi(campaigns(12)), startFakeApi(customers(60, 101))]);
+      acme.requireHeader = { name: 'authorization', value: 'Bearer acme-token' };
+      promos.requireQuery = { name: 'api_key', value: 'promo-key' };
+      const customer = { external_id: 'id', id: 'number', name: ['properties.first_name', 'properties.last_name'], email: 'properties.email', updated_at: 'updated_at' };
+      const file = writeSourcesFile(files.dir, 'sources.yaml', {
+        sources: {
+          acme: {
+            type: 'customer',
+            base_url: `${acme.url}/v1`,
+            path: '/items',
+            records: 'data.items',
+            auth: { kind: 'bearer', token_env: 'ACME_TOKEN' },
+            pagination: { kind: 'offset', limit: 10, total: 'meta.total' },
+            mapping: customer,
+            incremental: { field: 'updated_at', param: 'updated_since', format: 'iso' },
+          },
+          promos: {
+            type: 'campaign',
+            base_url: promos.url,
+            path: '/v1/items',
+            records: 'data.items',
+            auth: { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'PROMOS_KEY' },
+            pagination: { kind: 'cursor', cursor_path: 'meta.next_cursor', limit_param: 'page_size', limit: 5 },
+            mapping: {
+              external_id: 'id',
+              name: 'title',
+              status: 'state',
+              budget: 'spend.amount',
+              details: { discount: 'offer.discount', start_date: 'schedule.starts_on', end_date: 'schedule.ends_on' },
+              updated_at: 'modified',
+              deleted: 'archived',
+            },
+            incremental: { field: 'modified', param: 'modified_after', format: 'epoch_s' },
+            rate_limit: { requests: 50, per_seconds: 1 },
+          },
+          slow: {
+            type: 'customer',
+            base_url: `${slow.url}/v1`,
+            path: '/items',
+            records: 'data.items',
+            pagination: { kind: 'offset', limit: 5 },
+            mapping: customer,
+          },
+          locked: {
+            type: 'customer',
+            base_url: `${acme.url}/v1`,
+            path: '/items',
+            records: 'data.items',
+            auth: { kind: 'bearer', token_env: 'LOCKED_TOKEN' },
+            mapping: { external_id: 'id' },
+          },
+        },
+      });
+      t = await startApp(db, { SOURCES_FILE: file, TASK_POLL: '100ms', TASK_HEARTBEAT: '100ms', ACME_TOKEN: 'acme-token', PROMOS_KEY: 'promo-key' });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await Promise.all([acme?.close(), promos?.close(), slow?.close()]);
+      await db?.drop();
+      files.remove();
+    });
+
+    it('a customer source: exact counts, mapped fields, attributes; then incremental runs fetch only what is newer', async () => {
+      const { app } = t;
+      const first = await runSync(app, 'acme');
+      expect(first.status, first.error ?? '').toBe('succeeded');
+      expect(first.progress).toMatchObject({ pages: 3, records_fetched: 25, records_written: 25, total_estimate: 25 });
+      expect(acme.requests.map(offsetOf)).toEqual([0, 10, 20]);
+      expect(acme.requests[0]?.url.searchParams.has('updated_since')).toBe(false);
+      expect(await dataTotal(app, 'acme')).toBe(25);
+
+      const c7 = (await app.inject('/customers/c007')).json();
+      expect(c7).toMatchObject({
+        type: 'customer',
+        external_id: 'c007',
+        source: 'acme',
+        id: 7,
+        name: 'First7 Last7',
+        email: 'user7@example.com',
+        attributes: { properties: { phone: '+1-555-0007' }, tags: ['a', 'b'] },
+        source_updated_at: '2024-03-01T00:07:00.000Z',
+      });
+      expect(c7.attributes).not.toHaveProperty('updated_at');
+
+      // Three new records upstream: the next run sends the newest time it saw and gets them
+      // (and, the filter being inclusive, the newest old one again, which writes nothing).
+      acme.records.push(...customers(3, 26, '2024-04-01'));
+      acme.requests.length = 0;
+      const second = await runSync(app, 'acme');
+      expect(second.progress).toMatchObject({ records_fetched: 4, records_written: 3 });
+      expect(acme.requests.map((r) => r.url.searchParams.get('updated_since'))).toEqual(['2024-03-01T00:25:00.000Z']);
+      expect(await dataTotal(app, 'acme')).toBe(28);
+
+      // One change to an old record.
+      const c10 = acme.records.find((r) => r.id === 'c010') as FakeRecord & { properties: Record<string, string> };
+      c10.properties = { ...c10.properties, email: 'changed@example.com' };
+      c10.updated_at = '2024-05-01T00:00:00.000Z';
+      acme.requests.length = 0;
+      const third = await runSync(app, 'acme');
+      expect(third.progress).toMatchObject({ records_fetched: 2, records_written: 1 });
+      expect(acme.requests[0]?.url.searchParams.get('updated_since')).toBe('2024-04-01T00:28:00.000Z');
+      expect((await app.inject('/customers/c010')).json().email).toBe('changed@example.com');
+
+      // ?full=true ignores the checkpoint: everything again, nothing written.
+      acme.requests.length = 0;
+      const full = await runSync(app, 'acme', '?full=true');
+      expect(full.progress).toMatchObject({ records_fetched: 28, records_written: 0 });
+      expect(acme.requests.every((r) => !r.url.searchParams.has('updated_since'))).toBe(true);
+    });
+
+    it('a campaign source: status, budget, details, tombstones for archived ones, epoch-second incremental', async () => {
+      const { app } = t;
+      const first = await runSync(app, 'promos');
+      expect(first.status, first.error ?? '').toBe('succeeded');
+      expect(first.progress).toMatchObject({ pages: 3, records_fetched: 12, records_written: 12 });
+      expect(promos.requests.map((r) => r.url.searchParams.get('api_key'))).toEqual(['promo-key', 'promo-key', 'promo-key']);
+      // p03, p06, p09, p12 are archived upstream: kept as tombstones, hidden by default.
+      expect(await dataTotal(app, 'promos')).toBe(8);
+      expect((await app.inject('/campaigns/p03')).statusCode).toBe(404);
+      expect((await app.inject('/campaigns/p03?include_deleted=true')).json().deleted_at).not.toBeNull();
+
+      const p04 = (await app.inject('/campaigns/p04')).json();
+      expect(p04).toMatchObject({
+        type: 'campaign',
+        external_id: 'p04',
+        source: 'promos',
+        name: 'Promo 4',
+        status: 'paused',
+        budget: 400,
+        details: { discount: '4%', start_date: '2026-12-01', end_date: '2026-12-31' },
+        attributes: { spend: { currency: 'EUR' }, archived: false },
+        source_updated_at: new Date(1_700_000_004_000).toISOString(),
+      });
+
+      promos.requests.length = 0;
+      const second = await runSync(app, 'promos');
+      expect(second.progress).toMatchObject({ records_fetched: 1, records_written: 0 });
+      expect(promos.requests[0]?.url.searchParams.get('modified_after')).toBe('1700000012');
+    });
+
+    it('an unknown source is 404; a source whose credential is unset is 422 naming the variable', async () => {
+      const { app } = t;
+      expect((await app.inject({ method: 'POST', url: '/sync/nope' })).statusCode).toBe(404);
+      const res = await app.inject({ method: 'POST', url: '/sync/locked' });
+      expect(res.statusCode).toBe(422);
+      expect(res.json()).toMatchObject({ detail: 'set LOCKED_TOKEN to sync locked', variable: 'LOCKED_TOKEN' });
+    });
+
+    it('a run cancelled mid-walk keeps its pages, and the next run resumes at its checkpoint', async () => {
+      const { app } = t;
+      slow.latencyMs = 80;
+      const id = await startSync(app, 'slow');
+      await waitFor(async () => ((await getTask(app, id)).progress.pages >= 3 ? true : undefined), 'three pages of the slow sync');
+      const cancel = await app.inject({ method: 'POST', url: '/tasks/cancel', payload: { task_id: id } });
+      expect(cancel.statusCode, cancel.body).toBe(200);
+      const cancelled = await getTask(app, id);
+      expect(cancelled.status).toBe('cancelled');
+      const committed = cancelled.progress.records_fetched;
+      expect(committed).toBeGreaterThanOrEqual(15);
+      expect(committed).toBeLessThan(60);
+      expect(await dataTotal(app, 'slow')).toBe(committed);
+      const before = slow.requests.length;
+
+      slow.latencyMs = 0;
+      const resumed = await runSync(app, 'slow');
+      expect(resumed.status, resumed.error ?? '').toBe('succeeded');
+      const after = slow.requests.slice(before);
+      expect(after.map(offsetOf)[0]).toBe(committed);
+      expect(resumed.progress.records_fetched).toBe(60 - committed);
+      expect(resumed.progress.records_written).toBe(60 - committed);
+      expect(await dataTotal(app, 'slow')).toBe(60);
+    });
+  });
+}
