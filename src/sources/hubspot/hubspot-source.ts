@@ -1,4 +1,5 @@
 import type { RecordWrite } from '../../domain/records.js';
+import { parseRetryAfter } from '../backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
 import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../http-client.js';
 import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
@@ -22,7 +23,8 @@ const LOOKBACK_MS = 5 * 60_000;
  * - list: the first (full) load, walking all contacts by `after`;
  * - archived: then the archived list, whose contacts become tombstones
  *   (search leaves archived contacts out, so every run walks it);
- * - search: an incremental run, contacts modified at or after `since`;
+ * - search: an incremental run, contacts modified at or after `since`, from
+ *   offset `after` (0 but inside a run of contacts that share one stamp);
  * - idle: between runs; the next one searches from `since`.
  */
 export type HubspotCheckpoint =
@@ -50,14 +52,27 @@ export interface HubspotSourceOptions {
   client?: Partial<SourceClientOptions>;
 }
 
-/** HubSpot's 429: the daily quota cannot be waited out in a retry loop; the rolling one can. */
+/**
+ * HubSpot's 429: the rolling ten-second limit is waited out by the client's
+ * retries; the daily quota cannot be, so the task is parked.
+ *
+ * The daily quota resets at midnight in the account's time zone, which the
+ * API does not tell us. Midnight UTC is wrong for most accounts (for one in
+ * New York it comes five hours before the reset, and parking again until the
+ * next UTC midnight would lose a day), so the task wakes at the next full
+ * hour (plus a minute): that is within an hour of the reset in any zone, for
+ * at most one refused request an hour. A Retry-After that reaches further is
+ * honoured; a shorter one (a proxy's "1") is not believed for a daily quota,
+ * or the task would retry every second all day.
+ */
 export function classifyHubspotRateLimit(_status: number, headers: Record<string, unknown>, body: unknown, now = Date.now()): RateLimitDecision {
   const policy = typeof body === 'object' && body !== null ? (body as { policyName?: unknown }).policyName : undefined;
   if (policy !== 'DAILY') return 'retry';
-  const retryAfter = Number(headers['retry-after']);
-  const tomorrow = new Date(now);
-  tomorrow.setUTCHours(24, 1, 0, 0);
-  const retryAt = Number.isFinite(retryAfter) && retryAfter > 0 ? now + retryAfter * 1000 : tomorrow.getTime();
+  const header = headers['retry-after'];
+  const retryAfterMs = parseRetryAfter(typeof header === 'string' || Array.isArray(header) ? (header as string | string[]) : undefined, now);
+  const nextHour = new Date(now);
+  nextHour.setUTCHours(nextHour.getUTCHours() + 1, 1, 0, 0);
+  const retryAt = Math.max(nextHour.getTime(), retryAfterMs === undefined ? 0 : now + retryAfterMs);
   return { park: true, retryAt, reason: 'HubSpot daily API limit reached' };
 }
 
@@ -68,9 +83,11 @@ function isCheckpoint(v: unknown): v is HubspotCheckpoint {
 /**
  * crm = HubSpot CRM v3 contacts. First load lists every contact, then the
  * archived ones (as tombstones). Later runs search by lastmodifieddate,
- * ascending, from the last change seen (minus a lookback); when a search
- * reaches HubSpot's 10,000-result cap, the filter is re-anchored at the last
- * lastmodifieddate seen and the walk carries on, so no change set is cut short.
+ * ascending, from the last change seen (minus a lookback). Each page is a
+ * new query from the newest lastmodifieddate of the page before (keyset
+ * paging): no offset into a result set that shifts as contacts are edited,
+ * and no query reaches HubSpot's 10,000-result cap, so no change set is cut
+ * short.
  */
 export class HubspotSource implements SourceConnector {
   readonly recordType = 'customer' as const;
@@ -112,6 +129,7 @@ export class HubspotSource implements SourceConnector {
       const startedAt = Date.now();
       cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
     }
+    let searchEstimate: number | null = null;
     for (;;) {
       ctx.signal.throwIfAborted();
       if (cp.phase === 'list') {
@@ -131,28 +149,46 @@ export class HubspotSource implements SourceConnector {
       } else if (cp.phase === 'search') {
         const page = await this.search(ctx, cp.since, cp.after);
         let maxSeen: number = cp.maxSeen;
+        // Results come oldest change first: `last` is the page's newest stamp, `atLast` how many share it.
+        let last: number | null = null;
+        let atLast = 0;
         const records: RecordWrite[] = [];
         for (const c of page.results) {
           const at = contactModifiedAt(c);
-          if (at !== null && at > maxSeen) maxSeen = at;
+          if (at !== null) {
+            if (at > maxSeen) maxSeen = at;
+            if (at === last) atLast += 1;
+            else if (last === null || at > last) [last, atLast] = [at, 1];
+          }
           records.push(customerFromContact(c, this.name));
         }
-        const nextAfter = page.paging?.next?.after === undefined ? null : Number(page.paging.next.after);
-        if (nextAfter === null || !Number.isFinite(nextAfter)) {
+        // The first page's count of changes since the run's start stands for the whole walk.
+        searchEstimate ??= typeof page.total === 'number' ? page.total : null;
+        const more = page.paging?.next?.after !== undefined && page.results.length > 0;
+        if (!more || last === null) {
           cp = { phase: 'archived', after: null, nextSince: maxSeen };
-          yield { records, checkpoint: cp };
+          yield { records, checkpoint: cp, totalEstimate: searchEstimate };
           continue;
         }
-        if (nextAfter + SEARCH_LIMIT > SEARCH_CAP) {
-          // The next page would cross the cap: restart the query at the last change seen.
-          // Contacts at exactly that instant come again and are written as "unchanged".
-          const anchor: number = maxSeen > cp.since ? maxSeen : cp.since + 1;
-          if (anchor === cp.since + 1) ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; skipping past it');
-          cp = { ...cp, since: anchor, after: 0, maxSeen };
+        if (last > cp.since) {
+          // Keyset: the next page is a new query from this page's newest stamp, not the next offset.
+          // An offset into a live result set skips a contact whenever one before it is edited
+          // meanwhile (it moves to the end), and the next run's lookback is too short to catch a
+          // skipped change that is older than that. The contacts at `last` come again, as
+          // "unchanged", unless the whole page shares that stamp (then they are stepped over).
+          cp = { ...cp, since: last, after: atLast === page.results.length ? atLast : 0, maxSeen };
         } else {
-          cp = { ...cp, after: nextAfter, maxSeen };
+          // The whole page shares the stamp the query starts at: page through the tie by offset,
+          // which also keeps clear of the cap on results per query.
+          const after: number = cp.after + page.results.length;
+          if (after + SEARCH_LIMIT > SEARCH_CAP) {
+            ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; skipping past it');
+            cp = { ...cp, since: cp.since + 1, after: 0, maxSeen };
+          } else {
+            cp = { ...cp, after, maxSeen };
+          }
         }
-        yield { records, checkpoint: cp, totalEstimate: page.total ?? null };
+        yield { records, checkpoint: cp, totalEstimate: searchEstimate };
       }
     }
   }

@@ -11,6 +11,8 @@ const PAGE_SIZE = 1000;
  * and also re-fetches this window of recent ones.
  */
 const DEFAULT_REFETCH_WINDOW_MS = 30 * 24 * 3_600_000;
+/** Mailchimp's times have whole seconds. */
+const SECOND = 1_000;
 
 /**
  * - list: walking `GET /campaigns` oldest first from `since` (null: all) by offset;
@@ -80,8 +82,12 @@ export class MailchimpSource implements SourceConnector {
       cp = saved;
     } else if (saved?.phase === 'idle') {
       const window = Date.now() - (this.options.refetchWindowMs ?? DEFAULT_REFETCH_WINDOW_MS);
-      const newest = saved.newestCreated ? Date.parse(saved.newestCreated) : window;
-      cp = { phase: 'list', since: new Date(Math.min(window, newest)).toISOString(), offset: 0, newestCreated: saved.newestCreated };
+      // since_create_time means "created after", and create_time has whole seconds: a campaign
+      // created later in the same second as the newest one seen would be left out for good.
+      // So start a second earlier; the campaigns of that second come back as "unchanged".
+      const newest = saved.newestCreated ? Date.parse(saved.newestCreated) - SECOND : Number.NaN;
+      const from = Number.isFinite(newest) ? Math.min(window, newest) : window;
+      cp = { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated };
     } else {
       cp = { phase: 'list', since: null, offset: 0, newestCreated: null };
     }
