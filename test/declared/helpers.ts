@@ -9,6 +9,8 @@ import type { RecordWrite } from '../../src/domain/records.js';
 import type { SyncPage } from '../../src/sources/connector.js';
 import { DeclaredSource } from '../../src/sources/declared/declared-source.js';
 import { parseSourcesText } from '../../src/sources/declared/load-sources-file.js';
+import { waitFor } from '../helpers/wait.js';
+export { waitFor } from '../helpers/wait.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -67,15 +69,6 @@ export interface TaskView {
   error: string | null;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, limitMs = 15_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export async function getTask(app: App, id: string): Promise<TaskView> {
   const res = await app.inject(`/tasks/${id}`);

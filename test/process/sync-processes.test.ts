@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface TaskJson {
   created_at?: string;
@@ -16,15 +17,6 @@ async function json<T>(res: Promise<Response>): Promise<{ status: number; body: 
   return { status: r.status, body: (await r.json()) as T };
 }
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const CONTACTS = 1_500;
 

@@ -12,6 +12,8 @@ import { HubspotSource } from '../../src/sources/hubspot/hubspot-source.js';
 import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
 import { startApp, walkByCursor, type TestApp } from '../helpers/app.js';
 import type { Engine, ScratchDatabase } from '../helpers/databases.js';
+import { waitFor } from '../helpers/wait.js';
+export { waitFor } from '../helpers/wait.js';
 
 /** Heartbeat and poll fast enough for a cancel to land well inside the contract's 2 s. */
 export const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '3s' };
@@ -51,15 +53,6 @@ export interface TaskView {
   finished_at: string | null;
 }
 
-export async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

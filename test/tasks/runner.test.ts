@@ -3,18 +3,10 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '1s' };
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, limitMs = 20_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 for (const engine of ENGINES) {
   describe(`task runner on ${engine.name}`, () => {
