@@ -6,6 +6,12 @@ export type DatabaseConfig =
   | { kind: 'sqlite'; path: string }
   | { kind: 'postgres'; url: string };
 
+/** Politeness towards one upstream API: requests per window (null: none) and requests at once. */
+export interface UpstreamLimits {
+  readonly rateLimit: { readonly requests: number; readonly perMs: number } | null;
+  readonly concurrency: number;
+}
+
 export interface Config {
   readonly host: string;
   readonly port: number;
@@ -30,8 +36,8 @@ export interface Config {
   };
   /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms). */
   readonly syncIntervals: Readonly<Record<string, number>>;
-  readonly hubspot: { readonly accessToken: string | undefined; readonly baseUrl: string };
-  readonly mailchimp: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined };
+  readonly hubspot: { readonly accessToken: string | undefined; readonly baseUrl: string } & UpstreamLimits;
+  readonly mailchimp: { readonly apiKey: string | undefined; readonly baseUrl: string | undefined } & UpstreamLimits;
   /** SOURCES_FILE: JSON or YAML declaring more REST sources; read and checked at start. */
   readonly sourcesFile: string | undefined;
   /** The sources it declares, their credentials read from the environment variables it names. */
@@ -182,6 +188,13 @@ function readRateLimit(env: Env, name: string): { max: number; windowMs: number 
   return Object.freeze({ max, windowMs });
 }
 
+/** An upstream's limit: the same "100/10s" form; unset keeps the provider's default, "off" lifts it. */
+function readUpstreamRateLimit(env: Env, name: string, fallback: UpstreamLimits['rateLimit']): UpstreamLimits['rateLimit'] {
+  if (env[name] === undefined || env[name]?.trim() === '') return fallback;
+  const limit = readRateLimit(env, name);
+  return limit ? Object.freeze({ requests: limit.max, perMs: limit.windowMs }) : null;
+}
+
 /** SOURCES_FILE, read and validated now: a bad file stops the start with one line, like any bad value. */
 function readSourcesFile(env: Env): { file: string | undefined; sources: DeclaredSourceConfig[] } {
   const file = env.SOURCES_FILE?.trim() || undefined;
@@ -244,8 +257,17 @@ export function loadConfig(env: Env = process.env): Config {
     hubspot: Object.freeze({
       accessToken: env.HUBSPOT_ACCESS_TOKEN?.trim() || undefined,
       baseUrl: readUrl(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com') as string,
+      // HubSpot private apps: 100 requests per 10 seconds by default.
+      rateLimit: readUpstreamRateLimit(env, 'HUBSPOT_RATE_LIMIT', { requests: 100, perMs: 10_000 }),
+      concurrency: readInt(env, 'HUBSPOT_CONCURRENCY', 4, 1, 100),
     }),
-    mailchimp: Object.freeze({ apiKey: mailchimpKey, baseUrl: mailchimpBase }),
+    mailchimp: Object.freeze({
+      apiKey: mailchimpKey,
+      baseUrl: mailchimpBase,
+      rateLimit: readUpstreamRateLimit(env, 'MAILCHIMP_RATE_LIMIT', null),
+      // Mailchimp allows 10 simultaneous connections per user.
+      concurrency: readInt(env, 'MAILCHIMP_CONCURRENCY', 10, 1, 10),
+    }),
     sourcesFile: declared.file,
     declaredSources: Object.freeze(declared.sources),
     hubspotClientSecrets: Object.freeze(hubspotClientSecrets),

@@ -41,8 +41,8 @@ describe('loadConfig: defaults', () => {
   });
 
   it('has HubSpot at its public base and no Mailchimp without a key', () => {
-    expect(config.hubspot).toEqual({ accessToken: undefined, baseUrl: 'https://api.hubapi.com' });
-    expect(config.mailchimp).toEqual({ apiKey: undefined, baseUrl: undefined });
+    expect(config.hubspot).toMatchObject({ accessToken: undefined, baseUrl: 'https://api.hubapi.com' });
+    expect(config.mailchimp).toMatchObject({ apiKey: undefined, baseUrl: undefined });
   });
 
   it('treats empty and blank values as unset', () => {
@@ -132,12 +132,12 @@ describe('loadConfig: good values', () => {
 
   it('HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL (trailing slash dropped)', () => {
     const c = loadConfig({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-abc', HUBSPOT_BASE_URL: 'http://127.0.0.1:9999/' });
-    expect(c.hubspot).toEqual({ accessToken: 'pat-na1-abc', baseUrl: 'http://127.0.0.1:9999' });
+    expect(c.hubspot).toMatchObject({ accessToken: 'pat-na1-abc', baseUrl: 'http://127.0.0.1:9999' });
   });
 
   it('MAILCHIMP_API_KEY: the data centre comes from the key suffix', () => {
     const c = loadConfig({ MAILCHIMP_API_KEY: '0123456789abcdef0123456789abcdef-us6' });
-    expect(c.mailchimp).toEqual({ apiKey: '0123456789abcdef0123456789abcdef-us6', baseUrl: 'https://us6.api.mailchimp.com/3.0' });
+    expect(c.mailchimp).toMatchObject({ apiKey: '0123456789abcdef0123456789abcdef-us6', baseUrl: 'https://us6.api.mailchimp.com/3.0' });
   });
 
   it('MAILCHIMP_BASE_URL overrides the data centre', () => {
@@ -256,5 +256,29 @@ describe('mailchimpBaseUrlFromKey', () => {
 
   it('a key without a data centre and no MAILCHIMP_BASE_URL is refused, naming the variable', () => {
     expectConfigError({ MAILCHIMP_API_KEY: 'no-datacentre-here!' }, 'MAILCHIMP_API_KEY');
+  });
+});
+
+describe('upstream politeness limits', () => {
+  it('default to HubSpot 100 per 10 s with 4 at once, and Mailchimp 10 connections without a rate', () => {
+    const c = loadConfig({});
+    expect(c.hubspot.rateLimit).toEqual({ requests: 100, perMs: 10_000 });
+    expect(c.hubspot.concurrency).toBe(4);
+    expect(c.mailchimp.rateLimit).toBeNull();
+    expect(c.mailchimp.concurrency).toBe(10);
+  });
+
+  it('are configurable, and "off" lifts a rate limit', () => {
+    const c = loadConfig({ HUBSPOT_RATE_LIMIT: '50/1s', HUBSPOT_CONCURRENCY: '2', MAILCHIMP_RATE_LIMIT: '10/1m', MAILCHIMP_CONCURRENCY: '3' });
+    expect(c.hubspot.rateLimit).toEqual({ requests: 50, perMs: 1_000 });
+    expect(c.hubspot.concurrency).toBe(2);
+    expect(c.mailchimp.rateLimit).toEqual({ requests: 10, perMs: 60_000 });
+    expect(loadConfig({ HUBSPOT_RATE_LIMIT: 'off' }).hubspot.rateLimit).toBeNull();
+  });
+
+  it('refuse bad values naming the variable', () => {
+    expect(() => loadConfig({ HUBSPOT_RATE_LIMIT: 'lots' })).toThrow(/HUBSPOT_RATE_LIMIT/);
+    expect(() => loadConfig({ MAILCHIMP_CONCURRENCY: '11' })).toThrow(/MAILCHIMP_CONCURRENCY/);
+    expect(() => loadConfig({ HUBSPOT_CONCURRENCY: '0' })).toThrow(/HUBSPOT_CONCURRENCY/);
   });
 });
