@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
 import type { FieldError } from '../errors.js';
@@ -11,8 +11,38 @@ const options = { allErrors: true, useDefaults: true, strict: false, strictNumbe
 const strict = addFormats.default(new Ajv({ ...options, coerceTypes: false }));
 const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }));
 
+/** A query, path or header value that coerced to Infinity or -Infinity, as an ajv error. */
+function nonFiniteNumbers(data: unknown): ErrorObject[] {
+  if (data === null || typeof data !== 'object') return [];
+  const out: ErrorObject[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        out.push({ instancePath: `/${escapePointer(key)}`, schemaPath: '#/finite', keyword: 'finite', params: {}, message: 'must be a finite number' });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * ajv coerces the text "Infinity" (or "1e400") to Infinity for an integer or
+ * number, then skips minimum and maximum, which only judge finite numbers:
+ * `?limit=Infinity` passed and reached the database as a 500. Refused here.
+ */
+function refusingNonFinite(validate: ValidateFunction): ValidateFunction {
+  const wrapped = ((data: unknown, ctx?: Parameters<ValidateFunction>[1]) => {
+    const ok = validate(data, ctx);
+    const bad = nonFiniteNumbers(data);
+    wrapped.errors = bad.length === 0 ? validate.errors : [...(validate.errors ?? []), ...bad];
+    return ok && bad.length === 0;
+  }) as ValidateFunction;
+  return Object.assign(wrapped, { schema: validate.schema, schemaEnv: validate.schemaEnv, errors: null });
+}
+
 export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) =>
-  (httpPart === 'body' ? strict : coercing).compile(schema as object);
+  httpPart === 'body' ? strict.compile(schema as object) : refusingNonFinite(coercing.compile(schema as object));
 
 const PART_NAMES: Record<string, string> = { body: 'body', querystring: 'query', params: 'path', headers: 'header' };
 

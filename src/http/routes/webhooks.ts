@@ -32,14 +32,18 @@ function inboxHeaders(req: FastifyRequest): Record<string, string> {
 }
 
 function idempotencyKey(req: FastifyRequest): string | null {
-  const key = headerText(req, 'webhook-id') ?? headerText(req, 'idempotency-key');
-  if (key === undefined || key === '') return null;
-  if (key.length > 255) {
-    throw new ApiError('validation', 'the idempotency key is too long', {
-      errors: [{ path: '/header/webhook-id', message: 'must be at most 255 characters' }],
-    });
+  // An empty webhook-id names no delivery: the Idempotency-Key, if any, still does.
+  for (const header of ['webhook-id', 'idempotency-key']) {
+    const key = headerText(req, header);
+    if (key === undefined || key === '') continue;
+    if (key.length > 255) {
+      throw new ApiError('validation', 'the idempotency key is too long', {
+        errors: [{ path: `/header/${header}`, message: 'must be at most 255 characters' }],
+      });
+    }
+    return key;
   }
-  return key;
+  return null;
 }
 
 /** POST /webhook and its seed alias: verify, store with the inbox copy, then answer. */
