@@ -10,6 +10,11 @@ import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { dataRoutes } from './http/routes/data.js';
 import { healthRoutes } from './http/routes/health.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
+import { providerWebhookRoutes } from './http/routes/provider-webhooks.js';
+import { webhookEventRoutes } from './http/routes/webhook-events.js';
+import { webhookRateLimit } from './http/plugins/webhook-rate-limit.js';
+import { createInboxProcessor } from './ingest/inbox-handlers.js';
+import { InboxRetention } from './ingest/inbox-retention.js';
 import { fieldErrors, validatorCompiler } from './http/validation.js';
 import { BatchWriter } from './ingest/batch-writer.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -116,7 +121,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: config.bodyLimitBytes,
     return503OnClosing: true,
     // Slow clients may not hold a connection open forever.
-    requestTimeout: 30_000,
+    requestTimeout: config.requestTimeoutMs,
+    // Node swaps the two timeouts when headersTimeout (default 60 s) is the longer one, and looks for
+    // requests over their time every connectionsCheckingInterval (default 30 s): both follow REQUEST_TIMEOUT.
+    http: {
+      headersTimeout: Math.min(60_000, config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.requestTimeoutMs / 4))),
+    },
     connectionTimeout: 60_000,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A URL the router cannot decode, or an over-long parameter, is refused
@@ -208,8 +219,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await writer.close();
   });
 
+  // Before the webhook routes: it hooks onto them as they are registered.
+  await webhookRateLimit(app, config.webhookRateLimit);
   await app.register(healthRoutes, { store, metrics });
   await app.register(webhookRoutes, { config, writer });
+  const inbox = createInboxProcessor(store, metrics, logger.child({ component: 'inbox' }));
+  await app.register(providerWebhookRoutes, { config, processor: inbox });
+  await app.register(webhookEventRoutes, { store, processor: inbox });
+  const retention = new InboxRetention(
+    store,
+    { retentionMs: config.webhookRetentionMs, failedRetentionMs: config.webhookFailedRetentionMs, intervalMs: 3_600_000 },
+    logger.child({ component: 'inbox-retention' }),
+    metrics,
+  );
+  app.addHook('onReady', async () => retention.start());
+  app.addHook('preClose', async () => retention.stop());
   await app.register(dataRoutes, { store });
 
   const connectors = deps.connectors ?? buildConnectors(config);

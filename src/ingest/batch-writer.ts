@@ -3,8 +3,18 @@ import type { RecordWrite } from '../domain/records.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/open-store.js';
 import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
-import { findAnswers, recordDeliveries, type InboxDelivery, type StoredAnswer } from '../store/webhook-inbox.js';
+import {
+  findAnswers,
+  findFirstCopies,
+  insertInboxRow,
+  recordDeliveries,
+  recordDuplicates,
+  setInboxOutcome,
+  type InboxDelivery,
+  type StoredAnswer,
+} from '../store/webhook-inbox.js';
 import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
+import { describeError } from './inbox-processing.js';
 
 export interface DeliveryJob {
   writes: RecordWrite[];
@@ -117,8 +127,14 @@ export class BatchWriter {
     } catch (err) {
       this.metrics.storeErrors.inc({ operation: 'webhook_batch' });
       if (batch.length === 1) {
-        this.log.error({ err }, 'webhook delivery could not be stored');
-        batch[0]?.reject(err);
+        const p = batch[0] as Pending;
+        this.log.error({ err }, 'webhook delivery could not be processed; keeping it as a dead letter');
+        try {
+          p.resolve(await inWriteTransaction(this.store, (tx) => this.deadLetter(tx, p.job, err)));
+        } catch (deadErr) {
+          this.log.error({ err: deadErr }, 'webhook delivery could not be stored');
+          p.reject(err);
+        }
         return;
       }
       // One bad delivery must not fail its neighbours: retry each alone.
@@ -154,6 +170,7 @@ export class BatchWriter {
       outcomes[i] = { answer, duplicate: false };
       deliveries.push({ ...job.delivery, answer });
     }
+    const duplicates: InboxDelivery[] = [];
     batch.forEach((p, i) => {
       if (outcomes[i]) return;
       const key = p.job.delivery.idempotencyKey as string;
@@ -161,8 +178,32 @@ export class BatchWriter {
       const answer = answered.get(key) ?? (outcomes[first as number] as DeliveryOutcome).answer;
       this.metrics.webhookDuplicates.inc();
       outcomes[i] = { answer, duplicate: true };
+      duplicates.push({ ...p.job.delivery, answer });
     });
     await recordDeliveries(tx, deliveries);
+    // Repeats are kept too, as `duplicate` rows pointing at their first copy.
+    await recordDuplicates(tx, duplicates);
     return outcomes;
+  }
+
+  /**
+   * A delivery whose records could not be written: kept raw as `failed`
+   * with the error (a dead letter, GET /webhooks/events?status=failed) and
+   * answered 202, so the sender does not retry what an operator replays.
+   */
+  private async deadLetter(tx: WriteTx, job: DeliveryJob, err: unknown): Promise<DeliveryOutcome> {
+    const key = job.delivery.idempotencyKey;
+    const first = key === null ? undefined : (await findFirstCopies(tx, [key])).get(key);
+    if (first) {
+      await recordDuplicates(tx, [{ ...job.delivery, answer: first.answer }]);
+      return { answer: first.answer, duplicate: true };
+    }
+    const id = await insertInboxRow(tx, { ...job.delivery, status: 'failed', error: describeError(err) });
+    const answer: StoredAnswer = {
+      status: 202,
+      body: { status: 'failed', delivery_id: key, inbox_id: id, detail: 'the records could not be stored; the delivery is kept as a dead letter for replay' },
+    };
+    await setInboxOutcome(tx, id, { status: 'failed', answer, error: describeError(err) });
+    return { answer, duplicate: false };
   }
 }

@@ -42,10 +42,14 @@ export interface WebhookInboxTable {
   id: Generated<number>;
   received_at: number;
   route: string;
+  /** Unique among first copies; NULL on duplicate rows, which point at their first copy instead. */
   idempotency_key: string | null;
   headers: Json;
   body: string;
+  /** received, processed, failed (a dead letter) or duplicate */
   status: string;
+  /** On a duplicate: the id of the first copy of its key. */
+  duplicate_of: number | null;
   response_status: number | null;
   response: NullableJson;
   error: string | null;

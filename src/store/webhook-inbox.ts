@@ -1,3 +1,5 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, WebhookInboxTable } from './schema.js';
 import type { WriteTx } from './write-transaction.js';
 
 /** The answer given to a delivery, kept so a repeat gets the same one. */
@@ -15,21 +17,53 @@ export interface InboxDelivery {
   answer: StoredAnswer;
 }
 
+/**
+ * What became of a delivery: `received` (stored, not processed yet),
+ * `processed`, `failed` (a dead letter, with its error; replayable) or
+ * `duplicate` (its key had been seen; `duplicate_of` names the first copy).
+ */
+export const INBOX_STATUSES = ['received', 'processed', 'failed', 'duplicate'] as const;
+export type InboxStatus = (typeof INBOX_STATUSES)[number];
+
+/** A stored error is cut to this length: enough to diagnose, never a whole body. */
+const MAX_ERROR_LENGTH = 2000;
+const errorText = (error: string): string => (error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}…` : error);
+
 /** Answers already given to any of these keys. */
 export async function findAnswers(tx: WriteTx, keys: readonly string[]): Promise<Map<string, StoredAnswer>> {
   const found = new Map<string, StoredAnswer>();
-  if (keys.length === 0) return found;
-  for (let i = 0; i < keys.length; i += 500) {
+  for (const [key, first] of await findFirstCopies(tx, keys)) found.set(key, first.answer);
+  return found;
+}
+
+export interface FirstCopy {
+  id: number;
+  status: InboxStatus;
+  answer: StoredAnswer;
+}
+
+/**
+ * The first copy of each of these keys. Duplicates carry no key of their own
+ * (they point at the first copy), so a key names at most one row.
+ */
+export async function findFirstCopies(tx: WriteTx, keys: readonly string[]): Promise<Map<string, FirstCopy>> {
+  const found = new Map<string, FirstCopy>();
+  const unique = [...new Set(keys)];
+  for (let i = 0; i < unique.length; i += 500) {
     const rows = await tx.trx
       .selectFrom('webhook_inbox')
-      .select(['idempotency_key', 'response_status', 'response'])
-      .where('idempotency_key', 'in', keys.slice(i, i + 500))
+      .select(['id', 'idempotency_key', 'status', 'response_status', 'response'])
+      .where('idempotency_key', 'in', unique.slice(i, i + 500))
       .execute();
     for (const row of rows) {
       if (row.idempotency_key === null) continue;
       found.set(row.idempotency_key, {
-        status: row.response_status ?? 200,
-        body: row.response === null ? null : tx.dialect.decodeJson(row.response),
+        id: row.id,
+        status: row.status as InboxStatus,
+        answer: {
+          status: row.response_status ?? 200,
+          body: row.response === null ? null : tx.dialect.decodeJson(row.response),
+        },
       });
     }
   }
@@ -55,5 +89,179 @@ export async function recordDeliveries(tx: WriteTx, deliveries: readonly InboxDe
         })),
       )
       .execute();
+  }
+}
+
+/**
+ * Records repeated deliveries as `duplicate` rows pointing at the first copy
+ * of their key, with the answer they were given; call it after the first
+ * copies of this transaction are in.
+ */
+export async function recordDuplicates(tx: WriteTx, duplicates: readonly InboxDelivery[]): Promise<void> {
+  if (duplicates.length === 0) return;
+  const firsts = await findFirstCopies(
+    tx,
+    duplicates.map((d) => d.idempotencyKey).filter((k): k is string => k !== null),
+  );
+  for (let i = 0; i < duplicates.length; i += 200) {
+    await tx.trx
+      .insertInto('webhook_inbox')
+      .values(
+        duplicates.slice(i, i + 200).map((d) => ({
+          received_at: d.receivedAt,
+          route: d.route,
+          idempotency_key: null,
+          duplicate_of: d.idempotencyKey === null ? null : (firsts.get(d.idempotencyKey)?.id ?? null),
+          headers: JSON.stringify(d.headers),
+          body: d.body,
+          status: 'duplicate',
+          response_status: d.answer.status,
+          response: JSON.stringify(d.answer.body),
+          error: null,
+        })),
+      )
+      .execute();
+  }
+}
+
+export interface NewInboxRow {
+  receivedAt: number;
+  route: string;
+  idempotencyKey: string | null;
+  headers: Record<string, string>;
+  body: string;
+  status: InboxStatus;
+  duplicateOf?: number | null;
+  answer?: StoredAnswer | null;
+  error?: string | null;
+}
+
+/** Inserts one row and returns its id. */
+export async function insertInboxRow(tx: WriteTx, row: NewInboxRow): Promise<number> {
+  const inserted = await tx.trx
+    .insertInto('webhook_inbox')
+    .values({
+      received_at: row.receivedAt,
+      route: row.route,
+      idempotency_key: row.idempotencyKey,
+      duplicate_of: row.duplicateOf ?? null,
+      headers: JSON.stringify(row.headers),
+      body: row.body,
+      status: row.status,
+      response_status: row.answer ? row.answer.status : null,
+      response: row.answer ? JSON.stringify(row.answer.body) : null,
+      error: row.error == null ? null : errorText(row.error),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return Number(inserted.id);
+}
+
+/** Sets a row's outcome: processed with its answer, or failed with its error (and the answer given, if any). */
+export async function setInboxOutcome(
+  tx: WriteTx,
+  id: number,
+  outcome: { status: 'processed' | 'failed'; answer: StoredAnswer | null; error: string | null },
+): Promise<void> {
+  await tx.trx
+    .updateTable('webhook_inbox')
+    .set({
+      status: outcome.status,
+      response_status: outcome.answer ? outcome.answer.status : null,
+      response: outcome.answer ? JSON.stringify(outcome.answer.body) : null,
+      error: outcome.error === null ? null : errorText(outcome.error),
+    })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** One inbox row as the API and the processors read it. */
+export interface InboxRow {
+  id: number;
+  receivedAt: number;
+  route: string;
+  idempotencyKey: string | null;
+  duplicateOf: number | null;
+  headers: Record<string, string>;
+  body: string;
+  status: InboxStatus;
+  responseStatus: number | null;
+  response: unknown;
+  error: string | null;
+}
+
+type Reader = Pick<Kysely<Database>, 'selectFrom'>;
+
+function rowFrom(r: Selectable<WebhookInboxTable>, decode: (v: unknown) => unknown): InboxRow {
+  return {
+    id: Number(r.id),
+    receivedAt: Number(r.received_at),
+    route: r.route,
+    idempotencyKey: r.idempotency_key,
+    duplicateOf: r.duplicate_of === null ? null : Number(r.duplicate_of),
+    headers: decode(r.headers) as Record<string, string>,
+    body: r.body,
+    status: r.status as InboxStatus,
+    responseStatus: r.response_status,
+    response: r.response === null ? null : decode(r.response),
+    error: r.error,
+  };
+}
+
+export async function getInboxRow(db: Reader, decode: (v: unknown) => unknown, id: number): Promise<InboxRow | null> {
+  const row = await db.selectFrom('webhook_inbox').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? rowFrom(row, decode) : null;
+}
+
+export interface InboxListing {
+  statuses?: readonly InboxStatus[];
+  routes?: readonly string[];
+  /** Only rows with a smaller id: the keyset of a newest-first listing. */
+  beforeId?: number;
+  limit: number;
+}
+
+/** Rows newest first (by id, which grows with arrival). */
+export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown, q: InboxListing): Promise<InboxRow[]> {
+  let query = db.selectFrom('webhook_inbox').selectAll();
+  if (q.statuses && q.statuses.length > 0) query = query.where('status', 'in', [...q.statuses]);
+  if (q.routes && q.routes.length > 0) query = query.where('route', 'in', [...q.routes]);
+  if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
+  const rows = await query.orderBy('id', 'desc').limit(q.limit).execute();
+  return rows.map((r) => rowFrom(r, decode));
+}
+
+/**
+ * Deletes rows of these statuses received before `before`, a batch at a time
+ * so no statement holds the table long; returns how many went.
+ */
+export async function deleteInboxRowsBefore(
+  db: Kysely<Database>,
+  statuses: readonly InboxStatus[],
+  before: number,
+  batch = 1000,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const ids = await db
+      .selectFrom('webhook_inbox')
+      .select('id')
+      .where('status', 'in', [...statuses])
+      .where('received_at', '<', before)
+      .orderBy('received_at')
+      .limit(batch)
+      .execute();
+    if (ids.length === 0) return deleted;
+    const result = await db
+      .deleteFrom('webhook_inbox')
+      .where(
+        'id',
+        'in',
+        ids.map((r) => r.id),
+      )
+      .where('status', 'in', [...statuses])
+      .executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+    if (ids.length < batch) return deleted;
   }
 }

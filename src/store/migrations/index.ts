@@ -3,6 +3,7 @@ import type { Dialect } from '../dialect.js';
 import { recordsMigration } from './001-records.js';
 import { tasksMigration } from './002-tasks.js';
 import { recordsSourceFeedMigration } from './003-records-source-feed.js';
+import { inboxStatusMigration } from './004-inbox-status.js';
 
 /**
  * One list of migrations for both engines; each takes the dialect so column
@@ -13,6 +14,7 @@ function migrationsFor(d: Dialect): Record<string, Migration> {
     '001-records': recordsMigration(d),
     '002-tasks': tasksMigration(d),
     '003-records-source-feed': recordsSourceFeedMigration(),
+    '004-inbox-status': inboxStatusMigration(d),
   };
 }
 

@@ -1,0 +1,162 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ApiError } from '../../errors.js';
+import { INBOX_ROUTES, inboxSourceOf, type InboxSource } from '../../ingest/inbox-handlers.js';
+import type { InboxProcessor } from '../../ingest/inbox-processing.js';
+import type { Store } from '../../store/open-store.js';
+import { getInboxRow, INBOX_STATUSES, listInboxRows, type InboxRow, type InboxStatus } from '../../store/webhook-inbox.js';
+import { iso, nullable, problemResponses } from '../schemas/common.js';
+import { WriteResultItem } from '../schemas/records.js';
+
+export interface WebhookEventRoutesOptions {
+  store: Store;
+  processor: InboxProcessor;
+}
+
+const SOURCES = Object.keys(INBOX_ROUTES) as InboxSource[];
+
+const InboxItem = Type.Object({
+  id: Type.Integer(),
+  received_at: Type.String({ format: 'date-time' }),
+  source: Type.String({ description: 'generic (POST /webhook), hubspot or mailchimp' }),
+  route: Type.String(),
+  status: Type.Enum([...INBOX_STATUSES], {
+    description: 'received: stored, not processed yet; processed; failed: a dead letter (see error), replayable; duplicate: its key was seen before (see duplicate_of)',
+  }),
+  idempotency_key: nullable(Type.String({ description: 'webhook-id / Idempotency-Key, or the HubSpot event key; null on duplicates' })),
+  duplicate_of: nullable(Type.Integer({ description: 'On a duplicate: the id of the first copy' })),
+  error: nullable(Type.String()),
+  response_status: nullable(Type.Integer()),
+  response: Type.Unknown({ description: 'The answer stored for the delivery (what a repeat of its key is answered)' }),
+  headers: Type.Record(Type.String(), Type.String()),
+  body: Type.String({ description: 'The delivery (or HubSpot event) as received' }),
+});
+
+const toItem = (r: InboxRow) => ({
+  id: r.id,
+  received_at: iso(r.receivedAt) as string,
+  source: inboxSourceOf(r.route),
+  route: r.route,
+  status: r.status,
+  idempotency_key: r.idempotencyKey,
+  duplicate_of: r.duplicateOf,
+  error: r.error,
+  response_status: r.responseStatus,
+  response: r.response,
+  headers: r.headers,
+  body: r.body,
+});
+
+const STATUS_LIST = `^(all|(${INBOX_STATUSES.join('|')})(,(${INBOX_STATUSES.join('|')}))*)$`;
+
+const badCursor = () =>
+  new ApiError('validation', 'cursor is not one this service issued', { errors: [{ path: '/query/cursor', message: 'is not a valid cursor' }] });
+
+/** Cursors are opaque: base64url of {"b": <id>}, the last id of the page before. */
+function decodeCursor(cursor: string): number {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(cursor)) throw badCursor();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badCursor();
+  }
+  const b = (parsed as { b?: unknown } | null)?.b;
+  if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 1) throw badCursor();
+  return b;
+}
+const encodeCursor = (id: number) => Buffer.from(JSON.stringify({ b: id })).toString('base64url');
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
+
+/** The webhook inbox: listing (dead letters first of all) and replay. Protected by API_KEY like the data routes. */
+export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, processor }) => {
+  const decode = store.dialect.decodeJson;
+
+  app.get(
+    '/webhooks/events',
+    {
+      schema: {
+        summary: 'Webhook deliveries in the inbox, newest first',
+        description:
+          'Every delivery the webhook routes accepted, raw, with its status. `status=failed` lists the dead letters; `source` narrows to generic, hubspot or mailchimp. Follow `next_cursor` for older pages.',
+        tags: ['webhooks'],
+        querystring: Type.Object(
+          {
+            status: Type.Optional(Type.String({ pattern: STATUS_LIST, description: 'Comma-separated statuses, or all (default)' })),
+            source: Type.Optional(Type.Enum(SOURCES)),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+            cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+          },
+          { additionalProperties: true },
+        ),
+        response: {
+          200: Type.Object({ items: Type.Array(InboxItem), limit: Type.Integer(), next_cursor: nullable(Type.String()) }),
+          ...problemResponses(401, 422),
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit ?? 50;
+      const status = req.query.status ?? 'all';
+      const statuses = status === 'all' ? undefined : ([...new Set(status.split(','))] as InboxStatus[]);
+      const routes = req.query.source ? [...INBOX_ROUTES[req.query.source]] : undefined;
+      const beforeId = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor);
+      const rows = await listInboxRows(store.db, decode, { statuses, routes, beforeId, limit });
+      const last = rows[rows.length - 1];
+      return { items: rows.map(toItem), limit, next_cursor: rows.length === limit && last ? encodeCursor(last.id) : null };
+    },
+  );
+
+  app.get(
+    '/webhooks/events/:id',
+    {
+      schema: {
+        summary: 'One webhook delivery in the inbox',
+        tags: ['webhooks'],
+        params: IdParams,
+        response: { 200: InboxItem, ...problemResponses(401, 404, 422) },
+      },
+    },
+    async (req) => {
+      const row = await getInboxRow(store.db, decode, req.params.id);
+      if (!row) throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
+      return toItem(row);
+    },
+  );
+
+  app.post(
+    '/webhooks/events/:id/replay',
+    {
+      schema: {
+        summary: 'Process a dead letter again',
+        description:
+          'Processes a failed delivery (or one left received) again, and answers 200 with the new outcome: processed, or failed with the new error. 404 for an unknown id; 409 for a delivery already processed, or a duplicate (replay its first copy instead).',
+        tags: ['webhooks'],
+        params: IdParams,
+        response: {
+          200: Type.Object({
+            id: Type.Integer(),
+            status: Type.Enum(['processed', 'failed']),
+            records: Type.Array(WriteResultItem),
+            error: nullable(Type.String()),
+          }),
+          ...problemResponses(401, 404, 409, 422),
+        },
+      },
+    },
+    async (req) => {
+      const result = await processor.replay(req.params.id);
+      if (result.kind === 'unknown') throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
+      if (result.kind === 'conflict') {
+        const detail =
+          result.status === 'duplicate'
+            ? `delivery ${req.params.id} is a duplicate of ${result.duplicateOf}; replay that one`
+            : `delivery ${req.params.id} is already ${result.status}`;
+        throw new ApiError('conflict', detail, { delivery_status: result.status, duplicate_of: result.duplicateOf });
+      }
+      const o = result.outcome;
+      return { id: o.inbox_id, status: o.status as 'processed' | 'failed', records: o.records, error: o.error };
+    },
+  );
+};

@@ -1,0 +1,240 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InboxRetention, sweepInbox } from '../../src/ingest/inbox-retention.js';
+import { createMetrics } from '../../src/metrics.js';
+import { openStore } from '../../src/store/open-store.js';
+import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
+import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from './helpers.js';
+
+const DAY = 86_400_000;
+const AUTH = { authorization: 'Bearer inbox-key' };
+
+interface EventItem {
+  id: number;
+  source: string;
+  route: string;
+  status: string;
+  idempotency_key: string | null;
+  duplicate_of: number | null;
+  error: string | null;
+  response_status: number | null;
+  response: unknown;
+  headers: Record<string, string>;
+  body: string;
+  received_at: string;
+}
+
+for (const engine of ENGINES) {
+  describe(`webhook inbox, dead letters and replay on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let t: TestApp;
+    const events = async (query = '') => {
+      const res = await t.app.inject({ url: `/webhooks/events${query}`, headers: AUTH });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json() as { items: EventItem[]; limit: number; next_cursor: string | null };
+    };
+    const replay = (id: number | string) => t.app.inject({ method: 'POST', url: `/webhooks/events/${id}/replay`, headers: AUTH });
+
+    beforeAll(async () => {
+      db = await engine.create();
+      t = await startApp(db, { API_KEY: 'inbox-key', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    it('every delivery, generic and provider, has a raw inbox row with its status', async () => {
+      const raw = '{"customer": {"external_id": "inbox_g1"}}';
+      expect((await postWebhook(t.app, raw, { 'webhook-id': 'g-1' })).statusCode).toBe(200);
+      expect((await postWebhook(t.app, raw, { 'webhook-id': 'g-1' })).headers['idempotent-replayed']).toBe('true');
+      expect((await postWebhook(t.app, { customer: { external_id: 'inbox_g2' } })).statusCode).toBe(200);
+      expect((await postHubspot(t.app, [hsEvent({ eventId: 1, subscriptionType: 'contact.creation', objectId: 1 })])).statusCode).toBe(200);
+      expect((await postMailchimp(t.app, { type: 'subscribe', fired_at: '2026-01-01 00:00:00', 'data[email]': 'i@example.com' })).statusCode).toBe(200);
+
+      const rows = await inboxRows(t.store);
+      expect(rows.map((r) => [r.route, r.status])).toEqual([
+        ['/webhook', 'processed'],
+        ['/webhook', 'duplicate'],
+        ['/webhook', 'processed'],
+        ['/webhooks/hubspot', 'processed'],
+        ['/webhooks/mailchimp', 'processed'],
+      ]);
+      expect(rows[0]).toMatchObject({ idempotency_key: 'g-1', body: raw, duplicate_of: null });
+      // The repeat is recorded, not dropped: it points at the first copy and keeps what it sent.
+      expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: raw });
+    });
+
+    it('GET /webhooks/events lists them newest first, with filters and a cursor; the API key guards it', async () => {
+      const all = await events();
+      expect(all.items.map((i) => i.id)).toEqual([...all.items.map((i) => i.id)].sort((a, b) => b - a));
+      expect(all.items[0]).toMatchObject({ source: 'mailchimp', route: '/webhooks/mailchimp', status: 'processed', response_status: 200 });
+      expect(all.items.find((i) => i.status === 'duplicate')).toMatchObject({ source: 'generic', duplicate_of: expect.any(Number) });
+      expect((await events('?source=hubspot')).items.map((i) => i.source)).toEqual(['hubspot']);
+      expect((await events('?status=duplicate')).items).toHaveLength(1);
+      expect((await events('?status=failed')).items).toEqual([]);
+
+      const seen: number[] = [];
+      let page = await events('?limit=2');
+      seen.push(...page.items.map((i) => i.id));
+      while (page.next_cursor) {
+        page = await events(`?limit=2&cursor=${page.next_cursor}`);
+        seen.push(...page.items.map((i) => i.id));
+      }
+      expect(seen).toEqual(all.items.map((i) => i.id));
+
+      for (const q of ['?status=lost', '?status=failed,', '?limit=0', '?limit=501', '?cursor=%%%', '?cursor=eyJiIjotMX0', '?source=zapier']) {
+        expectProblem(await t.app.inject({ url: `/webhooks/events${q}`, headers: AUTH }), 422);
+      }
+      expectProblem(await t.app.inject({ url: '/webhooks/events' }), 401);
+      expectProblem(await t.app.inject({ method: 'POST', url: '/webhooks/events/1/replay' }), 401);
+      const one = await t.app.inject({ url: `/webhooks/events/${all.items[0]?.id}`, headers: AUTH });
+      expect(one.json()).toEqual(all.items[0]);
+      expectProblem(await t.app.inject({ url: '/webhooks/events/999999', headers: AUTH }), 404);
+    });
+
+    it('replay: 404 for an unknown id, 409 for a processed delivery or a duplicate', async () => {
+      expectProblem(await replay(999_999), 404);
+      expectProblem(await replay('abc'), 422);
+      const rows = await inboxRows(t.store);
+      const processed = rows.find((r) => r.status === 'processed');
+      const dup = rows.find((r) => r.status === 'duplicate');
+      expect(expectProblem(await replay(processed?.id as number), 409).detail).toContain('already processed');
+      const p = expectProblem(await replay(dup?.id as number), 409);
+      expect(p.duplicate_of).toBe(dup?.duplicate_of);
+    });
+
+    it('a generic delivery the store cannot write becomes a dead letter (202), visible at ?status=failed, and replay stores it', async () => {
+      const broken = await breakRecordWrites(t.store, 'poison%');
+      let healed = false;
+      try {
+        // A good delivery in the same group commit is not held back by the bad one.
+        const [bad, good] = await Promise.all([
+          postWebhook(t.app, { customer: { external_id: 'poison_1', name: 'Bad' } }, { 'webhook-id': 'dead-1' }),
+          postWebhook(t.app, { customer: { external_id: 'fine_1', name: 'Good' } }, { 'webhook-id': 'fine-1' }),
+        ]);
+        expect(good.statusCode, good.body).toBe(200);
+        expect(bad.statusCode, bad.body).toBe(202);
+        const answer = bad.json();
+        expect(answer).toMatchObject({ status: 'failed', delivery_id: 'dead-1', inbox_id: expect.any(Number) });
+        expect(bad.body).not.toContain('simulated store failure');
+        expect((await t.app.inject({ url: '/customers/poison_1', headers: AUTH })).statusCode).toBe(404);
+
+        const failed = await events('?status=failed');
+        expect(failed.items).toHaveLength(1);
+        expect(failed.items[0]).toMatchObject({
+          id: answer.inbox_id,
+          source: 'generic',
+          status: 'failed',
+          idempotency_key: 'dead-1',
+          error: expect.stringContaining('simulated store failure'),
+          response_status: 202,
+        });
+        expect(JSON.parse(failed.items[0]?.body ?? '{}')).toEqual({ customer: { external_id: 'poison_1', name: 'Bad' } });
+
+        // The sender's retry of a dead letter gets the same answer and is recorded as a duplicate.
+        const again = await postWebhook(t.app, { customer: { external_id: 'poison_1', name: 'Bad' } }, { 'webhook-id': 'dead-1' });
+        expect(again.statusCode).toBe(202);
+        expect(again.json()).toEqual(answer);
+
+        // Still broken: the replay fails again, answered 200 with the new error.
+        const stillBroken = await replay(answer.inbox_id);
+        expect(stillBroken.statusCode).toBe(200);
+        expect(stillBroken.json()).toMatchObject({ id: answer.inbox_id, status: 'failed', error: expect.stringContaining('simulated store failure') });
+
+        await broken.heal();
+        healed = true;
+        const fixed = await replay(answer.inbox_id);
+        expect(fixed.statusCode, fixed.body).toBe(200);
+        expect(fixed.json()).toEqual({ id: answer.inbox_id, status: 'processed', records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }], error: null });
+        expect((await t.app.inject({ url: '/customers/poison_1', headers: AUTH })).json().name).toBe('Bad');
+        expect((await events('?status=failed')).items).toEqual([]);
+        expectProblem(await replay(answer.inbox_id), 409);
+
+        // From now on a repeat of the key gets the stored answer of the replay.
+        const later = await postWebhook(t.app, { customer: { external_id: 'poison_1' } }, { 'webhook-id': 'dead-1' });
+        expect(later.statusCode).toBe(200);
+        expect(later.json()).toEqual({ status: 'stored', delivery_id: 'dead-1', stored: 1, records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }] });
+      } finally {
+        if (!healed) await broken.heal();
+      }
+    });
+
+    it('an unsupported HubSpot event is a dead letter that a replay cannot fix: it stays failed', async () => {
+      const res = await postHubspot(t.app, [hsEvent({ eventId: 500, subscriptionType: 'company.creation', objectId: 9 })]);
+      const id = res.json().events[0].inbox_id as number;
+      expect((await events('?status=failed&source=hubspot')).items.map((i) => i.id)).toEqual([id]);
+      const again = await replay(id);
+      expect(again.statusCode).toBe(200);
+      expect(again.json()).toMatchObject({ id, status: 'failed', error: expect.stringContaining('company.creation is not handled') });
+    });
+
+    it('two replays at once process a dead letter once', async () => {
+      const broken = await breakRecordWrites(t.store, 'twice%');
+      const bad = await postWebhook(t.app, { customer: { external_id: 'twice_1' } }, { 'webhook-id': 'twice-1' });
+      await broken.heal();
+      const id = bad.json().inbox_id as number;
+      const answers = await Promise.all([replay(id), replay(id), replay(id)]);
+      expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 409, 409]);
+    });
+  });
+
+  describe(`webhook inbox retention on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let t: TestApp;
+
+    beforeAll(async () => {
+      db = await engine.create();
+      t = await startApp(db);
+    });
+    afterAll(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    it('deletes processed and duplicate rows past WEBHOOK_RETENTION, keeps dead letters (until WEBHOOK_FAILED_RETENTION, when set) and recent rows', async () => {
+      await postWebhook(t.app, { customer: { external_id: 'r1' } }, { 'webhook-id': 'r-1' });
+      await postWebhook(t.app, { customer: { external_id: 'r1' } }, { 'webhook-id': 'r-1' });
+      await postHubspot(t.app, [hsEvent({ eventId: 1, subscriptionType: 'ticket.creation', objectId: 1 })], { secret: null });
+      await postWebhook(t.app, { customer: { external_id: 'r2' } }, { 'webhook-id': 'r-2' });
+      const rows = await inboxRows(t.store);
+      expect(rows.map((r) => r.status)).toEqual(['processed', 'duplicate', 'failed', 'processed']);
+      // The first three are 40 days old; the last one is new.
+      const old = Date.now() - 40 * DAY;
+      await t.store.db.updateTable('webhook_inbox').set({ received_at: old }).where('id', '<=', rows[2]?.id as number).execute();
+
+      expect(await sweepInbox(t.store, { retentionMs: 30 * DAY, failedRetentionMs: null })).toEqual({ processed: 2, failed: 0 });
+      expect((await inboxRows(t.store)).map((r) => r.status)).toEqual(['failed', 'processed']);
+      expect(await sweepInbox(t.store, { retentionMs: 30 * DAY, failedRetentionMs: 90 * DAY })).toEqual({ processed: 0, failed: 0 });
+      expect(await sweepInbox(t.store, { retentionMs: 30 * DAY, failedRetentionMs: 35 * DAY })).toEqual({ processed: 0, failed: 1 });
+      expect((await inboxRows(t.store)).map((r) => r.status)).toEqual(['processed']);
+      // Past the retention a key is forgotten: its repeat is stored afresh, not a duplicate.
+      const again = await postWebhook(t.app, { customer: { external_id: 'r1' } }, { 'webhook-id': 'r-1' });
+      expect(again.headers['idempotent-replayed']).toBeUndefined();
+    });
+
+    it('the app sweeps in the background at start', async () => {
+      await postWebhook(t.app, { customer: { external_id: 'bg' } }, { 'webhook-id': 'bg-1' });
+      await t.store.db.updateTable('webhook_inbox').set({ received_at: Date.now() - 2 * DAY }).execute();
+      const second = await startApp(db, { WEBHOOK_RETENTION: '1d' });
+      try {
+        const deadline = Date.now() + 10_000; // a safety limit, not a timing assertion
+        while ((await inboxRows(second.store)).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        expect(await inboxRows(second.store)).toEqual([]);
+      } finally {
+        await second.close();
+      }
+    });
+
+    it('a failing sweep is logged and counted, never thrown', async () => {
+      const store = await openStore(db.config);
+      await store.close(); // every query now fails
+      const metrics = createMetrics();
+      const retention = new InboxRetention(store, { retentionMs: DAY, failedRetentionMs: null, intervalMs: 60_000 }, pino({ level: 'silent' }), metrics);
+      await expect(retention.runOnce()).resolves.toBeUndefined();
+      expect((await metrics.storeErrors.get()).values.find((v) => v.labels.operation === 'inbox_retention')?.value).toBe(1);
+      await retention.stop();
+    });
+  });
+}
