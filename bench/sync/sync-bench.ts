@@ -1,0 +1,457 @@
+/**
+ * The sync benchmark: a full sync of the service, run as a real process, from
+ * a fake upstream in a second process, into a scratch SQLite file
+ * (synchronous=FULL, as shipped) and a scratch PostgreSQL database.
+ *
+ * For each engine, source and upstream latency:
+ *   - the upstream alone first (pages fetched one after another, bodies read
+ *     but not parsed): the ceiling no sync against it can pass, and with a
+ *     latency the real time an upstream page takes;
+ *   - then POST /sync/{source}, /tasks/{id} polled until the task ends, the
+ *     service's RSS sampled at every poll and its VmHWM read at the end.
+ * Throughput is records / (finished_at - started_at) of the task. With a
+ * latency, the baseline is pages × latency: a sync that only ever waits for
+ * upstream takes exactly that, so the ratio is what the store adds.
+ *
+ * Everything on 127.0.0.1; every loop bounded in count and time.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createScratchDatabase, dropScratchDatabase } from '../lib/pg.js';
+import { cpuSeconds, startChild, type Child } from '../lib/proc.js';
+import { fmt, table } from '../lib/stats.js';
+import { memoryOf, startUpstream, type Upstream, type UpstreamKind } from './children.js';
+import { plainSourceDeclaration } from './plain-upstream.js';
+import { probeUpstream, type ProbeResult } from './upstream-probe.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** bench: the plain fast upstream as a declared source; marketing: fake Mailchimp; crm: fake HubSpot (rate-limited to 10 pages/s by the connector). */
+export type SyncSource = 'bench' | 'marketing' | 'crm';
+type Engine = 'sqlite' | 'postgres';
+
+const UPSTREAM: Record<SyncSource, { kind: UpstreamKind; pageSize: number }> = {
+  bench: { kind: 'plain', pageSize: 1000 },
+  marketing: { kind: 'mailchimp', pageSize: 1000 },
+  crm: { kind: 'hubspot', pageSize: 100 },
+};
+
+export interface SyncBenchSettings {
+  engines: Engine[];
+  sources: SyncSource[];
+  /** Records upstream serves and the sync fetches (source bench). */
+  records: number;
+  /** The same for marketing and crm, whose fakes are slower (see the upstream-alone probe). */
+  fakeRecords: number;
+  /** Upstream latencies to run, ms per page. */
+  latencies: number[];
+  /** Pages the upstream-alone probe fetches at most (and 30 s). */
+  probePages: number;
+  pgAdminUrl: string;
+  server: 'build' | 'tsx';
+  /** A service already built (its server.js) to run instead of building one: for before/after comparisons. */
+  dist: string | null;
+  runDir: string;
+  scratchDir: string;
+  say(line: string): void;
+  markLoad(phase: string): void;
+}
+
+export interface SyncRun {
+  engine: Engine;
+  source: SyncSource;
+  latencyMs: number;
+  records: number;
+  status: string;
+  error: string | null;
+  pages: number;
+  fetched: number;
+  written: number;
+  /** finished_at - started_at of the task (s). */
+  seconds: number;
+  recordsPerSecond: number;
+  /** pages × latency (s), for latency > 0. */
+  latencyBaseline: number | null;
+  /** pages × the upstream's own time per page measured alone with this latency (s). */
+  upstreamBaseline: number | null;
+  /** Records the store holds for the source afterwards (GET /data total). */
+  stored: number | null;
+  rssIdleMiB: number | null;
+  rssMaxSampledMiB: number | null;
+  /** VmHWM at the end of the sync: peak resident memory of the process's whole life. */
+  peakMiB: number | null;
+  rssSamples: number;
+  serviceCpuUsPerRecord: number | null;
+  /** Service CPU seconds / wall seconds during the sync. */
+  serviceCpuShare: number | null;
+  upstreamCpuUsPerRecord: number | null;
+  loadavg: string;
+  cutShort: boolean;
+}
+
+export interface SyncProbe {
+  source: SyncSource;
+  latencyMs: number;
+  probe: ProbeResult;
+  loadavg: string;
+}
+
+export interface SyncReport {
+  settings: Omit<SyncBenchSettings, 'say' | 'markLoad' | 'runDir' | 'scratchDir'>;
+  probes: SyncProbe[];
+  runs: SyncRun[];
+}
+
+const MiB = 2 ** 20;
+const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+
+function buildInto(out: string, say: (line: string) => void): void {
+  say(`building the service (tsc -p tsconfig.build.json into ${path.relative(root, out)})`);
+  fs.rmSync(out, { recursive: true, force: true });
+  const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
+  const r = spawnSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', out], { cwd: root, encoding: 'utf8' });
+  if (!fs.existsSync(path.join(out, 'server.js'))) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0) say(`  warning: tsc reported errors but emitted JavaScript; benchmarking what it emitted:\n${r.stdout}`);
+}
+
+function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(env)) {
+    if (
+      k === 'API_KEY' ||
+      k === 'WEBHOOK_SECRET' ||
+      k === 'SOURCES_FILE' ||
+      k === 'DATABASE_URL' ||
+      k.startsWith('HUBSPOT_') ||
+      k.startsWith('MAILCHIMP_') ||
+      k.startsWith('SYNC_INTERVAL_') ||
+      k.startsWith('BENCH_')
+    ) {
+      delete env[k];
+    }
+  }
+  return { ...env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn', ...extra };
+}
+
+async function json<T>(res: Response): Promise<T> {
+  const text = await res.text();
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new Error(`not JSON (${res.status}): ${text.slice(0, 300)}`);
+  }
+}
+
+interface TaskView {
+  status: string;
+  error: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  progress: { pages: number; records_fetched: number; records_written: number };
+}
+
+/** One sync, start to end, on a fresh scratch database, service and upstream. */
+async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engine, source: SyncSource, latencyMs: number): Promise<SyncRun> {
+  const label = `${engine}-${source}-${latencyMs}ms`;
+  const { kind, pageSize } = UPSTREAM[source];
+  const records = recordsFor(s, source);
+  const pagesExpected = Math.ceil(records / pageSize);
+
+  // Scratch store.
+  let databaseUrl: string;
+  let drop: () => Promise<void>;
+  const dir = fs.mkdtempSync(path.join(s.scratchDir, `sync-${label}-`));
+  if (engine === 'sqlite') {
+    databaseUrl = `sqlite:${path.join(dir, 'warehouse.db')}`;
+    drop = async () => {};
+  } else {
+    const db = await createScratchDatabase(s.pgAdminUrl, 'sync');
+    databaseUrl = db.url;
+    drop = () => dropScratchDatabase(s.pgAdminUrl, db.name);
+  }
+
+  let upstream: Upstream | null = null;
+  let service: Child | null = null;
+  try {
+    upstream = await startUpstream({ kind, records, latencyMs, pageSize, logFile: path.join(s.runDir, `sync-upstream-${label}.log`) });
+    const extra: Record<string, string> = { DATABASE_URL: databaseUrl };
+    if (source === 'bench') {
+      const file = path.join(dir, 'sources.json');
+      fs.writeFileSync(file, JSON.stringify(plainSourceDeclaration('bench', upstream.url, pageSize, 'SYNC_BENCH_TOKEN')));
+      extra.SOURCES_FILE = file;
+    } else if (source === 'marketing') {
+      extra.MAILCHIMP_API_KEY = upstream.credential;
+      extra.MAILCHIMP_BASE_URL = upstream.url;
+    } else {
+      extra.HUBSPOT_ACCESS_TOKEN = upstream.credential;
+      extra.HUBSPOT_BASE_URL = upstream.url;
+    }
+    if (source === 'bench') extra.SYNC_BENCH_TOKEN = upstream.credential;
+    const env = serviceEnv(extra);
+    service = await startChild({ name: `tributary (${label})`, args: serverArgs, env, cwd: root, logFile: path.join(s.runDir, `sync-service-${label}.log`) });
+
+    const idle = memoryOf(service.pid);
+    const cpu0 = cpuSeconds(service.pid);
+    const upCpu0 = cpuSeconds(upstream.pid);
+    const res = await fetch(`${service.url}/sync/${source}`, { method: 'POST' });
+    const accepted = await json<{ task_id?: string }>(res);
+    if (res.status !== 202 || !accepted.task_id) throw new Error(`POST /sync/${source} answered ${res.status}: ${JSON.stringify(accepted)}`);
+
+    // Long enough for 2,000 records/s plus three times the latency floor; then the task is cancelled.
+    const limitMs = 60_000 + (records / 500) * 1000 + 3 * pagesExpected * latencyMs;
+    const t0 = performance.now();
+    let task: TaskView | null = null;
+    let rssMax = 0;
+    let samples = 0;
+    let cutShort = false;
+    for (let i = 0; i < 100_000; i++) {
+      await sleep(200);
+      const m = memoryOf(service.pid);
+      if (m && Number.isFinite(m.rss)) {
+        rssMax = Math.max(rssMax, m.rss);
+        samples++;
+      }
+      task = await json<TaskView>(await fetch(`${service.url}/tasks/${accepted.task_id}`));
+      if (task.status !== 'queued' && task.status !== 'running') break;
+      if (performance.now() - t0 > limitMs) {
+        cutShort = true;
+        await fetch(`${service.url}/tasks/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task_id: accepted.task_id }) });
+        s.say(`  ${label}: time limit (${Math.round(limitMs / 1000)} s) reached; cancelled`);
+        task = await json<TaskView>(await fetch(`${service.url}/tasks/${accepted.task_id}`));
+        break;
+      }
+    }
+    const end = memoryOf(service.pid);
+    const cpu1 = cpuSeconds(service.pid);
+    const upCpu1 = cpuSeconds(upstream.pid);
+    if (!task) throw new Error('no task state read');
+    const started = task.started_at ? Date.parse(task.started_at) : Number.NaN;
+    const finished = task.finished_at ? Date.parse(task.finished_at) : Date.now();
+    const seconds = (finished - started) / 1000;
+    const totalRes = await fetch(`${service.url}/data?limit=1&source=${source}`);
+    const stored = totalRes.ok ? (await json<{ total: number | null }>(totalRes)).total : null;
+    const fetched = task.progress.records_fetched;
+    const pages = task.progress.pages;
+    return {
+      engine,
+      source,
+      latencyMs,
+      records,
+      status: task.status,
+      error: task.error,
+      pages,
+      fetched,
+      written: task.progress.records_written,
+      seconds,
+      recordsPerSecond: fetched / seconds,
+      latencyBaseline: latencyMs > 0 ? (pages * latencyMs) / 1000 : null,
+      upstreamBaseline: null,
+      stored,
+      rssIdleMiB: idle ? idle.rss / MiB : null,
+      rssMaxSampledMiB: samples > 0 ? rssMax / MiB : null,
+      peakMiB: end ? end.hwm / MiB : null,
+      rssSamples: samples,
+      serviceCpuUsPerRecord: cpu0 !== null && cpu1 !== null && fetched > 0 ? ((cpu1 - cpu0) * 1e6) / fetched : null,
+      serviceCpuShare: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / ((performance.now() - t0) / 1000) : null,
+      upstreamCpuUsPerRecord: upCpu0 !== null && upCpu1 !== null && fetched > 0 ? ((upCpu1 - upCpu0) * 1e6) / fetched : null,
+      loadavg: loadavg(),
+      cutShort,
+    };
+  } finally {
+    if (service) {
+      const code = await service.stop();
+      if (code !== 0) s.say(`  warning: service (${label}) exited with ${code}`);
+    }
+    await upstream?.stop();
+    await drop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The upstream alone, at one latency. */
+async function probeAlone(s: SyncBenchSettings, source: SyncSource, latencyMs: number): Promise<SyncProbe> {
+  const { kind, pageSize } = UPSTREAM[source];
+  const records = recordsFor(s, source);
+  const up = await startUpstream({ kind, records, latencyMs, pageSize, logFile: path.join(s.runDir, `sync-upstream-probe-${source}.log`) });
+  try {
+    const maxPages = Math.min(s.probePages, Math.ceil(records / pageSize));
+    // A few pages first so the fake's code is compiled; then the measured ones.
+    await probeUpstream(up, { pageSize, maxPages: Math.min(10, maxPages), maxMs: 10_000 });
+    const probe = await probeUpstream(up, { pageSize, maxPages, maxMs: 30_000 });
+    return { source, latencyMs, probe, loadavg: loadavg() };
+  } finally {
+    await up.stop();
+  }
+}
+
+function recordsFor(s: SyncBenchSettings, source: SyncSource): number {
+  return source === 'bench' ? s.records : s.fakeRecords;
+}
+
+export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
+  let serverArgs: string[];
+  if (s.dist) {
+    const server = path.resolve(root, s.dist, 'server.js');
+    if (!fs.existsSync(server)) throw new Error(`BENCH_SYNC_DIST: no ${server}`);
+    s.say(`running the service already built in ${path.relative(root, path.dirname(server))}`);
+    serverArgs = [server];
+  } else if (s.server === 'build') {
+    const out = path.join(root, 'bench', 'results', 'sync-dist');
+    buildInto(out, s.say);
+    serverArgs = [path.join(out, 'server.js')];
+  } else {
+    serverArgs = ['--import', 'tsx', 'src/server.ts'];
+  }
+  const probes: SyncProbe[] = [];
+  for (const source of s.sources) {
+    for (const latencyMs of s.latencies) {
+      s.markLoad(`sync: upstream alone (${source}, ${latencyMs} ms)`);
+      const p = await probeAlone(s, source, latencyMs);
+      probes.push(p);
+      s.say(
+        `  upstream alone, ${source} (${UPSTREAM[source].kind}), ${latencyMs} ms: ${fmt.int(p.probe.recordsPerSecond)} records/s, ${fmt.ms(p.probe.seconds * 1000 / p.probe.pages)} ms a page (${p.probe.pages} pages, ${fmt.int(p.probe.bytes / p.probe.records)} bytes a record)`,
+      );
+    }
+  }
+  const runs: SyncRun[] = [];
+  for (const engine of s.engines) {
+    for (const source of s.sources) {
+      for (const latencyMs of s.latencies) {
+        s.markLoad(`sync: ${engine}, ${source}, ${latencyMs} ms, ${fmt.int(recordsFor(s, source))} records`);
+        const run = await syncOnce(s, serverArgs, engine, source, latencyMs);
+        const alone = probes.find((p) => p.source === source && p.latencyMs === latencyMs);
+        if (alone && run.pages > 0) run.upstreamBaseline = (run.pages * alone.probe.seconds) / alone.probe.pages;
+        runs.push(run);
+        s.say(
+          `  ${engine} ${source} ${latencyMs} ms: ${run.status}, ${fmt.int(run.fetched)} records in ${run.seconds.toFixed(1)} s = ${fmt.int(run.recordsPerSecond)} records/s` +
+            (run.latencyBaseline ? `, ${fmt.ratio(run.seconds / run.latencyBaseline)} of pages × latency` : '') +
+            `; peak RSS ${fmt.int(run.peakMiB ?? Number.NaN)} MiB; service CPU ${fmt.int(run.serviceCpuUsPerRecord ?? Number.NaN)} µs/record; stored ${run.stored}` +
+            (run.error ? `; error: ${run.error}` : ''),
+        );
+      }
+    }
+  }
+  const { say: _say, markLoad: _mark, runDir: _r, scratchDir: _s, ...settings } = s;
+  return { settings, probes, runs };
+}
+
+export function syncMarkdown(r: SyncReport): string {
+  const md: string[] = [];
+  md.push(
+    `## Sync: ${r.settings.engines.join(' and ')}; ${fmt.int(r.settings.records)} records from the plain upstream (source bench), ${fmt.int(r.settings.fakeRecords)} from the sandbox fakes`,
+    '',
+    'Upstream alone (one page after another over keep-alive, bodies read, not parsed):',
+    '',
+    table(
+      ['source (upstream)', 'latency ms', 'records/s', 'ms a page', 'bytes a record', 'pages', 'load average'],
+      r.probes.map((p) => [
+        `${p.source} (${UPSTREAM[p.source].kind}, ${UPSTREAM[p.source].pageSize} a page)`,
+        String(p.latencyMs),
+        fmt.int(p.probe.recordsPerSecond),
+        fmt.ms((p.probe.seconds * 1000) / p.probe.pages),
+        fmt.int(p.probe.bytes / p.probe.records),
+        `${p.probe.pages}${p.probe.cutShort ? ' (time limit)' : ''}`,
+        p.loadavg,
+      ]),
+      ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+    'Syncs (the service as a process; throughput = records / (finished_at - started_at) of the task):',
+    '',
+    table(
+      [
+        'engine',
+        'source',
+        'latency ms',
+        'status',
+        'records',
+        'pages',
+        'seconds',
+        'records/s',
+        'vs upstream alone',
+        'pages × latency s',
+        'ratio to it',
+        'ratio to upstream alone',
+        'stored',
+        'RSS idle / max sampled / peak (VmHWM) MiB',
+        'service CPU µs/record',
+        'service CPU share',
+        'upstream CPU µs/record',
+        'load average',
+      ],
+      r.runs.map((x) => {
+        const alone = r.probes.find((p) => p.source === x.source && p.latencyMs === x.latencyMs);
+        return [
+          x.engine,
+          x.source,
+          String(x.latencyMs),
+          `${x.status}${x.cutShort ? ' (time limit)' : ''}`,
+          fmt.int(x.fetched),
+          fmt.int(x.pages),
+          x.seconds.toFixed(1),
+          fmt.int(x.recordsPerSecond),
+          alone ? fmt.pct(x.recordsPerSecond / alone.probe.recordsPerSecond) : '-',
+          x.latencyBaseline === null ? '-' : x.latencyBaseline.toFixed(1),
+          x.latencyBaseline === null ? '-' : fmt.ratio(x.seconds / x.latencyBaseline),
+          x.upstreamBaseline === null ? '-' : fmt.ratio(x.seconds / x.upstreamBaseline),
+          x.stored === null ? '-' : fmt.int(x.stored),
+          `${fmt.int(x.rssIdleMiB ?? Number.NaN)} / ${fmt.int(x.rssMaxSampledMiB ?? Number.NaN)} / ${fmt.int(x.peakMiB ?? Number.NaN)}`,
+          fmt.int(x.serviceCpuUsPerRecord ?? Number.NaN),
+          x.serviceCpuShare === null ? '-' : fmt.pct(x.serviceCpuShare),
+          fmt.int(x.upstreamCpuUsPerRecord ?? Number.NaN),
+          x.loadavg,
+        ];
+      }),
+      ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+    ),
+    '',
+  );
+  return md.join('\n');
+}
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const v = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
+  return v;
+}
+
+function listEnv(name: string, fallback: string): string[] {
+  return (process.env[name]?.trim() || fallback)
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map((v) => v.toLowerCase());
+}
+
+/** Settings from BENCH_SYNC_* (and the shared BENCH_ENGINES, BENCH_PG_ADMIN_URL, BENCH_SERVER); see bench/sync/main.ts. */
+export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scratchDir' | 'say' | 'markLoad'>): SyncBenchSettings {
+  const engines = listEnv('BENCH_ENGINES', 'sqlite,postgres');
+  for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
+  const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing');
+  for (const x of sources) if (!(x in UPSTREAM)) throw new Error(`BENCH_SYNC_SOURCES: unknown source "${x}" (bench, marketing, crm)`);
+  const latencies = listEnv('BENCH_SYNC_LATENCIES', '0,50').map((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error(`BENCH_SYNC_LATENCIES: "${v}" is not a whole number of ms from 0 to 10000`);
+    return n;
+  });
+  const server = process.env.BENCH_SERVER?.trim() || 'build';
+  if (server !== 'build' && server !== 'tsx') throw new Error('BENCH_SERVER must be build or tsx');
+  return {
+    engines: engines as Engine[],
+    sources: sources as SyncSource[],
+    records: intEnv('BENCH_SYNC_RECORDS', 1_000_000, 1_000, 20_000_000),
+    fakeRecords: intEnv('BENCH_SYNC_FAKE_RECORDS', 100_000, 1_000, 20_000_000),
+    latencies,
+    probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
+    pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
+    server,
+    dist: process.env.BENCH_SYNC_DIST?.trim() || null,
+    ...io,
+  };
+}
