@@ -9,6 +9,17 @@ import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
 
+/** The store refused the records: the delivery is kept raw as a dead letter, to replay. */
+const DeadLetterAnswer = Type.Object(
+  {
+    status: Type.Literal('failed'),
+    delivery_id: Type.Union([Type.String(), Type.Null()]),
+    inbox_id: Type.Integer({ description: 'See GET /webhooks/events/{id}; POST /webhooks/events/{id}/replay processes it again' }),
+    detail: Type.String(),
+  },
+  { description: 'Accepted and kept, but not applied: a dead letter' },
+);
+
 export interface WebhookRoutesOptions {
   config: Config;
   writer: BatchWriter;
@@ -70,7 +81,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
             { additionalProperties: true },
           ),
           body: WebhookBody,
-          response: { 200: WebhookAnswer, ...problemResponses(400, 401, 413, 415, 422) },
+          response: { 200: WebhookAnswer, 202: DeadLetterAnswer, ...problemResponses(400, 401, 413, 415, 422) },
         },
         preValidation: async (req) => {
           const type = headerText(req, 'content-type') ?? '';
