@@ -1,4 +1,11 @@
+import v8 from 'node:v8';
 import { ConfigError, loadConfig, type Config } from './config.js';
+
+// V8 lets the heap grow to about four times what survives a full collection
+// before it collects again. A sync allocates fast and keeps little (about
+// 35 MB live), so a 1M-record sync peaked at 260+ MB RSS; growing by at most
+// 2.5x keeps it near 200 MB for a few percent of its speed (BENCHMARKS.md).
+v8.setFlagsFromString('--heap-growing-percent=150');
 
 function describeDatabase(config: Config): string {
   if (config.database.kind === 'sqlite') return `sqlite:${config.database.path}`;

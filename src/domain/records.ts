@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseRfc3339 } from './time.js';
 
 export const RECORD_TYPES = ['customer', 'campaign'] as const;
@@ -87,14 +87,44 @@ export function recordFromPayload(type: RecordType, payload: Record<string, unkn
   };
 }
 
-/** JSON with object keys sorted at every depth, so equal content hashes equally. */
+/**
+ * JSON with object keys sorted at every depth, so equal content hashes equally.
+ * Undefined object members are left out and anything else JSON cannot carry
+ * reads as null. Written by hand because it runs for every record of every
+ * sync page: this is several times faster than sorting `Object.entries`.
+ */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+        return `${out}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      // Default sort order is by UTF-16 code units, the same as comparing with `<`.
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        out += `${first ? '' : ','}${JSON.stringify(k)}:${canonicalJson(v)}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      // bigint, function, symbol, undefined: as JSON.stringify would, null.
+      return 'null';
+  }
 }
 
 /**
@@ -103,8 +133,9 @@ export function canonicalJson(value: unknown): string {
  * is not a change, so it must not move the record in the change feed.
  */
 export function contentHash(w: RecordWrite): string {
-  const body = canonicalJson({ s: w.source, f: w.fields, a: w.attributes, d: w.deleted });
-  return createHash('sha256').update(w.type).update('\0').update(body).digest('base64url');
+  // The same text as canonicalJson({ s, f, a, d }), keys already in order.
+  const body = `{"a":${canonicalJson(w.attributes)},"d":${w.deleted ? 'true' : 'false'},"f":${canonicalJson(w.fields)},"s":${JSON.stringify(w.source)}}`;
+  return hash('sha256', `${w.type}\0${body}`, 'base64url');
 }
 
 /** Deepest nesting of arrays and objects in a value, counted without recursion. */
@@ -124,9 +155,26 @@ export function nestingDepth(value: unknown, limit: number): number {
 
 // U+0000 and unpaired UTF-16 surrogates: PostgreSQL refuses both in text and jsonb.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const HAS_UNSTORABLE = new RegExp(UNSTORABLE.source);
 
 function cleanText(s: string): string {
-  return s.replace(UNSTORABLE, (m) => (m === '\u0000' ? '' : '\ufffd'));
+  return HAS_UNSTORABLE.test(s) ? s.replace(UNSTORABLE, (m) => (m === '\u0000' ? '' : '\ufffd')) : s;
+}
+
+/** True when `value` holds nothing cleanValue would change: the common case, checked without copying. */
+function isStorable(value: unknown): boolean {
+  if (typeof value === 'string') return !HAS_UNSTORABLE.test(value);
+  if (typeof value === 'number') return Number.isFinite(value);
+  if (value === null || typeof value !== 'object') return true;
+  if (Array.isArray(value)) {
+    for (const v of value) if (!isStorable(v)) return false;
+    return true;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (HAS_UNSTORABLE.test(k) || !isStorable((value as Record<string, unknown>)[k])) return false;
+  }
+  return true;
 }
 
 function cleanValue(value: unknown): unknown {
@@ -141,14 +189,28 @@ function cleanValue(value: unknown): unknown {
   return value;
 }
 
+/** `value` itself when it is storable already (no copy), else a cleaned copy. */
+function storableValue<T>(value: T): T {
+  return isStorable(value) ? value : (cleanValue(value) as T);
+}
+
 /**
  * Makes an upstream record storable on both engines: drops U+0000, replaces
  * unpaired surrogates with U+FFFD and non-finite numbers with null. Webhooks
  * refuse such input with a 422 instead; a sync cannot ask upstream to resend,
- * and one odd contact must not fail a whole run.
+ * and one odd contact must not fail a whole run. A record that needs nothing
+ * is returned as it is.
  */
 export function storableWrite(w: RecordWrite): RecordWrite {
   const f = w.fields;
+  const fieldsOk =
+    (f.sender_id === null || Number.isSafeInteger(f.sender_id)) &&
+    (f.budget === null || Number.isFinite(f.budget)) &&
+    isStorable(f.name) &&
+    isStorable(f.email) &&
+    isStorable(f.status) &&
+    isStorable(f.details);
+  if (fieldsOk && isStorable(w.external_id) && isStorable(w.attributes)) return w;
   return {
     ...w,
     external_id: cleanText(w.external_id),
@@ -158,8 +220,8 @@ export function storableWrite(w: RecordWrite): RecordWrite {
       email: f.email === null ? null : cleanText(f.email),
       status: f.status === null ? null : cleanText(f.status),
       budget: f.budget !== null && Number.isFinite(f.budget) ? f.budget : null,
-      details: f.details === null ? null : (cleanValue(f.details) as Record<string, unknown>),
+      details: storableValue(f.details),
     },
-    attributes: cleanValue(w.attributes) as Record<string, unknown>,
+    attributes: storableValue(w.attributes),
   };
 }

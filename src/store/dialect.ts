@@ -1,4 +1,5 @@
 import { sql, type ColumnDefinitionBuilder, type Kysely, type Transaction } from 'kysely';
+import { postgresRecordStatements, sqliteRecordStatements, type RecordStatements } from './record-statements.js';
 import type { Database } from './schema.js';
 
 /**
@@ -28,6 +29,14 @@ export interface Dialect {
   readonly supportsSkipLocked: boolean;
   /** Cheap round trip used by /readyz. */
   ping(db: Kysely<Database>): Promise<void>;
+  /** The bulk statements of the record write path, in this engine's SQL. */
+  readonly recordStatements: RecordStatements;
+  /**
+   * Statements run on this thread and hold it until they finish (better-sqlite3
+   * is synchronous). Long write paths then give the event loop a turn between
+   * statements, so network reads (the next sync page, webhooks) are not held up.
+   */
+  readonly blocksEventLoop: boolean;
 }
 
 function decodeJson(value: unknown): unknown {
@@ -46,6 +55,8 @@ export const sqliteDialect: Dialect = {
   acquireWriteLock: async () => {},
   decodeJson,
   supportsSkipLocked: false,
+  recordStatements: sqliteRecordStatements,
+  blocksEventLoop: true,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },
@@ -66,6 +77,8 @@ export const postgresDialect: Dialect = {
   },
   decodeJson,
   supportsSkipLocked: true,
+  recordStatements: postgresRecordStatements,
+  blocksEventLoop: false,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },

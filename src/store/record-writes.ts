@@ -1,10 +1,7 @@
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql } from 'kysely';
 import { contentHash, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
-import type { RecordsTable } from './schema.js';
+import type { RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
-
-type RecordRow = Selectable<RecordsTable>;
-type RecordInsert = Insertable<RecordsTable>;
 
 export interface AppliedWrite {
   type: RecordType;
@@ -12,16 +9,12 @@ export interface AppliedWrite {
   result: WriteResult;
 }
 
-// Parameters per statement stay well under SQLite's 32,766 and pg's 65,535.
-const CHUNK = 500;
+/** A turn of the event loop between statements when the engine holds the thread while it works. */
+async function letOthersRun(tx: WriteTx): Promise<void> {
+  if (tx.dialect.blocksEventLoop) await new Promise((resolve) => setImmediate(resolve));
+}
 
 const keyOf = (type: string, externalId: string): string => `${type}\u0000${externalId}`;
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 async function readExisting(tx: WriteTx, writes: readonly RecordWrite[]): Promise<Map<string, RecordRow>> {
   const idsByType = new Map<RecordType, Set<string>>();
@@ -32,14 +25,10 @@ async function readExisting(tx: WriteTx, writes: readonly RecordWrite[]): Promis
   }
   const found = new Map<string, RecordRow>();
   for (const [type, ids] of idsByType) {
-    for (const part of chunks([...ids], CHUNK)) {
-      const rows = await tx.trx
-        .selectFrom('records')
-        .selectAll()
-        .where('type', '=', type)
-        .where('external_id', 'in', part)
-        .execute();
+    for (const query of tx.dialect.recordStatements.selectByKeys(type, [...ids])) {
+      const { rows } = await tx.trx.executeQuery(query);
       for (const row of rows) found.set(keyOf(row.type, row.external_id), row);
+      await letOthersRun(tx);
     }
   }
   return found;
@@ -159,27 +148,9 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
   }
 
   const dirty = [...states.values()].filter((s) => s.dirty);
-  for (const part of chunks(dirty, CHUNK)) {
-    await tx.trx
-      .insertInto('records')
-      .values(part.map((s) => s.row))
-      .onConflict((oc) =>
-        oc.columns(['type', 'external_id']).doUpdateSet((eb) => ({
-          source: eb.ref('excluded.source'),
-          sender_id: eb.ref('excluded.sender_id'),
-          name: eb.ref('excluded.name'),
-          email: eb.ref('excluded.email'),
-          status: eb.ref('excluded.status'),
-          budget: eb.ref('excluded.budget'),
-          details: eb.ref('excluded.details'),
-          attributes: eb.ref('excluded.attributes'),
-          content_hash: eb.ref('excluded.content_hash'),
-          source_updated_at: eb.ref('excluded.source_updated_at'),
-          updated_at: eb.ref('excluded.updated_at'),
-          deleted_at: eb.ref('excluded.deleted_at'),
-        })),
-      )
-      .execute();
+  for (const query of tx.dialect.recordStatements.upsert(dirty.map((s) => s.row))) {
+    await tx.trx.executeQuery(query);
+    await letOthersRun(tx);
   }
   await moveCounters(tx, dirty);
   return results;

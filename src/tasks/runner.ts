@@ -6,6 +6,7 @@ import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
 import { applyRecordWrites } from '../store/record-writes.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
+import { readAhead } from './read-ahead.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
 import type { TaskRow, TaskStore } from './task-store.js';
 
@@ -22,6 +23,9 @@ export interface RunnerOptions {
   /** Claims of one task (each crash or expiry counts) before it fails for good. */
   maxAttempts: number;
 }
+
+/** Pages fetched ahead of the one being committed: enough to keep upstream busy during a commit. */
+const READ_AHEAD_PAGES = 2;
 
 /** Why a running task's signal was aborted. */
 class StopReason extends Error {
@@ -165,21 +169,14 @@ export class TaskRunner {
     try {
       if (task.cancel_requested === 1) throw new StopReason('cancel');
       const checkpoint = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
-      const pages = connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log })[Symbol.asyncIterator]();
-      // Fetch page n+1 while page n is being committed.
-      // The prefetch is awaited on the next turn; until then a rejection (an abort,
-      // say) must not count as unhandled, hence the no-op catch on each one.
-      const fetchNext = () => {
-        const p = pages.next();
-        p.catch(() => {});
-        return p;
-      };
-      let next = fetchNext();
+      const pages = readAhead(connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log }), READ_AHEAD_PAGES);
       for (;;) {
-        const r = await next;
+        const r = await pages.next();
         if (r.done) break;
         controller.signal.throwIfAborted();
-        next = fetchNext();
+        // One turn of the event loop, so the requests for the next pages are on
+        // the wire before the commit (synchronous on SQLite) holds the thread.
+        await new Promise((resolve) => setImmediate(resolve));
         await this.commitPage(task, r.value, progress);
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
@@ -216,6 +213,8 @@ export class TaskRunner {
       log.error({ err, ...progress }, 'sync failed; committed pages stay');
     } finally {
       clearInterval(heartbeat);
+      // Stops any page still being read ahead for a run that has ended.
+      if (!controller.signal.aborted) controller.abort();
     }
   }
 
@@ -229,8 +228,16 @@ export class TaskRunner {
     };
     await inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, page.records.map(storableWrite));
-      for (const a of applied) this.metrics?.recordsWritten.inc({ type: a.type, result: a.result });
-      next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
+      // Tallied first: one counter call per kind of outcome, not per record.
+      const tally = new Map<string, { type: string; result: string; n: number }>();
+      for (const a of applied) {
+        const key = `${a.type}:${a.result}`;
+        const t = tally.get(key) ?? { type: a.type, result: a.result, n: 0 };
+        t.n++;
+        tally.set(key, t);
+        if (a.result !== 'unchanged' && a.result !== 'stale') next.written++;
+      }
+      for (const t of tally.values()) this.metrics?.recordsWritten.inc({ type: t.type, result: t.result }, t.n);
       await saveCheckpoint(tx, task.source, page.checkpoint);
       const res = await tx.trx
         .updateTable('tasks')

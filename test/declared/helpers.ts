@@ -38,6 +38,8 @@ export async function walk(source: DeclaredSource, checkpoint: unknown = null, m
     pages.push(page);
     if (pages.length >= maxPages) break;
   }
+  // As the task runner does: a request still out for a page nobody will take is stopped.
+  ctrl.abort();
   const last = pages[pages.length - 1];
   return { pages, records: pages.flatMap((p) => p.records), checkpoint: last ? last.checkpoint : checkpoint };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRecordMapper, formatTime, getPath, parseTime } from '../../src/sources/declared/field-mapping.js';
+import { createRecordMapper, formatTime, getPath, parseTime, withoutPaths } from '../../src/sources/declared/field-mapping.js';
 
 describe('dot paths', () => {
   const doc = { a: { b: { c: 1 } }, list: [{ id: 'x' }, { id: 'y' }], 'odd key': 2 };
@@ -115,5 +115,27 @@ describe('record mapping', () => {
     expect(mapper.map({ id: 'c1' })).toEqual({ ok: false, reason: 'no external_id at "meta.id"' });
     expect(mapper.map({ meta: { id: '' } }).ok).toBe(false);
     expect(mapper.map('c1').ok).toBe(false);
+  });
+});
+
+describe('attributes without the mapped paths (copy on write)', () => {
+  it('removes nested paths, prunes emptied objects, shares the rest and never changes the input', () => {
+    const raw = { id: 'x', a: { b: { c: 1 }, keep: { deep: [1, 2] } }, p: { q: 2 }, list: [{ id: 1 }] };
+    const before = JSON.stringify(raw);
+    const out = withoutPaths(raw, [['id'], ['a', 'b', 'c'], ['p', 'q'], ['list', '0', 'id'], ['missing', 'x']]);
+    expect(out).toEqual({ a: { keep: { deep: [1, 2] } }, list: [{ id: 1 }] });
+    expect(JSON.stringify(raw)).toBe(before);
+    // Untouched branches are shared, not copied.
+    expect(out.list).toBe(raw.list);
+    expect((out.a as { keep: unknown }).keep).toBe(raw.a.keep);
+  });
+
+  it('keeps a __proto__ member a plain member while copying a path through it', () => {
+    const raw = JSON.parse('{"id":"x","__proto__":{"polluted":true,"email":"e"}}') as Record<string, unknown>;
+    const out = withoutPaths(raw, [['__proto__', 'email']]);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.hasOwn(out, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.stringify(out)).toBe('{"id":"x","__proto__":{"polluted":true}}');
   });
 });

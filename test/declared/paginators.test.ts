@@ -56,7 +56,11 @@ describe('declared paginators', () => {
       const rest = await walk(source, saved);
       expectEachOnce([...first.records, ...rest.records], ALL);
       expect(rest.records).toHaveLength(11);
-      expect(api.requests).toHaveLength(4);
+      // Four pages; the request for page three may have gone out before the
+      // first walk stopped (the source asks for the next page before mapping
+      // this one), and is asked again on resume.
+      expect(api.requests.length).toBeGreaterThanOrEqual(4);
+      expect(api.requests.length).toBeLessThanOrEqual(5);
       await source.close();
     });
   }

@@ -172,11 +172,24 @@ export class DeclaredSource implements SourceConnector {
       cp = { phase: 'walk', since: saved?.since ?? null, startedAt: Date.now(), maxSeen: null, position: this.paginator.start() };
     }
     const inc = this.spec.incremental;
-    for (;;) {
+    // The request for the next page goes out as soon as this page says where
+    // it is, before this page's records are mapped: upstream time and ours overlap.
+    const fetchAt = (at: WalkCheckpoint) => {
       ctx.signal.throwIfAborted();
-      const req = this.requestFor(cp);
-      const res = await this.http().request({ path: req.path, query: req.query, signal: ctx.signal });
+      const req = this.requestFor(at);
+      const p = this.http()
+        .request({ path: req.path, query: req.query, signal: ctx.signal })
+        .then((res) => ({ req, res }));
+      // Awaited on the next turn of the loop; until then a rejection is not unhandled.
+      p.catch(() => {});
+      return p;
+    };
+    let inFlight = fetchAt(cp);
+    for (;;) {
+      const { req, res } = await inFlight;
       const items = this.recordsOf(res.body);
+      const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
+      if (next !== null) inFlight = fetchAt({ ...cp, position: next });
 
       const records: RecordWrite[] = [];
       let maxSeen = cp.maxSeen;
@@ -196,7 +209,6 @@ export class DeclaredSource implements SourceConnector {
       }
       if (skipped > 0) ctx.log.warn({ source: this.name, skipped, reason: firstReason }, 'declared source: records skipped');
 
-      const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
       if (next === null) {
         yield { records, checkpoint: { phase: 'idle', since: this.nextSince(cp, maxSeen) }, totalEstimate: total, requests: 1 };
         return;

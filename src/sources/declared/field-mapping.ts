@@ -33,26 +33,46 @@ export function getPath(value: unknown, path: string | Segments): unknown {
 }
 
 /**
- * Removes the value at `path` from `value` (a copy the caller owns), and any
- * object left empty by the removal. Values inside arrays stay where they are.
+ * `raw` without the values at `paths`, and without any object a removal left
+ * empty. Copy on write: only the objects along a removed path are copied, the
+ * rest is shared with `raw`, which is never changed. Values inside arrays stay.
  */
-function deletePath(value: unknown, segs: Segments): void {
-  const parents: Array<Record<string, unknown>> = [];
-  let cur: unknown = value;
-  for (let i = 0; i < segs.length - 1; i++) {
-    if (!isPlainObject(cur)) return;
-    parents.push(cur);
-    cur = cur[segs[i] as string];
+export function withoutPaths(raw: Record<string, unknown>, paths: readonly Segments[]): Record<string, unknown> {
+  const root: Record<string, unknown> = { ...raw };
+  const copies = new Set<object>([root]);
+  for (const segs of paths) {
+    const parents: Array<Record<string, unknown>> = [];
+    let cur: Record<string, unknown> = root;
+    let found = true;
+    for (let i = 0; i < segs.length - 1; i++) {
+      const key = segs[i] as string;
+      const child = Object.hasOwn(cur, key) ? cur[key] : undefined;
+      if (!isPlainObject(child)) {
+        found = false;
+        break;
+      }
+      parents.push(cur);
+      let copy = child;
+      if (!copies.has(child)) {
+        copy = { ...child };
+        copies.add(copy);
+        // defineProperty, not assignment: a `__proto__` key from JSON stays a plain member.
+        Object.defineProperty(cur, key, { value: copy, writable: true, enumerable: true, configurable: true });
+      }
+      cur = copy;
+    }
+    const last = segs[segs.length - 1] as string;
+    if (!found || !Object.hasOwn(cur, last)) continue;
+    delete cur[last];
+    // Prune parents the removal emptied, innermost first.
+    let child = cur;
+    for (let i = parents.length - 1; i >= 0; i--) {
+      if (Object.keys(child).length > 0) break;
+      delete (parents[i] as Record<string, unknown>)[segs[i] as string];
+      child = parents[i] as Record<string, unknown>;
+    }
   }
-  if (!isPlainObject(cur)) return;
-  delete cur[segs[segs.length - 1] as string];
-  // Prune parents the removal emptied, innermost first.
-  let child = cur;
-  for (let i = parents.length - 1; i >= 0; i--) {
-    if (Object.keys(child).length > 0) break;
-    delete (parents[i] as Record<string, unknown>)[segs[i] as string];
-    child = parents[i] as Record<string, unknown>;
-  }
+  return root;
 }
 
 /** A time in ms since the epoch, or null when the value does not read as one in `format`. */
@@ -157,8 +177,7 @@ export function createRecordMapper(type: RecordType, mapping: MappingSpec, sourc
       }
       const sourceUpdatedAt = take(updatedAt, (v) => parseTime(v, updatedFormat));
 
-      const attributes = structuredClone(raw);
-      for (const segs of taken) deletePath(attributes, segs);
+      const attributes = withoutPaths(raw, taken);
 
       return {
         ok: true,

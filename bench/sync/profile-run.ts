@@ -1,0 +1,43 @@
+/**
+ * One sync of the plain upstream into a scratch SQLite file, the service run
+ * with extra node flags (for example `--cpu-prof`), for profiling:
+ *   PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/sync/profile-run.ts [records]
+ * The service must be built first (bench/results/sync-dist, as `npx tsx bench/sync/main.ts` leaves it).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js';
+
+const records = Number(process.argv[2] ?? 200_000);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-profile-'));
+const up = await startPlainUpstream({ records, latencyMs: Number(process.env.PROFILE_LATENCY_MS ?? 0), pageSize: 1000 });
+fs.writeFileSync(path.join(dir, 'sources.json'), JSON.stringify(plainSourceDeclaration('bench', up.url, 1000, 'BENCH_TOKEN')));
+const port = 18000 + Math.floor(Math.random() * 1000);
+const flags = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/sync-dist/server.js'], {
+  stdio: 'inherit',
+  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`, SOURCES_FILE: path.join(dir, 'sources.json'), BENCH_TOKEN: up.token, LOG_LEVEL: 'warn' },
+});
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; i < 100; i++) {
+  try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
+  await sleep(100);
+}
+const t0 = Date.now();
+const { task_id } = (await (await fetch(`${base}/sync/bench`, { method: 'POST' })).json()) as { task_id: string };
+for (;;) {
+  await sleep(200);
+  const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };
+  if (t.status !== 'running' && t.status !== 'queued') { console.log(t); break; }
+}
+const secs = (Date.now() - t0) / 1000;
+console.log(`${records} records in ${secs.toFixed(1)} s = ${Math.round(records / secs)} records/s`);
+const hwm = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)?.[1];
+console.log(`VmHWM ${Math.round(Number(hwm) / 1024)} MiB`);
+child.kill('SIGTERM');
+await new Promise((r) => child.once('exit', r));
+await up.close();
+fs.rmSync(dir, { recursive: true, force: true });

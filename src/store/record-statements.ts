@@ -1,0 +1,142 @@
+/**
+ * The two statements of the record write path, written as SQL text once per
+ * engine instead of built through the query builder for every batch: they run
+ * for every webhook batch and every sync page, and building a 1,000-row insert
+ * cost more than executing it. Everything else goes through Kysely.
+ */
+import { CompiledQuery, type Insertable, type Selectable } from 'kysely';
+import type { RecordsTable } from './schema.js';
+
+export type RecordRow = Selectable<RecordsTable>;
+export type RecordInsert = Insertable<RecordsTable>;
+
+export interface RecordStatements {
+  /** The stored rows of `type` whose external_id is among `ids`, as one or more statements. */
+  selectByKeys(type: string, ids: readonly string[]): Array<CompiledQuery<RecordRow>>;
+  /** Inserts or replaces `rows` (distinct keys) on (type, external_id), as one or more statements. */
+  upsert(rows: readonly RecordInsert[]): CompiledQuery[];
+}
+
+/** Written columns, in the order of every statement below. */
+const COLUMNS = [
+  'type',
+  'external_id',
+  'source',
+  'sender_id',
+  'name',
+  'email',
+  'status',
+  'budget',
+  'details',
+  'attributes',
+  'content_hash',
+  'source_updated_at',
+  'created_at',
+  'updated_at',
+  'deleted_at',
+] as const;
+
+/** Every column but the key is replaced on conflict. */
+const ON_CONFLICT = `on conflict (type, external_id) do update set ${COLUMNS.filter((c) => c !== 'type' && c !== 'external_id')
+  .map((c) => `${c} = excluded.${c}`)
+  .join(', ')}`;
+
+function values(r: RecordInsert): unknown[] {
+  return [
+    r.type,
+    r.external_id,
+    r.source,
+    r.sender_id ?? null,
+    r.name ?? null,
+    r.email ?? null,
+    r.status ?? null,
+    r.budget ?? null,
+    r.details ?? null,
+    r.attributes,
+    r.content_hash,
+    r.source_updated_at ?? null,
+    r.created_at,
+    r.updated_at,
+    r.deleted_at ?? null,
+  ];
+}
+
+function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+// SQLite allows 32,766 bound parameters; a chunk's text repeats for every full
+// chunk, so the store's statement cache prepares it once. Inserts are cut
+// smaller so the thread is free again every couple of milliseconds.
+const SQLITE_KEYS_PER_SELECT = 1000;
+const SQLITE_ROWS_PER_INSERT = 250;
+const sqliteRowPlaceholders = `(${COLUMNS.map(() => '?').join(', ')})`;
+
+export const sqliteRecordStatements: RecordStatements = {
+  selectByKeys: (type, ids) =>
+    chunked(ids, SQLITE_KEYS_PER_SELECT).map((part) =>
+      CompiledQuery.raw(`select * from records where type = ? and external_id in (${part.map(() => '?').join(', ')})`, [type, ...part]),
+    ),
+  upsert: (rows) =>
+    chunked(rows, SQLITE_ROWS_PER_INSERT).map((part) => {
+      const params: unknown[] = [];
+      for (const r of part) params.push(...values(r));
+      return CompiledQuery.raw(
+        `insert into records (${COLUMNS.join(', ')}) values ${part.map(() => sqliteRowPlaceholders).join(', ')} ${ON_CONFLICT}`,
+        params,
+      );
+    }),
+};
+
+/** PostgreSQL types of the columns, for the arrays `unnest` reads. */
+const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
+  type: 'text',
+  external_id: 'text',
+  source: 'text',
+  sender_id: 'bigint',
+  name: 'text',
+  email: 'text',
+  status: 'text',
+  budget: 'double precision',
+  details: 'jsonb',
+  attributes: 'jsonb',
+  content_hash: 'text',
+  source_updated_at: 'bigint',
+  created_at: 'bigint',
+  updated_at: 'bigint',
+  deleted_at: 'bigint',
+};
+
+// One array parameter per column: the text is the same for any number of rows.
+// JSON travels as text[] and is cast per element, as pg sends JSON text anyway.
+const PG_UPSERT = `insert into records (${COLUMNS.join(', ')}) select ${COLUMNS.map((c) =>
+  PG_TYPES[c] === 'jsonb' ? `u.${c}::jsonb` : `u.${c}`,
+).join(', ')} from unnest(${COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c] === 'jsonb' ? 'text' : PG_TYPES[c]}[]`).join(', ')}) as u(${COLUMNS.join(', ')}) ${ON_CONFLICT}`;
+
+/** Rows per statement: bounds the size of one message to the server. */
+const PG_ROWS_PER_INSERT = 5000;
+
+export const postgresRecordStatements: RecordStatements = {
+  // One probe of the (type, external_id) key per id. Without statistics (no
+  // ANALYZE since a big load) the planner turns `external_id = any($2)`, or a
+  // join, into a scan of every row of the type; `offset 0` keeps the lateral
+  // subquery from being flattened into such a join.
+  selectByKeys: (type, ids) => [
+    CompiledQuery.raw(
+      'select r.* from unnest($2::text[]) as k(id) cross join lateral (select * from records where type = $1 and external_id = k.id offset 0) as r',
+      [type, [...ids]],
+    ),
+  ],
+  upsert: (rows) =>
+    chunked(rows, PG_ROWS_PER_INSERT).map((part) => {
+      const columns: unknown[][] = COLUMNS.map(() => new Array<unknown>(part.length));
+      part.forEach((r, i) => {
+        values(r).forEach((v, c) => {
+          (columns[c] as unknown[])[i] = v;
+        });
+      });
+      return CompiledQuery.raw(PG_UPSERT, columns);
+    }),
+};
