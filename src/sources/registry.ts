@@ -8,7 +8,8 @@ import { MailchimpSource } from './mailchimp/mailchimp-source.js';
 export function buildConnectors(config: Config): Map<string, SourceConnector> {
   const connectors = new Map<string, SourceConnector>();
   const { hubspot, mailchimp } = config;
-  const limits = (l: UpstreamLimits) => ({ concurrency: l.concurrency, ...(l.rateLimit ? { rateLimit: l.rateLimit } : {}) });
+  // A null limit ("off") must reach the client as an explicit undefined, so it overrides the connector's default.
+  const limits = (l: UpstreamLimits) => ({ concurrency: l.concurrency, rateLimit: l.rateLimit ?? undefined });
   connectors.set('crm', new HubspotSource({ name: 'crm', accessToken: hubspot.accessToken, baseUrl: hubspot.baseUrl, client: limits(hubspot) }));
   connectors.set(
     'marketing',
