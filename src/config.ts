@@ -244,7 +244,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel,
     bodyLimitBytes: readSize(env, 'BODY_LIMIT', 1024 * 1024),
     maxRecordsPerDelivery: readInt(env, 'MAX_RECORDS_PER_DELIVERY', 1000, 1, 100_000),
-    writerMaxDelayMs: readInt(env, 'WRITER_MAX_DELAY_MS', 5, 0, 1000),
+    writerMaxDelayMs: readInt(env, 'WRITER_MAX_DELAY_MS', 0, 0, 1000),
     writerMaxBatchRecords: readInt(env, 'WRITER_MAX_BATCH_RECORDS', 5000, 1, 100_000),
     tasks: Object.freeze({
       leaseMs: readDuration(env, 'TASK_LEASE', 15_000),

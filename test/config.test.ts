@@ -36,7 +36,7 @@ describe('loadConfig: defaults', () => {
   it('takes 1 MiB bodies, 1000 records a delivery and the documented group-commit settings', () => {
     expect(config.bodyLimitBytes).toBe(1024 * 1024);
     expect(config.maxRecordsPerDelivery).toBe(1000);
-    expect(config.writerMaxDelayMs).toBe(5);
+    expect(config.writerMaxDelayMs).toBe(0);
     expect(config.writerMaxBatchRecords).toBe(5000);
   });
 

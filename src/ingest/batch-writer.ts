@@ -52,6 +52,7 @@ export class BatchWriter {
   private queue: Pending[] = [];
   private queuedRecords = 0;
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private running: Promise<void> | null = null;
   private closed = false;
 
@@ -76,6 +77,8 @@ export class BatchWriter {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.immediate) clearImmediate(this.immediate);
+    this.immediate = null;
     while (this.running || this.queue.length > 0) {
       await (this.running ?? this.drain());
     }
@@ -87,6 +90,15 @@ export class BatchWriter {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
       void this.drain();
+      return;
+    }
+    if (this.options.maxDelayMs === 0) {
+      // No wait of our own: every delivery read in this turn of the event loop
+      // joins the batch; what arrives while it commits joins the next one.
+      this.immediate ??= setImmediate(() => {
+        this.immediate = null;
+        void this.drain();
+      });
       return;
     }
     this.timer ??= setTimeout(() => {

@@ -91,32 +91,36 @@ export class MailchimpSource implements SourceConnector {
     } else {
       cp = { phase: 'list', since: null, offset: 0, newestCreated: null };
     }
-    for (;;) {
+    const fetchAt = (at: typeof cp) => {
       ctx.signal.throwIfAborted();
-      const res: { body: CampaignPage } = await this.http().request<CampaignPage>({
+      const p = this.http().request<CampaignPage>({
         path: '/campaigns',
-        query: {
-          count: PAGE_SIZE,
-          offset: cp.offset,
-          sort_field: 'create_time',
-          sort_dir: 'ASC',
-          since_create_time: cp.since ?? undefined,
-        },
+        query: { count: PAGE_SIZE, offset: at.offset, sort_field: 'create_time', sort_dir: 'ASC', since_create_time: at.since ?? undefined },
         signal: ctx.signal,
       });
-      const page = res.body;
+      // Awaited on the next turn of the loop; until then a rejection is not unhandled.
+      p.catch(() => {});
+      return p;
+    };
+    let inFlight = fetchAt(cp);
+    for (;;) {
+      const page = (await inFlight).body;
       if (typeof page !== 'object' || page === null || !Array.isArray(page.campaigns) || typeof page.total_items !== 'number') {
         throw new Error('Mailchimp campaigns page has no campaigns array or total_items');
       }
       let newest: string | null = cp.newestCreated;
       for (const c of page.campaigns) if (c.create_time && (!newest || c.create_time > newest)) newest = c.create_time;
       const offset: number = cp.offset + page.campaigns.length;
+      const last = page.campaigns.length === 0 || offset >= page.total_items;
+      const next = { ...cp, offset, newestCreated: newest };
+      // The next page is asked for before this one is mapped: upstream time and ours overlap.
+      if (!last) inFlight = fetchAt(next);
       const records = page.campaigns.map((c) => campaignFromMailchimp(c, this.name));
-      if (page.campaigns.length === 0 || offset >= page.total_items) {
+      if (last) {
         yield { records, checkpoint: { phase: 'idle', newestCreated: newest }, totalEstimate: page.total_items };
         return;
       }
-      cp = { ...cp, offset, newestCreated: newest };
+      cp = next;
       yield { records, checkpoint: cp, totalEstimate: page.total_items };
     }
   }
