@@ -89,20 +89,40 @@ interface KeyState {
   dirty: boolean;
 }
 
+/** Writes hashed per slice; between slices the event loop takes a turn. */
+const HASH_SLICE = 200;
+
+/**
+ * The content hashes of `writes`, for `applyRecordWrites`, computed before its
+ * transaction and a slice at a time: a 1,000-record sync page takes several
+ * milliseconds to hash, too long to hold the event loop (and the next page's
+ * response) in one go.
+ */
+export async function hashWrites(writes: readonly RecordWrite[]): Promise<string[]> {
+  const hashes = new Array<string>(writes.length);
+  for (let i = 0; i < writes.length; i++) {
+    if (i > 0 && i % HASH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    hashes[i] = contentHash(writes[i] as RecordWrite);
+  }
+  return hashes;
+}
+
 /**
  * The one upsert path for webhooks and syncs. Reads the stored versions of
  * the batch's keys, decides per write (in order, so repeats of a key inside
  * one batch behave as if sent one after another), then writes every changed
  * key with one multi-row upsert and moves the total counters to match.
  * Runs inside `inWriteTransaction`, whose lock makes the read-then-write safe.
+ * `hashes`, from `hashWrites`, saves hashing inside the transaction.
  */
-export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[]): Promise<AppliedWrite[]> {
+export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[], hashes?: readonly string[]): Promise<AppliedWrite[]> {
   if (writes.length === 0) return [];
   const existing = await readExisting(tx, writes);
   const states = new Map<string, KeyState>();
   const results: AppliedWrite[] = [];
 
-  for (const incoming of writes) {
+  for (let i = 0; i < writes.length; i++) {
+    const incoming = writes[i] as RecordWrite;
     const key = keyOf(incoming.type, incoming.external_id);
     let state = states.get(key);
     if (!state) {
@@ -115,7 +135,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     const result = (r: WriteResult) => results.push({ type: incoming.type, external_id: incoming.external_id, result: r });
 
     if (!state) {
-      const hash = contentHash(incoming);
+      const hash = hashes?.[i] ?? contentHash(incoming);
       states.set(key, { row: rowFromWrite(incoming, hash, tx.now, tx.now), before: null, dirty: true });
       result(incoming.deleted ? 'deleted' : 'created');
       continue;
@@ -130,7 +150,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     const effective: RecordWrite = incoming.deleted
       ? { ...writeFromRow(current, tx), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
       : incoming;
-    const hash = contentHash(effective);
+    const hash = effective === incoming ? (hashes?.[i] ?? contentHash(incoming)) : contentHash(effective);
     if (hash === current.content_hash) {
       if (effective.sourceUpdatedAt !== null && (storedAt === null || effective.sourceUpdatedAt > storedAt)) {
         // Newer timestamp, same content: remember it for the guard without moving updated_at.

@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics.js';
 import type { SourceConnector, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
-import { applyRecordWrites } from '../store/record-writes.js';
+import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
 import { readAhead } from './read-ahead.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
@@ -226,8 +226,10 @@ export class TaskRunner {
       written: progress.written,
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
+    const writes = page.records.map(storableWrite);
+    const hashes = await hashWrites(writes);
     await inWriteTransaction(this.store, async (tx) => {
-      const applied = await applyRecordWrites(tx, page.records.map(storableWrite));
+      const applied = await applyRecordWrites(tx, writes, hashes);
       // Tallied first: one counter call per kind of outcome, not per record.
       const tally = new Map<string, { type: string; result: string; n: number }>();
       for (const a of applied) {

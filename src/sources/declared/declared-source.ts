@@ -189,7 +189,11 @@ export class DeclaredSource implements SourceConnector {
       const { req, res } = await inFlight;
       const items = this.recordsOf(res.body);
       const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
-      if (next !== null) inFlight = fetchAt({ ...cp, position: next });
+      if (next !== null) {
+        inFlight = fetchAt({ ...cp, position: next });
+        // Let the request reach the socket before mapping holds the thread for milliseconds.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
 
       const records: RecordWrite[] = [];
       let maxSeen = cp.maxSeen;

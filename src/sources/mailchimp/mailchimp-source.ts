@@ -114,7 +114,11 @@ export class MailchimpSource implements SourceConnector {
       const last = page.campaigns.length === 0 || offset >= page.total_items;
       const next = { ...cp, offset, newestCreated: newest };
       // The next page is asked for before this one is mapped: upstream time and ours overlap.
-      if (!last) inFlight = fetchAt(next);
+      if (!last) {
+        inFlight = fetchAt(next);
+        // Let the request reach the socket before mapping holds the thread for milliseconds.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       const records = page.campaigns.map((c) => campaignFromMailchimp(c, this.name));
       if (last) {
         yield { records, checkpoint: { phase: 'idle', newestCreated: newest }, totalEstimate: page.total_items };
