@@ -1,7 +1,9 @@
 /**
- * One sync of the plain upstream into a scratch SQLite file, the service run
- * with extra node flags (for example `--cpu-prof`), for profiling:
+ * One sync into a scratch SQLite file (or PROFILE_DATABASE_URL), the service
+ * run with extra node flags (for example `--cpu-prof`), for profiling:
  *   PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/sync/profile-run.ts [records]
+ * PROFILE_SOURCE=marketing syncs the sandbox's fake Mailchimp instead of the
+ * plain upstream; PROFILE_LATENCY_MS sets the upstream latency per page.
  * The service must be built first (bench/results/sync-dist, as `npx tsx bench/sync/main.ts` leaves it).
  */
 import { spawn } from 'node:child_process';
@@ -9,17 +11,30 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startUpstream } from './children.js';
 import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js';
 
 const records = Number(process.argv[2] ?? 200_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-profile-'));
-const up = await startPlainUpstream({ records, latencyMs: Number(process.env.PROFILE_LATENCY_MS ?? 0), pageSize: 1000 });
-fs.writeFileSync(path.join(dir, 'sources.json'), JSON.stringify(plainSourceDeclaration('bench', up.url, 1000, 'BENCH_TOKEN')));
+const latencyMs = Number(process.env.PROFILE_LATENCY_MS ?? 0);
+const marketing = process.env.PROFILE_SOURCE === 'marketing';
+const up = marketing
+  ? await startUpstream({ kind: 'mailchimp', records, latencyMs, pageSize: 1000, logFile: path.join(dir, 'upstream.log') })
+  : await startPlainUpstream({ records, latencyMs, pageSize: 1000 });
+const sourceEnv: Record<string, string> = {};
+if (marketing) {
+  const m = up as Awaited<ReturnType<typeof startUpstream>>;
+  Object.assign(sourceEnv, { MAILCHIMP_API_KEY: m.credential, MAILCHIMP_BASE_URL: m.url });
+} else {
+  const p = up as Awaited<ReturnType<typeof startPlainUpstream>>;
+  fs.writeFileSync(path.join(dir, 'sources.json'), JSON.stringify(plainSourceDeclaration('bench', p.url, 1000, 'BENCH_TOKEN')));
+  Object.assign(sourceEnv, { SOURCES_FILE: path.join(dir, 'sources.json'), BENCH_TOKEN: p.token });
+}
 const port = 18000 + Math.floor(Math.random() * 1000);
 const flags = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/sync-dist/server.js'], {
   stdio: 'inherit',
-  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`, SOURCES_FILE: path.join(dir, 'sources.json'), BENCH_TOKEN: up.token, LOG_LEVEL: 'warn' },
+  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`, ...sourceEnv, LOG_LEVEL: 'warn' },
 });
 const base = `http://127.0.0.1:${port}`;
 for (let i = 0; i < 100; i++) {
@@ -27,7 +42,7 @@ for (let i = 0; i < 100; i++) {
   await sleep(100);
 }
 const t0 = Date.now();
-const { task_id } = (await (await fetch(`${base}/sync/bench`, { method: 'POST' })).json()) as { task_id: string };
+const { task_id } = (await (await fetch(`${base}/sync/${marketing ? 'marketing' : 'bench'}`, { method: 'POST' })).json()) as { task_id: string };
 for (;;) {
   await sleep(200);
   const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };
@@ -39,5 +54,5 @@ const hwm = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s
 console.log(`VmHWM ${Math.round(Number(hwm) / 1024)} MiB`);
 child.kill('SIGTERM');
 await new Promise((r) => child.once('exit', r));
-await up.close();
+await ('close' in up ? up.close() : up.stop());
 fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import type { RecordFields, RecordType, RecordWrite } from '../domain/records.js';
-import type { AppliedWrite } from '../store/record-writes.js';
+import { recordFromRow, type AppliedWrite } from '../store/record-writes.js';
 import type { WriteTx } from '../store/write-transaction.js';
 
 /** A record as stored, read inside the write transaction that will change it. */
@@ -24,22 +24,8 @@ export async function readCurrent(tx: WriteTx, type: RecordType, externalId: str
     .where('external_id', '=', externalId)
     .executeTakeFirst();
   if (!row) return null;
-  const attributes = tx.dialect.decodeJson(row.attributes);
-  const details = row.details == null ? null : tx.dialect.decodeJson(row.details);
-  return {
-    source: row.source,
-    fields: {
-      sender_id: row.sender_id ?? null,
-      name: row.name ?? null,
-      email: row.email ?? null,
-      status: row.status ?? null,
-      budget: row.budget ?? null,
-      details: details !== null && typeof details === 'object' ? (details as Record<string, unknown>) : null,
-    },
-    attributes: attributes !== null && typeof attributes === 'object' ? (attributes as Record<string, unknown>) : {},
-    sourceUpdatedAt: row.source_updated_at ?? null,
-    deleted: row.deleted_at != null,
-  };
+  const { source, fields, attributes, sourceUpdatedAt, deleted } = recordFromRow(row, tx.dialect);
+  return { source, fields, attributes, sourceUpdatedAt, deleted };
 }
 
 /** A write that keeps a stored record as it is but for what `change` sets. */

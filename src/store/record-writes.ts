@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { contentHash, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
+import type { Dialect } from './dialect.js';
 import type { RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
 
@@ -61,8 +62,14 @@ function insertableFromRow(row: RecordRow): RecordInsert {
   return { ...rest, details: details === null ? null : text(details), attributes: text(attributes) };
 }
 
-/** A stored row turned back into a write, so a deletion keeps the last known fields. */
-function writeFromRow(row: RecordInsert, tx: WriteTx): RecordWrite {
+const asObject = (v: unknown): Record<string, unknown> | null =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+
+/**
+ * A stored row (as read, or as about to be written) turned back into a write:
+ * a deletion keeps the last known fields, and partial updates start from it.
+ */
+export function recordFromRow(row: RecordInsert | RecordRow, dialect: Dialect): RecordWrite {
   return {
     type: row.type as RecordType,
     external_id: row.external_id,
@@ -73,9 +80,9 @@ function writeFromRow(row: RecordInsert, tx: WriteTx): RecordWrite {
       email: row.email ?? null,
       status: row.status ?? null,
       budget: row.budget ?? null,
-      details: (row.details == null ? null : tx.dialect.decodeJson(row.details)) as Record<string, unknown> | null,
+      details: row.details == null ? null : asObject(dialect.decodeJson(row.details)),
     },
-    attributes: tx.dialect.decodeJson(row.attributes) as Record<string, unknown>,
+    attributes: asObject(dialect.decodeJson(row.attributes)) ?? {},
     sourceUpdatedAt: row.source_updated_at ?? null,
     deleted: row.deleted_at != null,
   };
@@ -148,7 +155,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     }
     // A deletion keeps the last known fields; only the tombstone is new.
     const effective: RecordWrite = incoming.deleted
-      ? { ...writeFromRow(current, tx), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
+      ? { ...recordFromRow(current, tx.dialect), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
       : incoming;
     const hash = effective === incoming ? (hashes?.[i] ?? contentHash(incoming)) : contentHash(effective);
     if (hash === current.content_hash) {

@@ -32,6 +32,12 @@ describe('canonical JSON and the content hash', () => {
     );
   });
 
+  it('keeps a __proto__ member from JSON as a member, in its sorted place', () => {
+    const v = JSON.parse('{"b":1,"__proto__":{"y":[{"d":1,"c":2}],"x":1},"a":2}') as unknown;
+    expect(canonicalJson(v)).toBe('{"__proto__":{"x":1,"y":[{"c":2,"d":1}]},"a":2,"b":1}');
+    expect(canonicalJson(v)).toBe(referenceCanonical(v));
+  });
+
   it('hashes as sha256 over type, NUL and the canonical record, so stored hashes stay valid', () => {
     const w = recordFromPayload('customer', { external_id: 'c1', name: 'Ada', email: 'ada@example.com', plan: { tier: 'pro', seats: 3 } }, 'webhook');
     const body = referenceCanonical({ s: w.source, f: w.fields, a: w.attributes, d: w.deleted });

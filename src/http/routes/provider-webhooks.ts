@@ -10,27 +10,11 @@ import type { EventOutcome, InboxProcessor } from '../../ingest/inbox-processing
 import { FormFieldError, MAILCHIMP_TYPES, parseMailchimpForm, type FormObject } from '../../ingest/mailchimp-webhook.js';
 import { nullable, problemResponses } from '../schemas/common.js';
 import { WriteResultItem } from '../schemas/records.js';
+import { headerText, inboxHeaders } from '../request-headers.js';
 
 export interface ProviderWebhookRoutesOptions {
   config: Config;
   processor: InboxProcessor;
-}
-
-// Kept out of the inbox copy of a delivery's headers: credentials, not content.
-const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
-
-function headerText(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function inboxHeaders(req: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || SECRET_HEADERS.has(k)) continue;
-    out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
 }
 
 /**

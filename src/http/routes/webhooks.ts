@@ -8,6 +8,7 @@ import { writesFromWebhook } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
+import { headerText, inboxHeaders } from '../request-headers.js';
 
 /** The store refused the records: the delivery is kept raw as a dead letter, to replay. */
 const DeadLetterAnswer = Type.Object(
@@ -23,23 +24,6 @@ const DeadLetterAnswer = Type.Object(
 export interface WebhookRoutesOptions {
   config: Config;
   writer: BatchWriter;
-}
-
-// Kept out of the inbox copy of a delivery's headers: credentials, not content.
-const SECRET_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
-
-function headerText(req: FastifyRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
-
-function inboxHeaders(req: FastifyRequest): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) {
-    if (v === undefined || SECRET_HEADERS.has(k)) continue;
-    out[k] = Array.isArray(v) ? v.join(', ') : v;
-  }
-  return out;
 }
 
 function idempotencyKey(req: FastifyRequest): string | null {
