@@ -1,11 +1,12 @@
 /**
- * `npm run bench`: webhook ingestion against a bare node:http ceiling, and
- * GET /data at a million records. Everything runs on 127.0.0.1, every loop is
+ * `npm run bench`: webhook ingestion against a bare node:http ceiling,
+ * GET /data at a million records, and sync throughput, overlap and memory
+ * (the sync part is bench/sync/sync-bench.ts; its variables are listed in bench/sync/main.ts). Everything runs on 127.0.0.1, every loop is
  * bounded in count and time, and every figure is also given as a ratio to a
  * baseline measured in the same run. See BENCHMARKS.md.
  *
  * Environment (all optional):
- *   BENCH_PARTS        webhook,data         which parts to run
+ *   BENCH_PARTS        webhook,data,sync    which parts to run
  *   BENCH_ENGINES      sqlite,postgres      postgres is skipped if the admin URL does not answer
  *   BENCH_PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres
  *   BENCH_CONNECTIONS  50                   autocannon connections
@@ -33,6 +34,7 @@ import { createScratchDatabase, dropScratchDatabase, dropScratchDatabases, postg
 import { killChildren, startChild, type Child } from './lib/proc.js';
 import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
+import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -50,7 +52,7 @@ const listEnv = (name: string, fallback: string) =>
     .map((s) => s.toLowerCase());
 
 const settings = {
-  parts: listEnv('BENCH_PARTS', 'webhook,data'),
+  parts: listEnv('BENCH_PARTS', 'webhook,data,sync'),
   engines: listEnv('BENCH_ENGINES', 'sqlite,postgres') as Array<'sqlite' | 'postgres'>,
   pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
   connections: intEnv('BENCH_CONNECTIONS', 50, 1, 1000),
@@ -62,7 +64,7 @@ const settings = {
   limit: intEnv('BENCH_LIMIT', 100, 1, 1000),
   server: (process.env.BENCH_SERVER?.trim() || 'build') as 'build' | 'tsx',
 };
-for (const p of settings.parts) if (p !== 'webhook' && p !== 'data') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
+for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
 for (const e of settings.engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
 if (settings.loader !== 'sql' && settings.loader !== 'store') throw new Error('BENCH_LOADER must be sql or store');
 settings.loadBatch = intEnv('BENCH_LOAD_BATCH', settings.loader === 'sql' ? 100_000 : 20_000, 100, 1_000_000);
@@ -453,6 +455,13 @@ async function main(): Promise<void> {
       dataSections.push(await dataPart(engine));
     }
   }
+  let syncText = '';
+  if (settings.parts.includes('sync')) {
+    say('\n== sync');
+    const syncSettings = syncSettingsFromEnv({ runDir, scratchDir, say, markLoad });
+    syncSettings.engines = engines;
+    syncText = syncMarkdown(await syncPart(syncSettings));
+  }
   markLoad('end');
 
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -474,6 +483,7 @@ async function main(): Promise<void> {
       '',
     );
   }
+  if (syncText) md.push(syncText);
   md.push('## Load average during the run', '', table(['phase', 'load average (1, 5, 15 min)'], loads.map((l) => [l.phase, l.loadavg])), '');
   const text = md.join('\n');
   fs.writeFileSync(path.join(runDir, 'results.md'), text);

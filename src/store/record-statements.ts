@@ -109,14 +109,27 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
   deleted_at: 'bigint',
 };
 
-// One array parameter per column: the text is the same for any number of rows.
-// JSON travels as text[] and is cast per element, as pg sends JSON text anyway.
-const PG_UPSERT = `insert into records (${COLUMNS.join(', ')}) select ${COLUMNS.map((c) =>
-  PG_TYPES[c] === 'jsonb' ? `u.${c}::jsonb` : `u.${c}`,
-).join(', ')} from unnest(${COLUMNS.map((c, i) => `$${i + 1}::${PG_TYPES[c] === 'jsonb' ? 'text' : PG_TYPES[c]}[]`).join(', ')}) as u(${COLUMNS.join(', ')}) ${ON_CONFLICT}`;
+// All rows travel as one JSON array, read back by json_to_recordset: the text is
+// the same for any number of rows, and the JSON columns, already serialized,
+// are spliced in as they are. (Arrays per column cost more: pg escapes every
+// quote of every JSON document into an array literal, and the server unescapes it.)
+const PG_UPSERT = `insert into records (${COLUMNS.join(', ')}) select ${COLUMNS.map((c) => `r.${c}`).join(', ')} from json_to_recordset($1::json) as r(${COLUMNS.map((c) => `${c} ${PG_TYPES[c]}`).join(', ')}) ${ON_CONFLICT}`;
 
 /** Rows per statement: bounds the size of one message to the server. */
 const PG_ROWS_PER_INSERT = 5000;
+
+const jsonText = (v: unknown): string => (v === null || v === undefined ? 'null' : JSON.stringify(v));
+
+/** One row as a JSON object; `details` and `attributes` are JSON text already and go in unquoted. */
+function rowJson(r: RecordInsert): string {
+  return (
+    `{"type":${JSON.stringify(r.type)},"external_id":${JSON.stringify(r.external_id)},"source":${JSON.stringify(r.source)}` +
+    `,"sender_id":${jsonText(r.sender_id)},"name":${jsonText(r.name)},"email":${jsonText(r.email)},"status":${jsonText(r.status)}` +
+    `,"budget":${jsonText(r.budget)},"details":${r.details ?? 'null'},"attributes":${r.attributes}` +
+    `,"content_hash":${JSON.stringify(r.content_hash)},"source_updated_at":${jsonText(r.source_updated_at)}` +
+    `,"created_at":${jsonText(r.created_at)},"updated_at":${jsonText(r.updated_at)},"deleted_at":${jsonText(r.deleted_at)}}`
+  );
+}
 
 export const postgresRecordStatements: RecordStatements = {
   // One probe of the (type, external_id) key per id. Without statistics (no
@@ -129,14 +142,5 @@ export const postgresRecordStatements: RecordStatements = {
       [type, [...ids]],
     ),
   ],
-  upsert: (rows) =>
-    chunked(rows, PG_ROWS_PER_INSERT).map((part) => {
-      const columns: unknown[][] = COLUMNS.map(() => new Array<unknown>(part.length));
-      part.forEach((r, i) => {
-        values(r).forEach((v, c) => {
-          (columns[c] as unknown[])[i] = v;
-        });
-      });
-      return CompiledQuery.raw(PG_UPSERT, columns);
-    }),
+  upsert: (rows) => chunked(rows, PG_ROWS_PER_INSERT).map((part) => CompiledQuery.raw(PG_UPSERT, [`[${part.map(rowJson).join(',')}]`])),
 };
