@@ -111,6 +111,11 @@ function problemFor(err: FastifyError | ApiError, req: FastifyRequest): ProblemB
  * metrics, docs), then routes, then one error and one not-found handler.
  * The caller owns the store; the app owns its writer and flushes it on close.
  */
+/** A request URL fit for logs: the Mailchimp webhook path carries its secret, which is masked. */
+export function loggableUrl(url: string): string {
+  return url.replace(/^(\/webhooks\/mailchimp\/)[^/?#]*/i, '$1***');
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
   const metrics = deps.metrics ?? createMetrics();
@@ -183,7 +188,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const route = req.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
+    req.log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
 
   apiKeyAuth(app, config.apiKeys);
