@@ -10,6 +10,21 @@ export interface SyncPage {
   totalEstimate?: number | null;
   /** Upstream requests this page took (for progress and tests). */
   requests?: number;
+  /**
+   * On the last page of a walk that listed every record the source has: the
+   * ids it saw. Stored live records of the source that are not among them are
+   * candidates for deletion, checked with `confirmGone` before they become
+   * tombstones (for an upstream that has no list of what it deleted).
+   */
+  complete?: { seen: ReadonlySet<string> };
+}
+
+/** What upstream says about records a complete walk did not see. */
+export interface GoneCheck {
+  /** Upstream no longer has these: they become tombstones. */
+  gone: string[];
+  /** Still there (the walk missed them, e.g. when a deletion shifted the offsets): written as usual. */
+  present: RecordWrite[];
 }
 
 export interface SyncContext {
@@ -31,5 +46,7 @@ export interface SourceConnector {
   /** The environment variable(s) to set before this source can sync, or null when ready. */
   missingConfiguration(): string | null;
   pages(ctx: SyncContext): AsyncIterable<SyncPage>;
+  /** Asks upstream about each id (stored, but not seen by a complete walk). */
+  confirmGone?(ids: readonly string[], ctx: SyncContext): Promise<GoneCheck>;
   close?(): Promise<void>;
 }

@@ -129,3 +129,15 @@ export async function findRecord(store: Store, type: RecordType, externalId: str
     .executeTakeFirst();
   return row ? toStored(row, store) : null;
 }
+
+/** The external ids of a source's live (not deleted) records of one type. */
+export async function liveExternalIds(store: Store, type: RecordType, source: string): Promise<string[]> {
+  const rows = await store.db
+    .selectFrom('records')
+    .select('external_id')
+    .where('type', '=', type)
+    .where('source', '=', source)
+    .where('deleted_at', 'is', null)
+    .execute();
+  return rows.map((r) => r.external_id);
+}

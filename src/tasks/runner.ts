@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
-import { storableWrite } from '../domain/records.js';
+import { storableWrite, type RecordType, type RecordWrite } from '../domain/records.js';
 import type { Metrics } from '../metrics.js';
-import type { SourceConnector, SyncPage } from '../sources/connector.js';
+import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
+import { liveExternalIds } from '../store/record-queries.js';
 import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
 import { readAhead } from './read-ahead.js';
@@ -26,6 +27,22 @@ export interface RunnerOptions {
 
 /** Pages fetched ahead of the one being committed: enough to keep upstream busy during a commit. */
 const READ_AHEAD_PAGES = 2;
+
+/** Stored records a complete walk did not see are checked one by one only up to this many. */
+const MAX_SWEEP = 10_000;
+
+/** A deletion: applyRecordWrites keeps the stored fields and sets deleted_at. */
+function tombstoneWrite(type: RecordType, externalId: string, source: string): RecordWrite {
+  return {
+    type,
+    external_id: externalId,
+    source,
+    fields: { sender_id: null, name: null, email: null, status: null, budget: null, details: null },
+    attributes: {},
+    sourceUpdatedAt: null,
+    deleted: true,
+  };
+}
 
 /** Why a running task's signal was aborted. */
 class StopReason extends Error {
@@ -177,7 +194,8 @@ export class TaskRunner {
         // One turn of the event loop, so the requests for the next pages are on
         // the wire before the commit (synchronous on SQLite) holds the thread.
         await new Promise((resolve) => setImmediate(resolve));
-        await this.commitPage(task, r.value, progress);
+        const swept = r.value.complete ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log }) : [];
+        await this.commitPage(task, r.value, progress, swept);
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
       controller.signal.throwIfAborted();
@@ -218,15 +236,38 @@ export class TaskRunner {
     }
   }
 
+  /**
+   * After a walk that listed everything: the stored live records it did not
+   * see, checked with upstream one by one, as writes for the last page's
+   * transaction (tombstones for the gone, the records themselves for the rest).
+   */
+  private async sweep(connector: SourceConnector, source: string, seen: ReadonlySet<string>, ctx: SyncContext): Promise<RecordWrite[]> {
+    if (!connector.confirmGone) return [];
+    const missing = (await liveExternalIds(this.store, connector.recordType, source)).filter((id) => !seen.has(id));
+    if (missing.length === 0) return [];
+    if (missing.length > MAX_SWEEP) {
+      ctx.log.warn({ missing: missing.length, max: MAX_SWEEP }, 'too many stored records missing from a complete walk to check one by one; no tombstones this run');
+      return [];
+    }
+    const { gone, present } = await connector.confirmGone(missing, ctx);
+    ctx.log.info({ missing: missing.length, gone: gone.length, present: present.length }, 'checked stored records a complete walk did not see');
+    return [...present, ...gone.map((id) => tombstoneWrite(connector.recordType, id, source))];
+  }
+
   /** Records, checkpoint and progress of one page, atomically, and only while the task is still ours. */
-  private async commitPage(task: TaskRow, page: SyncPage, progress: { pages: number; fetched: number; written: number; totalEstimate: number | null }) {
+  private async commitPage(
+    task: TaskRow,
+    page: SyncPage,
+    progress: { pages: number; fetched: number; written: number; totalEstimate: number | null },
+    extra: readonly RecordWrite[] = [],
+  ) {
     const next = {
       pages: progress.pages + 1,
       fetched: progress.fetched + page.records.length,
       written: progress.written,
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
-    const writes = page.records.map(storableWrite);
+    const writes = [...page.records, ...extra].map(storableWrite);
     const hashes = await hashWrites(writes);
     await inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, writes, hashes);

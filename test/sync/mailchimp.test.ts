@@ -3,6 +3,7 @@
  * the real connector against the fake Mailchimp, driven through /sync and
  * /tasks, read back through /data, on every engine.
  */
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
 import { ENGINES } from '../helpers/databases.js';
@@ -53,6 +54,55 @@ for (const engine of ENGINES) {
         details: { subject_line: upstream.settings.subject_line, list_id: upstream.recipients.list_id, emails_sent: upstream.emails_sent },
       });
       expect((await app.inject('/data?type=campaign&limit=1')).json().total).toBe(1_050);
+    });
+
+    it('a full run tombstones the campaigns Mailchimp deleted (each confirmed by a 404); an incremental run does not', async () => {
+      mc = await startFakeMailchimp({ campaigns: 30 });
+      const app = await h.boot(new Map([['marketing', mailchimpConnector(mc)]]));
+      expect((await runSync(app, 'marketing')).status).toBe('succeeded');
+      const gone = [mc.state.idAt(3), mc.state.idAt(17)];
+      for (const id of gone) mc.state.deleteCampaign(id);
+
+      // Incremental: the listing is partial, so nothing can be concluded from absence.
+      let mark = mc.state.requests.length;
+      expect((await runSync(app, 'marketing')).status).toBe('succeeded');
+      expect(await dataTotal(app, 'marketing')).toBe(30);
+      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS)).toEqual([]);
+
+      mark = mc.state.requests.length;
+      const full = await runSync(app, 'marketing', '?full=true');
+      expect(full.status, full.error ?? '').toBe('succeeded');
+      // Exactly the two missing ones were asked about, one by one.
+      const checks = since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS);
+      expect(checks.map((e) => [e.path, e.status]).sort()).toEqual(gone.map((id) => [`${CAMPAIGNS}/${id}`, 404]).sort());
+      expect(full.progress.records_written).toBe(2);
+
+      await expectExactly(app, 'marketing', ids(mc).filter((id) => !gone.includes(id)));
+      expect(await dataTotal(app, 'marketing', true)).toBe(30);
+      for (const id of gone) {
+        const res = await app.inject(`/campaigns/${id}?include_deleted=true`);
+        expect(res.statusCode).toBe(200);
+        // The tombstone keeps the last known fields.
+        expect(res.json()).toMatchObject({ external_id: id, deleted_at: expect.any(String), name: expect.any(String) });
+        expect((await app.inject(`/campaigns/${id}`)).statusCode).toBe(404);
+      }
+      // Another full run finds nothing new to check or delete.
+      mark = mc.state.requests.length;
+      const again = await runSync(app, 'marketing', '?full=true');
+      expect(again.progress.records_written).toBe(0);
+      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS)).toEqual([]);
+    });
+
+    it('a stored campaign a complete walk missed but Mailchimp still has is kept, not tombstoned', async () => {
+      mc = await startFakeMailchimp({ campaigns: 5 });
+      const connector = mailchimpConnector(mc);
+      const app = await h.boot(new Map([['marketing', connector]]));
+      expect((await runSync(app, 'marketing')).status).toBe('succeeded');
+      const id = mc.state.idAt(2);
+      const log = pino({ level: 'silent' });
+      const check = await connector.confirmGone!([id, 'no-such-campaign'], { signal: new AbortController().signal, checkpoint: null, full: true, log });
+      expect(check.gone).toEqual(['no-such-campaign']);
+      expect(check.present.map((w) => [w.external_id, w.deleted])).toEqual([[id, false]]);
     });
 
     it('an incremental run picks up a new campaign and re-fetches the window, so a recently created campaign that gets sent is updated', async () => {

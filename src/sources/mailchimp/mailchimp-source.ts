@@ -1,5 +1,7 @@
-import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
+import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../connector.js';
 import { createSourceClient, type SourceClient, type SourceClientOptions } from '../http-client.js';
+import { UpstreamHttpError } from '../upstream-errors.js';
+import type { RecordWrite } from '../../domain/records.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
 
 /** Mailchimp's largest page. */
@@ -102,6 +104,9 @@ export class MailchimpSource implements SourceConnector {
       p.catch(() => {});
       return p;
     };
+    // A walk of every campaign from the first one, started in this run, can tell
+    // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
+    const seen = cp.since === null && cp.offset === 0 ? new Set<string>() : null;
     let inFlight = fetchAt(cp);
     for (;;) {
       const page = (await inFlight).body;
@@ -120,12 +125,32 @@ export class MailchimpSource implements SourceConnector {
         await new Promise((resolve) => setImmediate(resolve));
       }
       const records = page.campaigns.map((c) => campaignFromMailchimp(c, this.name));
+      for (const r of records) seen?.add(r.external_id);
       if (last) {
-        yield { records, checkpoint: { phase: 'idle', newestCreated: newest }, totalEstimate: page.total_items };
+        yield { records, checkpoint: { phase: 'idle', newestCreated: newest }, totalEstimate: page.total_items, ...(seen ? { complete: { seen } } : {}) };
         return;
       }
       cp = next;
       yield { records, checkpoint: cp, totalEstimate: page.total_items };
     }
+  }
+
+  /** GET /campaigns/{id} for each: a 404 means deleted; a campaign still there is written as usual. */
+  async confirmGone(ids: readonly string[], ctx: SyncContext): Promise<GoneCheck> {
+    const gone: string[] = [];
+    const present: RecordWrite[] = [];
+    // The client's connection limit (10) paces these.
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const res = await this.http().request<MailchimpCampaign>({ path: `/campaigns/${encodeURIComponent(id)}`, signal: ctx.signal });
+          present.push(campaignFromMailchimp(res.body, this.name));
+        } catch (err) {
+          if (err instanceof UpstreamHttpError && err.status === 404) gone.push(id);
+          else throw err;
+        }
+      }),
+    );
+    return { gone, present };
   }
 }
