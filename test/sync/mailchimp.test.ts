@@ -127,7 +127,8 @@ for (const engine of ENGINES) {
       const inc = await runSync(app, 'marketing');
       expect(inc.status, inc.error ?? '').toBe('succeeded');
       const requests = lists(mark);
-      expect(requests).toHaveLength(1);
+      // The created-since listing, then the sent-since one.
+      expect(requests.map((e) => e.query.sort_field)).toEqual(['create_time', 'send_time']);
       const sinceParam = requests[0]?.query.since_create_time;
       expect(sinceParam).toBeDefined();
       const sinceMs = Date.parse(sinceParam as string);
@@ -137,7 +138,11 @@ for (const engine of ENGINES) {
       for (let i = 0; i < mc.state.baseCount; i++) if (mc.state.createTimeAt(i) > sinceMs) inWindow++;
       expect(inWindow).toBeGreaterThan(180);
       expect(inWindow).toBeLessThan(220);
-      expect(inc.progress).toMatchObject({ pages: 1, records_fetched: inWindow + 1, records_written: 2 });
+      // Sent since the last run began (less a 5-minute lookback): at least the campaign just sent, fetched a second time.
+      expect(Date.parse(requests[1]?.query.since_send_time as string)).toBeGreaterThanOrEqual(now - 6 * 60_000);
+      expect(inc.progress).toMatchObject({ pages: 2, records_written: 2 });
+      expect(inc.progress.records_fetched).toBeGreaterThanOrEqual(inWindow + 2);
+      expect(inc.progress.records_fetched).toBeLessThan(inWindow + 12);
 
       await expectExactly(app, 'marketing', [...ids(mc), fresh.id]);
       const stored = (await app.inject(`/campaigns/${recentId}`)).json();
@@ -153,6 +158,25 @@ for (const engine of ENGINES) {
       expect(noop.status, noop.error ?? '').toBe('succeeded');
       expect(noop.progress.records_written).toBe(0);
       expect(await dataTotal(app, 'marketing')).toBe(401);
+    });
+
+    it('an old draft, created before the re-fetch window and sent since the last run, is updated by an incremental run', async () => {
+      const now = Date.now();
+      mc = await startFakeMailchimp({ campaigns: 200, startTime: now - 90 * DAY, stepMs: (90 * DAY) / 200 });
+      const app = await h.boot(new Map([['marketing', mailchimpConnector(mc)]]));
+      expect((await runSync(app, 'marketing')).status).toBe('succeeded');
+      // A draft created about 80 days ago: far outside the 30-day window of created campaigns.
+      let index = 20;
+      while (mc.state.current(index).status === 'sent') index++;
+      expect(index).toBeLessThan(60);
+      const id = mc.state.idAt(index);
+      const sent = mc.state.sendCampaign(id, { emailsSent: 777 });
+
+      const mark = mc.state.requests.length;
+      const inc = await runSync(app, 'marketing');
+      expect(inc.status, inc.error ?? '').toBe('succeeded');
+      expect(lists(mark).map((e) => e.query.sort_field)).toEqual(['create_time', 'send_time']);
+      expect((await app.inject(`/campaigns/${id}`)).json()).toMatchObject({ status: 'sent', details: { emails_sent: 777, send_time: sent.send_time } });
     });
 
     it('outside the re-fetch window only campaigns created since the newest seen are fetched, same-second ones included', async () => {
@@ -175,7 +199,7 @@ for (const engine of ENGINES) {
       const inc = await runSync(app, 'marketing');
       expect(inc.status, inc.error ?? '').toBe('succeeded');
       const requests = lists(mark);
-      expect(requests).toHaveLength(1);
+      expect(requests.map((e) => e.query.sort_field)).toEqual(['create_time', 'send_time']);
       // Only the newest second again and what came after it: not the 50 old ones.
       expect(inc.progress).toMatchObject({ records_fetched: 3, records_written: 2 });
       await expectExactly(app, 'marketing', [...ids(mc), a.id, b.id, c.id]);

@@ -17,12 +17,21 @@ const DEFAULT_REFETCH_WINDOW_MS = 30 * 24 * 3_600_000;
 const SECOND = 1_000;
 
 /**
- * - list: walking `GET /campaigns` oldest first from `since` (null: all) by offset;
- * - idle: between runs; `newestCreated` is the newest create_time seen.
+ * - list: walking `GET /campaigns` oldest first by offset, created after `since`
+ *   (null: every campaign). `sentSince`, when set, is where the sent phase
+ *   starts once the listing is done.
+ * - sent: walking the campaigns sent after `sentSince`, by send time: an old
+ *   draft sent since the last run is outside the created-since window.
+ * - idle: between runs; `newestCreated` is the newest create_time seen and
+ *   `lastStartedAt` when the last completed run began.
  */
 export type MailchimpCheckpoint =
-  | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null }
-  | { phase: 'idle'; newestCreated: string | null };
+  | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null; startedAt?: string; sentSince?: string | null }
+  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string }
+  | { phase: 'idle'; newestCreated: string | null; lastStartedAt?: string };
+
+/** The sent phase starts this long before the last run began, for clock skew and sends in flight. */
+const SENT_LOOKBACK_MS = 5 * 60_000;
 
 interface CampaignPage {
   campaigns: MailchimpCampaign[];
@@ -77,61 +86,99 @@ export class MailchimpSource implements SourceConnector {
     this.client = null;
   }
 
+  /** Where a run starts: the saved walk, or a new one from what the last run saw. */
+  private startingPoint(checkpoint: unknown): Exclude<MailchimpCheckpoint, { phase: 'idle' }> {
+    const saved = isCheckpoint(checkpoint) ? checkpoint : null;
+    if (saved?.phase === 'list' || saved?.phase === 'sent') return saved;
+    const startedAt = new Date().toISOString();
+    if (saved?.phase !== 'idle') return { phase: 'list', since: null, offset: 0, newestCreated: null, startedAt, sentSince: null };
+    const window = Date.now() - (this.options.refetchWindowMs ?? DEFAULT_REFETCH_WINDOW_MS);
+    // since_create_time means "created after", and create_time has whole seconds: a campaign
+    // created later in the same second as the newest one seen would be left out for good.
+    // So start a second earlier; the campaigns of that second come back as "unchanged".
+    const newest = saved.newestCreated ? Date.parse(saved.newestCreated) - SECOND : Number.NaN;
+    const from = Number.isFinite(newest) ? Math.min(window, newest) : window;
+    const lastStart = saved.lastStartedAt ? Date.parse(saved.lastStartedAt) : Number.NaN;
+    const sentSince = new Date(Number.isFinite(lastStart) ? lastStart - SENT_LOOKBACK_MS : window).toISOString();
+    return { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated, startedAt, sentSince };
+  }
+
   async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
-    const saved = isCheckpoint(ctx.checkpoint) ? ctx.checkpoint : null;
-    let cp: Extract<MailchimpCheckpoint, { phase: 'list' }>;
-    if (saved?.phase === 'list') {
-      cp = saved;
-    } else if (saved?.phase === 'idle') {
-      const window = Date.now() - (this.options.refetchWindowMs ?? DEFAULT_REFETCH_WINDOW_MS);
-      // since_create_time means "created after", and create_time has whole seconds: a campaign
-      // created later in the same second as the newest one seen would be left out for good.
-      // So start a second earlier; the campaigns of that second come back as "unchanged".
-      const newest = saved.newestCreated ? Date.parse(saved.newestCreated) - SECOND : Number.NaN;
-      const from = Number.isFinite(newest) ? Math.min(window, newest) : window;
-      cp = { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated };
-    } else {
-      cp = { phase: 'list', since: null, offset: 0, newestCreated: null };
+    let cp = this.startingPoint(ctx.checkpoint);
+    const startedAt = cp.startedAt ?? new Date().toISOString();
+    for (;;) {
+      const phase = cp;
+      const query =
+        phase.phase === 'list'
+          ? { sort_field: 'create_time', since_create_time: phase.since ?? undefined }
+          : { sort_field: 'send_time', since_send_time: phase.sentSince };
+      // A walk of every campaign from the first one, started in this run, can tell
+      // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
+      const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
+      let newest = phase.newestCreated;
+      for await (const step of this.walk(ctx, query, phase.offset)) {
+        for (const c of step.campaigns) if (c.create_time && (!newest || c.create_time > newest)) newest = c.create_time;
+        const records = step.campaigns.map((c) => campaignFromMailchimp(c, this.name));
+        for (const r of records) seen?.add(r.external_id);
+        if (!step.last) {
+          cp = { ...phase, offset: step.nextOffset, newestCreated: newest };
+          yield { records, checkpoint: cp, totalEstimate: step.total };
+          continue;
+        }
+        const sentSince = phase.phase === 'list' ? (phase.sentSince ?? null) : null;
+        if (sentSince !== null) {
+          cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt };
+          yield { records, checkpoint: cp, totalEstimate: step.total };
+          break;
+        }
+        yield {
+          records,
+          checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt },
+          totalEstimate: step.total,
+          ...(seen ? { complete: { seen } } : {}),
+        };
+        return;
+      }
     }
-    const fetchAt = (at: typeof cp) => {
+  }
+
+  /**
+   * `GET /campaigns` with `query`, ascending, by offset from `offset` to
+   * total_items. The next page is asked for before this one is handed on, so
+   * upstream time and ours overlap.
+   */
+  private async *walk(
+    ctx: SyncContext,
+    query: Record<string, string | undefined>,
+    offset: number,
+  ): AsyncGenerator<{ campaigns: MailchimpCampaign[]; nextOffset: number; last: boolean; total: number }> {
+    const fetchAt = (at: number) => {
       ctx.signal.throwIfAborted();
       const p = this.http().request<CampaignPage>({
         path: '/campaigns',
-        query: { count: PAGE_SIZE, offset: at.offset, sort_field: 'create_time', sort_dir: 'ASC', since_create_time: at.since ?? undefined },
+        query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query },
         signal: ctx.signal,
       });
       // Awaited on the next turn of the loop; until then a rejection is not unhandled.
       p.catch(() => {});
       return p;
     };
-    // A walk of every campaign from the first one, started in this run, can tell
-    // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
-    const seen = cp.since === null && cp.offset === 0 ? new Set<string>() : null;
-    let inFlight = fetchAt(cp);
+    let inFlight = fetchAt(offset);
     for (;;) {
       const page = (await inFlight).body;
       if (typeof page !== 'object' || page === null || !Array.isArray(page.campaigns) || typeof page.total_items !== 'number') {
         throw new Error('Mailchimp campaigns page has no campaigns array or total_items');
       }
-      let newest: string | null = cp.newestCreated;
-      for (const c of page.campaigns) if (c.create_time && (!newest || c.create_time > newest)) newest = c.create_time;
-      const offset: number = cp.offset + page.campaigns.length;
-      const last = page.campaigns.length === 0 || offset >= page.total_items;
-      const next = { ...cp, offset, newestCreated: newest };
-      // The next page is asked for before this one is mapped: upstream time and ours overlap.
+      const nextOffset: number = offset + page.campaigns.length;
+      const last = page.campaigns.length === 0 || nextOffset >= page.total_items;
       if (!last) {
-        inFlight = fetchAt(next);
+        inFlight = fetchAt(nextOffset);
         // Let the request reach the socket before mapping holds the thread for milliseconds.
         await new Promise((resolve) => setImmediate(resolve));
       }
-      const records = page.campaigns.map((c) => campaignFromMailchimp(c, this.name));
-      for (const r of records) seen?.add(r.external_id);
-      if (last) {
-        yield { records, checkpoint: { phase: 'idle', newestCreated: newest }, totalEstimate: page.total_items, ...(seen ? { complete: { seen } } : {}) };
-        return;
-      }
-      cp = next;
-      yield { records, checkpoint: cp, totalEstimate: page.total_items };
+      yield { campaigns: page.campaigns, nextOffset, last, total: page.total_items };
+      if (last) return;
+      offset = nextOffset;
     }
   }
 
