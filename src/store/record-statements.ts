@@ -90,7 +90,7 @@ export const sqliteRecordStatements: RecordStatements = {
     }),
 };
 
-/** PostgreSQL types of the columns, for the arrays `unnest` reads. */
+/** PostgreSQL types of the columns, as json_to_recordset reads them. */
 const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
   type: 'text',
   external_id: 'text',
