@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: webhook ingestion against a bare node:http ceiling,
  * GET /data at a million records, and sync throughput, overlap and memory
- * (the sync part is bench/sync/sync-bench.ts; its variables are listed in bench/sync/main.ts). Everything runs on 127.0.0.1, every loop is
+ * (the sync part is bench/sync/sync-bench.ts, whose BENCH_SYNC_* variables are listed there). Everything runs on 127.0.0.1, every loop is
  * bounded in count and time, and every figure is also given as a ratio to a
  * baseline measured in the same run. See BENCHMARKS.md.
  *
@@ -460,6 +460,8 @@ async function main(): Promise<void> {
     say('\n== sync');
     const syncSettings = syncSettingsFromEnv({ runDir, scratchDir, say, markLoad });
     syncSettings.engines = engines;
+    // The service this run built (or BENCH_SYNC_DIST); BENCH_SERVER=tsx runs the sources.
+    if (settings.server === 'build') syncSettings.dist ??= path.join(resultsDir, 'dist');
     syncText = syncMarkdown(await syncPart(syncSettings));
   }
   markLoad('end');

@@ -4,7 +4,7 @@
  *   PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/sync/profile-run.ts [records]
  * PROFILE_SOURCE=marketing syncs the sandbox's fake Mailchimp instead of the
  * plain upstream; PROFILE_LATENCY_MS sets the upstream latency per page.
- * The service must be built first (bench/results/sync-dist, as `npx tsx bench/sync/main.ts` leaves it).
+ * The service must be built first (bench/results/dist, as `npm run bench` leaves it; PROFILE_DIST names another build).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,7 +32,7 @@ if (marketing) {
 }
 const port = 18000 + Math.floor(Math.random() * 1000);
 const flags = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/sync-dist/server.js'], {
+const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/dist/server.js'], {
   stdio: 'inherit',
   env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`, ...sourceEnv, LOG_LEVEL: 'warn' },
 });

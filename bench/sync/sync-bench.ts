@@ -1,5 +1,18 @@
 /**
- * The sync benchmark: a full sync of the service, run as a real process, from
+ * The sync part of `npm run bench` (`BENCH_PARTS=sync npm run bench` alone).
+ *
+ * Environment (all optional):
+ *   BENCH_SYNC_RECORDS      1000000           records upstream serves and each sync fetches
+ *   BENCH_SYNC_SOURCES      bench,marketing   bench: a minimal fast upstream as a declared source;
+ *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot
+ *                                             (the connector keeps HubSpot's 100 requests / 10 s: 1,000 records/s at most)
+ *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
+ *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
+ *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
+ *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
+ *                                             run's build: before/after comparisons
+ *
+ * A full sync of the service, run as a real process, from
  * a fake upstream in a second process, into a scratch SQLite file
  * (synchronous=FULL, as shipped) and a scratch PostgreSQL database.
  *
@@ -15,7 +28,6 @@
  *
  * Everything on 127.0.0.1; every loop bounded in count and time.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,8 +65,7 @@ export interface SyncBenchSettings {
   /** Pages the upstream-alone probe fetches at most (and 30 s). */
   probePages: number;
   pgAdminUrl: string;
-  server: 'build' | 'tsx';
-  /** A service already built (its server.js) to run instead of building one: for before/after comparisons. */
+  /** The built service (folder with server.js) to run; null runs the TypeScript sources under tsx. */
   dist: string | null;
   runDir: string;
   scratchDir: string;
@@ -109,15 +120,6 @@ export interface SyncReport {
 
 const MiB = 2 ** 20;
 const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
-
-function buildInto(out: string, say: (line: string) => void): void {
-  say(`building the service (tsc -p tsconfig.build.json into ${path.relative(root, out)})`);
-  fs.rmSync(out, { recursive: true, force: true });
-  const tsc = path.join(root, 'node_modules', '.bin', 'tsc');
-  const r = spawnSync(tsc, ['-p', 'tsconfig.build.json', '--outDir', out], { cwd: root, encoding: 'utf8' });
-  if (!fs.existsSync(path.join(out, 'server.js'))) throw new Error(`build failed:\n${r.stdout}${r.stderr}`);
-  if (r.status !== 0) say(`  warning: tsc reported errors but emitted JavaScript; benchmarking what it emitted:\n${r.stdout}`);
-}
 
 function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -297,13 +299,9 @@ export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
   let serverArgs: string[];
   if (s.dist) {
     const server = path.resolve(root, s.dist, 'server.js');
-    if (!fs.existsSync(server)) throw new Error(`BENCH_SYNC_DIST: no ${server}`);
-    s.say(`running the service already built in ${path.relative(root, path.dirname(server))}`);
+    if (!fs.existsSync(server)) throw new Error(`no ${server} to run`);
+    s.say(`running the service built in ${path.relative(root, path.dirname(server))}`);
     serverArgs = [server];
-  } else if (s.server === 'build') {
-    const out = path.join(root, 'bench', 'results', 'sync-dist');
-    buildInto(out, s.say);
-    serverArgs = [path.join(out, 'server.js')];
   } else {
     serverArgs = ['--import', 'tsx', 'src/server.ts'];
   }
@@ -429,7 +427,7 @@ function listEnv(name: string, fallback: string): string[] {
     .map((v) => v.toLowerCase());
 }
 
-/** Settings from BENCH_SYNC_* (and the shared BENCH_ENGINES, BENCH_PG_ADMIN_URL, BENCH_SERVER); see bench/sync/main.ts. */
+/** Settings from BENCH_SYNC_* (and the shared BENCH_ENGINES, BENCH_PG_ADMIN_URL); listed at the top of this file. */
 export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scratchDir' | 'say' | 'markLoad'>): SyncBenchSettings {
   const engines = listEnv('BENCH_ENGINES', 'sqlite,postgres');
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
@@ -440,8 +438,6 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error(`BENCH_SYNC_LATENCIES: "${v}" is not a whole number of ms from 0 to 10000`);
     return n;
   });
-  const server = process.env.BENCH_SERVER?.trim() || 'build';
-  if (server !== 'build' && server !== 'tsx') throw new Error('BENCH_SERVER must be build or tsx');
   return {
     engines: engines as Engine[],
     sources: sources as SyncSource[],
@@ -450,7 +446,6 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     latencies,
     probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
     pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
-    server,
     dist: process.env.BENCH_SYNC_DIST?.trim() || null,
     ...io,
   };
