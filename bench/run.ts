@@ -35,21 +35,9 @@ import { killChildren, startChild, type Child } from './lib/proc.js';
 import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
+import { intEnv, listEnv } from './lib/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-  return v;
-}
-const listEnv = (name: string, fallback: string) =>
-  (process.env[name]?.trim() || fallback)
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((s) => s.toLowerCase());
 
 const settings = {
   parts: listEnv('BENCH_PARTS', 'webhook,data,sync'),

@@ -61,3 +61,16 @@ export function createMetrics(): Metrics {
     }),
   };
 }
+
+/** Adds what a write did to tributary_records_written_total: one counter call per (type, result), not per record. */
+export function countRecordsWritten(metrics: Metrics | undefined, applied: ReadonlyArray<{ type: string; result: string }>): void {
+  if (!metrics) return;
+  const tally = new Map<string, { type: string; result: string; n: number }>();
+  for (const a of applied) {
+    const key = `${a.type}\u0000${a.result}`;
+    const t = tally.get(key);
+    if (t) t.n++;
+    else tally.set(key, { type: a.type, result: a.result, n: 1 });
+  }
+  for (const t of tally.values()) metrics.recordsWritten.inc({ type: t.type, result: t.result }, t.n);
+}

@@ -34,6 +34,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { intEnv, listEnv } from '../lib/env.js';
 import { createScratchDatabase, dropScratchDatabase } from '../lib/pg.js';
 import { cpuSeconds, startChild, type Child } from '../lib/proc.js';
 import { fmt, table } from '../lib/stats.js';
@@ -410,21 +411,6 @@ export function syncMarkdown(r: SyncReport): string {
     '',
   );
   return md.join('\n');
-}
-
-function intEnv(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const v = Number(raw.replace(/_/g, ''));
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be a whole number from ${min} to ${max} (got "${raw}")`);
-  return v;
-}
-
-function listEnv(name: string, fallback: string): string[] {
-  return (process.env[name]?.trim() || fallback)
-    .split(/[\s,]+/)
-    .filter(Boolean)
-    .map((v) => v.toLowerCase());
 }
 
 /** Settings from BENCH_SYNC_* (and the shared BENCH_ENGINES, BENCH_PG_ADMIN_URL); listed at the top of this file. */

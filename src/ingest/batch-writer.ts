@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RecordWrite } from '../domain/records.js';
-import type { Metrics } from '../metrics.js';
+import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { Store } from '../store/open-store.js';
 import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
 import {
@@ -132,7 +132,9 @@ export class BatchWriter {
 
   private async commit(batch: Pending[]): Promise<void> {
     try {
-      const outcomes = await inWriteTransaction(this.store, (tx) => this.write(tx, batch));
+      const { outcomes, applied } = await inWriteTransaction(this.store, (tx) => this.write(tx, batch));
+      // Counted once committed: a failed batch is retried delivery by delivery.
+      countRecordsWritten(this.metrics, applied);
       this.metrics.writerBatchDeliveries.observe(batch.length);
       this.metrics.writerBatchRecords.observe(batch.reduce((n, p) => n + p.job.writes.length, 0));
       batch.forEach((p, i) => p.resolve(outcomes[i] as DeliveryOutcome));
@@ -155,7 +157,7 @@ export class BatchWriter {
     }
   }
 
-  private async write(tx: WriteTx, batch: Pending[]): Promise<DeliveryOutcome[]> {
+  private async write(tx: WriteTx, batch: Pending[]): Promise<{ outcomes: DeliveryOutcome[]; applied: AppliedWrite[] }> {
     const keys = [...new Set(batch.map((p) => p.job.delivery.idempotencyKey).filter((k): k is string => k !== null))];
     const answered = await findAnswers(tx, keys);
     // A key repeated inside this batch follows its first copy, as if sent after it.
@@ -177,7 +179,6 @@ export class BatchWriter {
       const job = (batch[i] as Pending).job;
       const mine = applied.slice(offset, offset + job.writes.length);
       offset += job.writes.length;
-      for (const a of mine) this.metrics.recordsWritten.inc({ type: a.type, result: a.result });
       const answer = job.answer(mine);
       outcomes[i] = { answer, duplicate: false };
       deliveries.push({ ...job.delivery, answer });
@@ -195,7 +196,7 @@ export class BatchWriter {
     await recordDeliveries(tx, deliveries);
     // Repeats are kept too, as `duplicate` rows pointing at their first copy.
     await recordDuplicates(tx, duplicates);
-    return outcomes;
+    return { outcomes, applied };
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
-import type { Metrics } from '../metrics.js';
+import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { Store } from '../store/open-store.js';
 import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
 import {
@@ -290,6 +290,6 @@ export class InboxProcessor {
 
   /** Metrics only for what committed. */
   private counted(r: Processed): void {
-    for (const a of r.records) this.metrics.recordsWritten.inc({ type: a.type, result: a.result });
+    countRecordsWritten(this.metrics, r.records);
   }
 }

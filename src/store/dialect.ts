@@ -31,12 +31,6 @@ export interface Dialect {
   ping(db: Kysely<Database>): Promise<void>;
   /** The bulk statements of the record write path, in this engine's SQL. */
   readonly recordStatements: RecordStatements;
-  /**
-   * Statements run on this thread and hold it until they finish (better-sqlite3
-   * is synchronous). Long write paths then give the event loop a turn between
-   * statements, so network reads (the next sync page, webhooks) are not held up.
-   */
-  readonly blocksEventLoop: boolean;
 }
 
 function decodeJson(value: unknown): unknown {
@@ -56,7 +50,6 @@ export const sqliteDialect: Dialect = {
   decodeJson,
   supportsSkipLocked: false,
   recordStatements: sqliteRecordStatements,
-  blocksEventLoop: true,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },
@@ -78,7 +71,6 @@ export const postgresDialect: Dialect = {
   decodeJson,
   supportsSkipLocked: true,
   recordStatements: postgresRecordStatements,
-  blocksEventLoop: false,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },

@@ -68,10 +68,9 @@ function chunked<T>(items: readonly T[], size: number): T[][] {
 }
 
 // SQLite allows 32,766 bound parameters; a chunk's text repeats for every full
-// chunk, so the store's statement cache prepares it once. Inserts are cut
-// smaller so the thread is free again every couple of milliseconds.
+// chunk, so the store's statement cache prepares it once.
 const SQLITE_KEYS_PER_SELECT = 1000;
-const SQLITE_ROWS_PER_INSERT = 250;
+const SQLITE_ROWS_PER_INSERT = 1000;
 const sqliteRowPlaceholders = `(${COLUMNS.map(() => '?').join(', ')})`;
 
 export const sqliteRecordStatements: RecordStatements = {

@@ -3,16 +3,12 @@ import { contentHash, type RecordType, type RecordWrite, type WriteResult } from
 import type { Dialect } from './dialect.js';
 import type { RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface AppliedWrite {
   type: RecordType;
   external_id: string;
   result: WriteResult;
-}
-
-/** A turn of the event loop between statements when the engine holds the thread while it works. */
-async function letOthersRun(tx: WriteTx): Promise<void> {
-  if (tx.dialect.blocksEventLoop) await new Promise((resolve) => setImmediate(resolve));
 }
 
 const keyOf = (type: string, externalId: string): string => `${type}\u0000${externalId}`;
@@ -29,7 +25,6 @@ async function readExisting(tx: WriteTx, writes: readonly RecordWrite[]): Promis
     for (const query of tx.dialect.recordStatements.selectByKeys(type, [...ids])) {
       const { rows } = await tx.trx.executeQuery(query);
       for (const row of rows) found.set(keyOf(row.type, row.external_id), row);
-      await letOthersRun(tx);
     }
   }
   return found;
@@ -108,7 +103,7 @@ const HASH_SLICE = 200;
 export async function hashWrites(writes: readonly RecordWrite[]): Promise<string[]> {
   const hashes = new Array<string>(writes.length);
   for (let i = 0; i < writes.length; i++) {
-    if (i > 0 && i % HASH_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (i > 0 && i % HASH_SLICE === 0) await nextTurn();
     hashes[i] = contentHash(writes[i] as RecordWrite);
   }
   return hashes;
@@ -175,10 +170,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
   }
 
   const dirty = [...states.values()].filter((s) => s.dirty);
-  for (const query of tx.dialect.recordStatements.upsert(dirty.map((s) => s.row))) {
-    await tx.trx.executeQuery(query);
-    await letOthersRun(tx);
-  }
+  for (const query of tx.dialect.recordStatements.upsert(dirty.map((s) => s.row))) await tx.trx.executeQuery(query);
   await moveCounters(tx, dirty);
   return results;
 }

@@ -70,24 +70,29 @@ export async function findFirstCopies(tx: WriteTx, keys: readonly string[]): Pro
   return found;
 }
 
+/** A delivery as an inbox row: raw headers and body, with the answer it was given. */
+function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicateOf: number | null) {
+  return {
+    received_at: d.receivedAt,
+    route: d.route,
+    // A duplicate carries no key of its own: it points at the first copy.
+    idempotency_key: status === 'duplicate' ? null : d.idempotencyKey,
+    duplicate_of: duplicateOf,
+    headers: JSON.stringify(d.headers),
+    body: d.body,
+    status,
+    response_status: d.answer.status,
+    response: JSON.stringify(d.answer.body),
+    error: null,
+  };
+}
+
 /** Keeps each delivery raw, with its answer, in the transaction that stored its records. */
 export async function recordDeliveries(tx: WriteTx, deliveries: readonly InboxDelivery[]): Promise<void> {
   for (let i = 0; i < deliveries.length; i += 200) {
     await tx.trx
       .insertInto('webhook_inbox')
-      .values(
-        deliveries.slice(i, i + 200).map((d) => ({
-          received_at: d.receivedAt,
-          route: d.route,
-          idempotency_key: d.idempotencyKey,
-          headers: JSON.stringify(d.headers),
-          body: d.body,
-          status: 'processed',
-          response_status: d.answer.status,
-          response: JSON.stringify(d.answer.body),
-          error: null,
-        })),
-      )
+      .values(deliveries.slice(i, i + 200).map((d) => inboxCopy(d, 'processed', null)))
       .execute();
   }
 }
@@ -107,18 +112,9 @@ export async function recordDuplicates(tx: WriteTx, duplicates: readonly InboxDe
     await tx.trx
       .insertInto('webhook_inbox')
       .values(
-        duplicates.slice(i, i + 200).map((d) => ({
-          received_at: d.receivedAt,
-          route: d.route,
-          idempotency_key: null,
-          duplicate_of: d.idempotencyKey === null ? null : (firsts.get(d.idempotencyKey)?.id ?? null),
-          headers: JSON.stringify(d.headers),
-          body: d.body,
-          status: 'duplicate',
-          response_status: d.answer.status,
-          response: JSON.stringify(d.answer.body),
-          error: null,
-        })),
+        duplicates
+          .slice(i, i + 200)
+          .map((d) => inboxCopy(d, 'duplicate', d.idempotencyKey === null ? null : (firsts.get(d.idempotencyKey)?.id ?? null))),
       )
       .execute();
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { storableWrite, type RecordType, type RecordWrite } from '../domain/records.js';
-import type { Metrics } from '../metrics.js';
+import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
@@ -10,6 +10,7 @@ import { inWriteTransaction } from '../store/write-transaction.js';
 import { readAhead } from './read-ahead.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
 import type { TaskRow, TaskStore } from './task-store.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface RunnerOptions {
   /** This process's name in lease_owner. */
@@ -193,7 +194,7 @@ export class TaskRunner {
         controller.signal.throwIfAborted();
         // One turn of the event loop, so the requests for the next pages are on
         // the wire before the commit (synchronous on SQLite) holds the thread.
-        await new Promise((resolve) => setImmediate(resolve));
+        await nextTurn();
         const swept = r.value.complete ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log }) : [];
         await this.commitPage(task, r.value, progress, swept);
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
@@ -269,18 +270,9 @@ export class TaskRunner {
     };
     const writes = [...page.records, ...extra].map(storableWrite);
     const hashes = await hashWrites(writes);
-    await inWriteTransaction(this.store, async (tx) => {
+    const applied = await inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, writes, hashes);
-      // Tallied first: one counter call per kind of outcome, not per record.
-      const tally = new Map<string, { type: string; result: string; n: number }>();
-      for (const a of applied) {
-        const key = `${a.type}:${a.result}`;
-        const t = tally.get(key) ?? { type: a.type, result: a.result, n: 0 };
-        t.n++;
-        tally.set(key, t);
-        if (a.result !== 'unchanged' && a.result !== 'stale') next.written++;
-      }
-      for (const t of tally.values()) this.metrics?.recordsWritten.inc({ type: t.type, result: t.result }, t.n);
+      next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
       await saveCheckpoint(tx, task.source, page.checkpoint);
       const res = await tx.trx
         .updateTable('tasks')
@@ -290,7 +282,9 @@ export class TaskRunner {
         .where('status', '=', 'running')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) throw new LeaseLost('task no longer owned by this process');
+      return applied;
     });
+    countRecordsWritten(this.metrics, applied);
     Object.assign(progress, next);
   }
 }

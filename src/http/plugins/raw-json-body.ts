@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from '../../errors.js';
 
 declare module 'fastify' {
@@ -13,6 +13,16 @@ declare module 'fastify' {
 }
 
 /**
+ * Bodies are not decompressed: a gzip body would otherwise be "not JSON" (400),
+ * and a mislabelled plain one taken; either way the coding is what is
+ * unsupported. The refusal for a body with a content-encoding, or null.
+ */
+export function encodedBodyRefusal(req: FastifyRequest): ApiError | null {
+  const coding = req.headers['content-encoding']?.trim().toLowerCase();
+  return coding && coding !== 'identity' ? new ApiError('unsupported_media_type', `content-encoding ${coding} is not supported; send the body uncompressed`) : null;
+}
+
+/**
  * JSON parsing that keeps the raw bytes. Parsing goes through Fastify's own
  * secure parser, which refuses `__proto__` and `constructor.prototype` keys.
  */
@@ -20,11 +30,9 @@ export function rawJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    // Bodies are not decompressed: a gzip body would otherwise be "not JSON" (400),
-    // and a mislabelled plain one taken; either way the coding is what is unsupported.
-    const coding = req.headers['content-encoding']?.trim().toLowerCase();
-    if (coding && coding !== 'identity') {
-      done(new ApiError('unsupported_media_type', `content-encoding ${coding} is not supported; send the body uncompressed`), undefined);
+    const refused = encodedBodyRefusal(req);
+    if (refused) {
+      done(refused, undefined);
       return;
     }
     const raw = body as Buffer;

@@ -10,6 +10,7 @@ import type { EventOutcome, InboxProcessor } from '../../ingest/inbox-processing
 import { FormFieldError, MAILCHIMP_TYPES, parseMailchimpForm, type FormObject } from '../../ingest/mailchimp-webhook.js';
 import { nullable, problemResponses } from '../schemas/common.js';
 import { WriteResultItem } from '../schemas/records.js';
+import { encodedBodyRefusal } from '../plugins/raw-json-body.js';
 import { headerText, inboxHeaders } from '../request-headers.js';
 
 export interface ProviderWebhookRoutesOptions {
@@ -96,9 +97,9 @@ export const providerWebhookRoutes: FastifyPluginAsyncTypebox<ProviderWebhookRou
   // Mailchimp posts forms. Parsed only in this plugin's routes (the JSON routes
   // keep answering 415 to a form), within the same body limit.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: config.bodyLimitBytes }, (req, body, done) => {
-    const coding = req.headers['content-encoding']?.trim().toLowerCase();
-    if (coding && coding !== 'identity') {
-      done(new ApiError('unsupported_media_type', `content-encoding ${coding} is not supported; send the body uncompressed`), undefined);
+    const refused = encodedBodyRefusal(req);
+    if (refused) {
+      done(refused, undefined);
       return;
     }
     const raw = body as Buffer;

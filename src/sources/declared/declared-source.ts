@@ -5,6 +5,7 @@ import { createRecordMapper, formatTime, getPath, parseTime, type RecordMapper }
 import type { DeclaredSourceConfig } from './load-sources-file.js';
 import { createPaginator, type PagePosition, type Paginator } from './paginators.js';
 import { envReferences, type SourceSpec, type TimeFormat } from './schema.js';
+import { requestAhead } from '../request-ahead.js';
 
 /**
  * Where a declared source stands, saved with every committed page.
@@ -177,23 +178,16 @@ export class DeclaredSource implements SourceConnector {
     const fetchAt = (at: WalkCheckpoint) => {
       ctx.signal.throwIfAborted();
       const req = this.requestFor(at);
-      const p = this.http()
+      return this.http()
         .request({ path: req.path, query: req.query, signal: ctx.signal })
         .then((res) => ({ req, res }));
-      // Awaited on the next turn of the loop; until then a rejection is not unhandled.
-      p.catch(() => {});
-      return p;
     };
     let inFlight = fetchAt(cp);
     for (;;) {
       const { req, res } = await inFlight;
       const items = this.recordsOf(res.body);
       const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
-      if (next !== null) {
-        inFlight = fetchAt({ ...cp, position: next });
-        // Let the request reach the socket before mapping holds the thread for milliseconds.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      if (next !== null) inFlight = (await requestAhead(() => fetchAt({ ...cp, position: next }))).response;
 
       const records: RecordWrite[] = [];
       let maxSeen = cp.maxSeen;

@@ -3,6 +3,7 @@ import { createSourceClient, type SourceClient, type SourceClientOptions } from 
 import { UpstreamHttpError } from '../upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
+import { requestAhead } from '../request-ahead.js';
 
 /** Mailchimp's largest page. */
 const PAGE_SIZE = 1000;
@@ -154,14 +155,11 @@ export class MailchimpSource implements SourceConnector {
   ): AsyncGenerator<{ campaigns: MailchimpCampaign[]; nextOffset: number; last: boolean; total: number }> {
     const fetchAt = (at: number) => {
       ctx.signal.throwIfAborted();
-      const p = this.http().request<CampaignPage>({
+      return this.http().request<CampaignPage>({
         path: '/campaigns',
         query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query },
         signal: ctx.signal,
       });
-      // Awaited on the next turn of the loop; until then a rejection is not unhandled.
-      p.catch(() => {});
-      return p;
     };
     let inFlight = fetchAt(offset);
     for (;;) {
@@ -171,11 +169,7 @@ export class MailchimpSource implements SourceConnector {
       }
       const nextOffset: number = offset + page.campaigns.length;
       const last = page.campaigns.length === 0 || nextOffset >= page.total_items;
-      if (!last) {
-        inFlight = fetchAt(nextOffset);
-        // Let the request reach the socket before mapping holds the thread for milliseconds.
-        await new Promise((resolve) => setImmediate(resolve));
-      }
+      if (!last) inFlight = (await requestAhead(() => fetchAt(nextOffset))).response;
       yield { campaigns: page.campaigns, nextOffset, last, total: page.total_items };
       if (last) return;
       offset = nextOffset;
