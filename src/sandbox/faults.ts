@@ -181,7 +181,11 @@ export class FaultInjector {
     return this.add({ ...options, kind: 'reset' });
   }
 
-  /** A fixed delay before every matching answer (0 turns it off). Replaces any earlier setting. */
+  /**
+   * The time from a matching request to its answer, the answer's making
+   * included (an injected fault waits it out first); 0 turns it off.
+   * Replaces any earlier setting.
+   */
   setLatency(ms: number, options: { pathPrefix?: string } = {}): void {
     if (!(ms >= 0) || !Number.isFinite(ms)) throw new RangeError(`latency must be a finite number of ms >= 0, got ${ms}`);
     this.latency = { ms, ...(options.pathPrefix === undefined ? {} : { pathPrefix: options.pathPrefix }) };
