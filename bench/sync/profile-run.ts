@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cpuSeconds } from '../lib/proc.js';
 import { startUpstream } from './children.js';
 import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js';
 
@@ -42,6 +43,7 @@ for (let i = 0; i < 100; i++) {
   await sleep(100);
 }
 const t0 = Date.now();
+const cpu0 = cpuSeconds(child.pid as number);
 const { task_id } = (await (await fetch(`${base}/sync/${marketing ? 'marketing' : 'bench'}`, { method: 'POST' })).json()) as { task_id: string };
 for (;;) {
   await sleep(200);
@@ -49,7 +51,9 @@ for (;;) {
   if (t.status !== 'running' && t.status !== 'queued') { console.log(t); break; }
 }
 const secs = (Date.now() - t0) / 1000;
+const cpu = cpuSeconds(child.pid as number);
 console.log(`${records} records in ${secs.toFixed(1)} s = ${Math.round(records / secs)} records/s`);
+if (cpu !== null && cpu0 !== null) console.log(`service CPU ${(((cpu - cpu0) * 1e6) / records).toFixed(1)} µs a record`);
 const hwm = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmHWM:\s+(\d+)/)?.[1];
 console.log(`VmHWM ${Math.round(Number(hwm) / 1024)} MiB`);
 child.kill('SIGTERM');

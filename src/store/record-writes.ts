@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { contentHash, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
+import { hashContent, type HashedContent, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
 import type { Dialect } from './dialect.js';
 import type { RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
@@ -30,7 +30,8 @@ async function readExisting(tx: WriteTx, writes: readonly RecordWrite[]): Promis
   return found;
 }
 
-function rowFromWrite(w: RecordWrite, hash: string, now: number, createdAt: number): RecordInsert {
+/** The row to store; the JSON columns are the canonical texts the hash was made from (keys sorted). */
+function rowFromWrite(w: RecordWrite, content: HashedContent, now: number, createdAt: number): RecordInsert {
   return {
     type: w.type,
     external_id: w.external_id,
@@ -40,9 +41,9 @@ function rowFromWrite(w: RecordWrite, hash: string, now: number, createdAt: numb
     email: w.fields.email,
     status: w.fields.status,
     budget: w.fields.budget,
-    details: w.fields.details === null ? null : JSON.stringify(w.fields.details),
-    attributes: JSON.stringify(w.attributes),
-    content_hash: hash,
+    details: content.details,
+    attributes: content.attributes,
+    content_hash: content.hash,
     source_updated_at: w.sourceUpdatedAt,
     created_at: createdAt,
     updated_at: now,
@@ -95,18 +96,18 @@ interface KeyState {
 const HASH_SLICE = 200;
 
 /**
- * The content hashes of `writes`, for `applyRecordWrites`, computed before its
+ * The hashed contents of `writes`, for `applyRecordWrites`, computed before its
  * transaction and a slice at a time: a 1,000-record sync page takes several
  * milliseconds to hash, too long to hold the event loop (and the next page's
  * response) in one go.
  */
-export async function hashWrites(writes: readonly RecordWrite[]): Promise<string[]> {
-  const hashes = new Array<string>(writes.length);
+export async function hashWrites(writes: readonly RecordWrite[]): Promise<HashedContent[]> {
+  const hashed = new Array<HashedContent>(writes.length);
   for (let i = 0; i < writes.length; i++) {
     if (i > 0 && i % HASH_SLICE === 0) await nextTurn();
-    hashes[i] = contentHash(writes[i] as RecordWrite);
+    hashed[i] = hashContent(writes[i] as RecordWrite);
   }
-  return hashes;
+  return hashed;
 }
 
 /**
@@ -115,9 +116,9 @@ export async function hashWrites(writes: readonly RecordWrite[]): Promise<string
  * one batch behave as if sent one after another), then writes every changed
  * key with one multi-row upsert and moves the total counters to match.
  * Runs inside `inWriteTransaction`, whose lock makes the read-then-write safe.
- * `hashes`, from `hashWrites`, saves hashing inside the transaction.
+ * `hashed`, from `hashWrites`, saves hashing inside the transaction.
  */
-export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[], hashes?: readonly string[]): Promise<AppliedWrite[]> {
+export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[], hashed?: readonly HashedContent[]): Promise<AppliedWrite[]> {
   if (writes.length === 0) return [];
   const existing = await readExisting(tx, writes);
   const states = new Map<string, KeyState>();
@@ -137,8 +138,8 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     const result = (r: WriteResult) => results.push({ type: incoming.type, external_id: incoming.external_id, result: r });
 
     if (!state) {
-      const hash = hashes?.[i] ?? contentHash(incoming);
-      states.set(key, { row: rowFromWrite(incoming, hash, tx.now, tx.now), before: null, dirty: true });
+      const content = hashed?.[i] ?? hashContent(incoming);
+      states.set(key, { row: rowFromWrite(incoming, content, tx.now, tx.now), before: null, dirty: true });
       result(incoming.deleted ? 'deleted' : 'created');
       continue;
     }
@@ -152,8 +153,8 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     const effective: RecordWrite = incoming.deleted
       ? { ...recordFromRow(current, tx.dialect), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
       : incoming;
-    const hash = effective === incoming ? (hashes?.[i] ?? contentHash(incoming)) : contentHash(effective);
-    if (hash === current.content_hash) {
+    const content = effective === incoming ? (hashed?.[i] ?? hashContent(incoming)) : hashContent(effective);
+    if (content.hash === current.content_hash) {
       if (effective.sourceUpdatedAt !== null && (storedAt === null || effective.sourceUpdatedAt > storedAt)) {
         // Newer timestamp, same content: remember it for the guard without moving updated_at.
         current.source_updated_at = effective.sourceUpdatedAt;
@@ -162,7 +163,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
       result('unchanged');
       continue;
     }
-    const next = rowFromWrite(effective, hash, tx.now, current.created_at);
+    const next = rowFromWrite(effective, content, tx.now, current.created_at);
     if (effective.deleted && current.deleted_at != null) next.deleted_at = current.deleted_at;
     state.row = next;
     state.dirty = true;

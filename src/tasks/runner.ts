@@ -269,9 +269,9 @@ export class TaskRunner {
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
     const writes = [...page.records, ...extra].map(storableWrite);
-    const hashes = await hashWrites(writes);
+    const hashed = await hashWrites(writes);
     const applied = await inWriteTransaction(this.store, async (tx) => {
-      const applied = await applyRecordWrites(tx, writes, hashes);
+      const applied = await applyRecordWrites(tx, writes, hashed);
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
       await saveCheckpoint(tx, task.source, page.checkpoint);
       const res = await tx.trx

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentHash, recordFromPayload, storableWrite } from '../../src/domain/records.js';
+import { canonicalJson, contentHash, hashContent, recordFromPayload, storableWrite, type RecordWrite } from '../../src/domain/records.js';
 
 /** The first, obviously correct form: every record hashed before stays the same. */
 function referenceCanonical(value: unknown): string {
@@ -46,6 +46,36 @@ describe('canonical JSON and the content hash', () => {
     expect(contentHash({ ...w, attributes: { plan: { seats: 3, tier: 'pro' } } })).toBe(expected);
     expect(contentHash({ ...w, deleted: true })).not.toBe(expected);
   });
+
+  it('makes the same hash as the reference form for any record, and hands back the canonical texts it used', () => {
+    const scalar = <T,>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+    const record = fc.record({
+      type: fc.constantFrom('customer' as const, 'campaign' as const),
+      external_id: fc.string(),
+      source: fc.string(),
+      fields: fc.record({
+        sender_id: scalar(fc.integer()),
+        name: scalar(fc.string()),
+        email: scalar(fc.string()),
+        status: scalar(fc.string()),
+        budget: scalar(fc.double()),
+        details: scalar(fc.dictionary(fc.string(), fc.jsonValue())),
+      }),
+      attributes: fc.dictionary(fc.string(), jsonish),
+      sourceUpdatedAt: scalar(fc.integer()),
+      deleted: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(record, (w: RecordWrite) => {
+        const body = referenceCanonical({ s: w.source, f: w.fields, a: w.attributes, d: w.deleted });
+        const content = hashContent(w);
+        expect(content.hash).toBe(createHash('sha256').update(w.type).update('\0').update(body).digest('base64url'));
+        expect(content.attributes).toBe(referenceCanonical(w.attributes));
+        expect(content.details).toBe(w.fields.details === null ? null : referenceCanonical(w.fields.details));
+      }),
+      { seed, numRuns: 300 },
+    );
+  });
 });
 
 describe('storableWrite without copies', () => {
@@ -60,6 +90,19 @@ describe('storableWrite without copies', () => {
     expect(s).not.toBe(w);
     expect(s.attributes).toEqual({ extra: { deep: ['fine', 'bad'] } });
     expect(w.attributes).toEqual({ extra: { deep: ['fine', 'bad\u0000'] } });
+  });
+
+  it('finds NUL and lone surrogates exactly where the regex does, in any UTF-16 text', () => {
+    const unit = fc.oneof(fc.constantFrom(0, 0xd800, 0xdbff, 0xdc00, 0xdfff, 0x41), fc.integer({ min: 0, max: 0xffff }));
+    const text = fc.array(unit, { maxLength: 12 }).map((units) => String.fromCharCode(...units));
+    const unstorable = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+    fc.assert(
+      fc.property(text, (s) => {
+        const w = recordFromPayload('customer', { external_id: 'k4', note: s, [s]: 1 }, 'crm');
+        expect(storableWrite(w) === w).toBe(!unstorable.test(s));
+      }),
+      { seed, numRuns: 1000 },
+    );
   });
 
   it('cleans keys too', () => {
