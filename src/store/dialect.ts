@@ -11,7 +11,8 @@ export interface Dialect {
   /** Column type for integers that may pass 2^31 (times in ms, counters). */
   readonly bigintType: 'integer' | 'bigint';
   readonly doubleType: 'real' | 'double precision';
-  readonly jsonType: 'text' | 'jsonb';
+  /** JSON columns hold the service's text as written (see migration 005). */
+  readonly jsonType: 'text' | 'json';
   /** An auto-numbered primary key column. */
   autoIdColumn(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
   /** The type to declare for that key column. */
@@ -62,7 +63,7 @@ export const postgresDialect: Dialect = {
   name: 'postgres',
   bigintType: 'bigint',
   doubleType: 'double precision',
-  jsonType: 'jsonb',
+  jsonType: 'json',
   autoIdType: 'bigint',
   autoIdColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
   acquireWriteLock: async (trx) => {

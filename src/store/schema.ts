@@ -4,7 +4,7 @@ import type { ColumnType, Generated } from 'kysely';
  * Table types for Kysely. Times are integer milliseconds since the epoch in
  * both engines (BIGINT), so ordering, cursors and comparisons are the same
  * everywhere; the HTTP layer renders them as ISO 8601.
- * JSON columns are written as strings (TEXT in SQLite, jsonb in PostgreSQL)
+ * JSON columns are written as strings (TEXT in SQLite, json in PostgreSQL)
  * and read back through `dialect.decodeJson`.
  */
 type Json = ColumnType<unknown, string, string>;

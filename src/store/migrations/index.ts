@@ -4,6 +4,7 @@ import { recordsMigration } from './001-records.js';
 import { tasksMigration } from './002-tasks.js';
 import { recordsSourceFeedMigration } from './003-records-source-feed.js';
 import { inboxStatusMigration } from './004-inbox-status.js';
+import { jsonColumnsMigration } from './005-json-columns.js';
 
 /**
  * One list of migrations for both engines; each takes the dialect so column
@@ -15,6 +16,7 @@ function migrationsFor(d: Dialect): Record<string, Migration> {
     '002-tasks': tasksMigration(d),
     '003-records-source-feed': recordsSourceFeedMigration(),
     '004-inbox-status': inboxStatusMigration(d),
+    '005-json-columns': jsonColumnsMigration(d),
   };
 }
 

@@ -1,0 +1,90 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordFromPayload } from '../../src/domain/records.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { findRecord } from '../../src/store/record-queries.js';
+import { applyRecordWrites } from '../../src/store/record-writes.js';
+import { inWriteTransaction } from '../../src/store/write-transaction.js';
+import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+
+const JSON_COLUMNS = [
+  ['records', 'details'],
+  ['records', 'attributes'],
+  ['webhook_inbox', 'headers'],
+  ['webhook_inbox', 'response'],
+  ['sync_state', 'checkpoint'],
+] as const;
+
+const campaign = (name: string) =>
+  recordFromPayload('campaign', { external_id: 'k1', name, details: { zeta: 1, alpha: { y: 2, b: 1 } }, web_id: 7, archive_url: 'u' }, 'webhook');
+
+for (const engine of ENGINES) {
+  describe(`JSON columns on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let store: Store;
+
+    beforeAll(async () => {
+      db = await engine.create();
+      store = await openStore(db.config);
+    });
+    afterAll(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    it('give back what was written, keys in the same (sorted) order on both engines', async () => {
+      await inWriteTransaction(store, (tx) => applyRecordWrites(tx, [campaign('Sale')]));
+      const found = await findRecord(store, 'campaign', 'k1');
+      expect(found?.attributes).toEqual({ web_id: 7, archive_url: 'u' });
+      expect(Object.keys(found?.attributes ?? {})).toEqual(['archive_url', 'web_id']);
+      expect(JSON.stringify(found?.fields.details)).toBe('{"alpha":{"b":1,"y":2},"zeta":1}');
+    });
+  });
+}
+
+const postgres = ENGINES.find((e) => e.name === 'postgres');
+
+describe.runIf(postgres)('migration 005 on PostgreSQL', () => {
+  let db: ScratchDatabase;
+
+  beforeAll(async () => {
+    db = await (postgres as (typeof ENGINES)[number]).create();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const columnTypes = async (store: Store) => {
+    const { rows } = await sql<{ table_name: string; column_name: string; data_type: string }>`
+      select table_name, column_name, data_type from information_schema.columns
+      where table_schema = current_schema() and data_type in ('json', 'jsonb')`.execute(store.db);
+    return new Map(rows.map((r) => [`${r.table_name}.${r.column_name}`, r.data_type]));
+  };
+
+  it('turns the jsonb columns of a database made before it into json, keeping every value', async () => {
+    let store = await openStore(db.config);
+    await inWriteTransaction(store, (tx) => applyRecordWrites(tx, [campaign('Before')]));
+    // The database as an older release left it: jsonb columns, 005 not yet run.
+    for (const [table, column] of JSON_COLUMNS) {
+      await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type jsonb using ${sql.ref(column)}::jsonb`.execute(store.db);
+    }
+    await sql`delete from kysely_migration where name = '005-json-columns'`.execute(store.db);
+    expect(new Set((await columnTypes(store)).values())).toEqual(new Set(['jsonb']));
+    await store.close();
+
+    store = await openStore(db.config);
+    try {
+      const types = await columnTypes(store);
+      expect(Object.fromEntries(types)).toEqual(Object.fromEntries(JSON_COLUMNS.map(([t, c]) => [`${t}.${c}`, 'json'])));
+      const found = await findRecord(store, 'campaign', 'k1');
+      expect(found?.fields.name).toBe('Before');
+      expect(found?.fields.details).toEqual({ zeta: 1, alpha: { y: 2, b: 1 } });
+      expect(found?.attributes).toEqual({ web_id: 7, archive_url: 'u' });
+      // Unchanged content is still recognised after the conversion: no new change-feed entry.
+      const again = await inWriteTransaction(store, (tx) => applyRecordWrites(tx, [campaign('Before')]));
+      expect(again[0]?.result).toBe('unchanged');
+    } finally {
+      await store.close();
+    }
+  });
+});
