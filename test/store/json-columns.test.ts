@@ -1,19 +1,13 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromPayload } from '../../src/domain/records.js';
+import { JSON_COLUMNS } from '../../src/store/migrations/005-json-columns.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { findRecord } from '../../src/store/record-queries.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
-const JSON_COLUMNS = [
-  ['records', 'details'],
-  ['records', 'attributes'],
-  ['webhook_inbox', 'headers'],
-  ['webhook_inbox', 'response'],
-  ['sync_state', 'checkpoint'],
-] as const;
 
 const campaign = (name: string) =>
   recordFromPayload('campaign', { external_id: 'k1', name, details: { zeta: 1, alpha: { y: 2, b: 1 } }, web_id: 7, archive_url: 'u' }, 'webhook');

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Dialect } from '../dialect.js';
 
 /** Every JSON column: written as text by the service, read back whole, never queried inside. */
-const JSON_COLUMNS = [
+export const JSON_COLUMNS = [
   ['records', 'details'],
   ['records', 'attributes'],
   ['webhook_inbox', 'headers'],
