@@ -83,10 +83,9 @@ export async function loadRecordsWithSql(config: DatabaseConfig, n: number, chun
   const started = Date.now();
   const base = Date.now() - Math.ceil(n / ROWS_PER_TICK) - 60_000;
   const pgEngine = store.dialect.name === 'postgres';
-  const json = (text: string) => (pgEngine ? `(${text})::jsonb` : text);
+  const json = (text: string) => (pgEngine ? `(${text})::json` : text);
   try {
     await store.db.transaction().execute(async (trx) => {
-      await store.dialect.acquireWriteLock(trx);
       for (let from = 0; from < n; from += chunk) {
         const to = Math.min(n, from + chunk);
         const series = pgEngine

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect as KyselyDialect, type Driver } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
@@ -57,14 +57,27 @@ function openSqlite(file: string): Kysely<Database> {
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   cacheStatements(sqlite);
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: beginningWith(new SqliteDialect({ database: sqlite }), sqliteDialect.beginTransaction) });
+}
+
+/** `dialect` with every transaction opened by `begin` (see Dialect.beginTransaction). */
+function beginningWith(dialect: KyselyDialect, begin: string): KyselyDialect {
+  const createDriver = dialect.createDriver.bind(dialect);
+  dialect.createDriver = (): Driver => {
+    const driver = createDriver();
+    driver.beginTransaction = async (connection: DatabaseConnection) => {
+      await connection.executeQuery(CompiledQuery.raw(begin));
+    };
+    return driver;
+  };
+  return dialect;
 }
 
 function openPostgres(url: string): Kysely<Database> {
   const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: beginningWith(new PostgresDialect({ pool }), postgresDialect.beginTransaction) });
 }
 
 /** Opens the store named by the configuration and brings its schema up to date. */

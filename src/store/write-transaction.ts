@@ -18,8 +18,8 @@ export interface WriteTx {
  * several processes write to one PostgreSQL or a clock steps back.
  */
 export async function inWriteTransaction<T>(store: Store, fn: (tx: WriteTx) => Promise<T>): Promise<T> {
+  // The transaction's opening statement has taken the write lock (Dialect.beginTransaction).
   return store.db.transaction().execute(async (trx) => {
-    await store.dialect.acquireWriteLock(trx);
     const last = await trx
       .selectFrom('records')
       .select((eb) => eb.fn.max('updated_at').as('latest'))
