@@ -1,8 +1,9 @@
 /**
- * The two statements of the record write path, written as SQL text once per
- * engine instead of built through the query builder for every batch: they run
- * for every webhook batch and every sync page, and building a 1,000-row insert
- * cost more than executing it. Everything else goes through Kysely.
+ * The statements of the record write path (the lookup, the upsert and the
+ * move of the total counters), written as SQL text once per engine instead of
+ * built through the query builder for every batch: they run for every webhook
+ * batch and every sync page, and building a 1,000-row insert cost more than
+ * executing it. Everything else goes through Kysely.
  */
 import { CompiledQuery, type Insertable, type Selectable } from 'kysely';
 import type { RecordsTable } from './schema.js';
@@ -10,12 +11,27 @@ import type { RecordsTable } from './schema.js';
 export type RecordRow = Selectable<RecordsTable>;
 export type RecordInsert = Insertable<RecordsTable>;
 
+/** A change of one bucket of record_counts. */
+export interface CounterDelta {
+  type: string;
+  source: string;
+  deleted: 0 | 1;
+  n: number;
+}
+
 export interface RecordStatements {
   /** The stored rows of `type` whose external_id is among `ids`, as one or more statements. */
   selectByKeys(type: string, ids: readonly string[]): Array<CompiledQuery<RecordRow>>;
-  /** Inserts or replaces `rows` (distinct keys) on (type, external_id), as one or more statements. */
-  upsert(rows: readonly RecordInsert[]): CompiledQuery[];
+  /**
+   * Inserts or replaces `rows` (distinct keys) on (type, external_id) and
+   * adds `counters` (non-zero, distinct buckets) to record_counts, as one
+   * or more statements.
+   */
+  upsert(rows: readonly RecordInsert[], counters: readonly CounterDelta[]): CompiledQuery[];
 }
+
+/** Adds each delta to its bucket, creating the bucket when it is new. */
+const COUNTERS_ON_CONFLICT = 'on conflict (type, source, deleted) do update set n = record_counts.n + excluded.n';
 
 /** Written columns, in the order of every statement below. */
 const COLUMNS = [
@@ -78,8 +94,8 @@ export const sqliteRecordStatements: RecordStatements = {
     chunked(ids, SQLITE_KEYS_PER_SELECT).map((part) =>
       CompiledQuery.raw(`select * from records where type = ? and external_id in (${part.map(() => '?').join(', ')})`, [type, ...part]),
     ),
-  upsert: (rows) =>
-    chunked(rows, SQLITE_ROWS_PER_INSERT).map((part) => {
+  upsert: (rows, counters) => [
+    ...chunked(rows, SQLITE_ROWS_PER_INSERT).map((part) => {
       const params: unknown[] = [];
       for (const r of part) params.push(...values(r));
       return CompiledQuery.raw(
@@ -87,6 +103,15 @@ export const sqliteRecordStatements: RecordStatements = {
         params,
       );
     }),
+    ...(counters.length === 0
+      ? []
+      : [
+          CompiledQuery.raw(
+            `insert into record_counts (type, source, deleted, n) values ${counters.map(() => '(?, ?, ?, ?)').join(', ')} ${COUNTERS_ON_CONFLICT}`,
+            counters.flatMap((c) => [c.type, c.source, c.deleted, c.n]),
+          ),
+        ]),
+  ],
 };
 
 /** PostgreSQL types of the columns, as json_to_recordset reads them. */
@@ -113,6 +138,8 @@ const PG_TYPES: Record<(typeof COLUMNS)[number], string> = {
 // are spliced in as they are. (Arrays per column cost more: pg escapes every
 // quote of every JSON document into an array literal, and the server unescapes it.)
 const PG_UPSERT = `insert into records (${COLUMNS.join(', ')}) select ${COLUMNS.map((c) => `r.${c}`).join(', ')} from json_to_recordset($1::json) as r(${COLUMNS.map((c) => `${c} ${PG_TYPES[c]}`).join(', ')}) ${ON_CONFLICT}`;
+
+const PG_COUNTERS_WITH = `with counters as (insert into record_counts (type, source, deleted, n) select c.type, c.source, c.deleted, c.n from json_to_recordset($2::json) as c(type text, source text, deleted integer, n bigint) ${COUNTERS_ON_CONFLICT})`;
 
 /** Rows per statement: bounds the size of one message to the server. */
 const PG_ROWS_PER_INSERT = 5000;
@@ -141,5 +168,11 @@ export const postgresRecordStatements: RecordStatements = {
       [type, [...ids]],
     ),
   ],
-  upsert: (rows) => chunked(rows, PG_ROWS_PER_INSERT).map((part) => CompiledQuery.raw(PG_UPSERT, [`[${part.map(rowJson).join(',')}]`])),
+  // The counters ride with the last chunk, as a data-modifying WITH: one round trip fewer.
+  upsert: (rows, counters) =>
+    chunked(rows, PG_ROWS_PER_INSERT).map((part, i, parts) =>
+      i === parts.length - 1 && counters.length > 0
+        ? CompiledQuery.raw(`${PG_COUNTERS_WITH} ${PG_UPSERT}`, [`[${part.map(rowJson).join(',')}]`, JSON.stringify(counters)])
+        : CompiledQuery.raw(PG_UPSERT, [`[${part.map(rowJson).join(',')}]`]),
+    ),
 };

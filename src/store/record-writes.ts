@@ -1,7 +1,6 @@
-import { sql } from 'kysely';
 import { hashContent, type HashedContent, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
 import type { Dialect } from './dialect.js';
-import type { RecordInsert, RecordRow } from './record-statements.js';
+import type { CounterDelta, RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
@@ -171,13 +170,18 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
   }
 
   const dirty = [...states.values()].filter((s) => s.dirty);
-  for (const query of tx.dialect.recordStatements.upsert(dirty.map((s) => s.row))) await tx.trx.executeQuery(query);
-  await moveCounters(tx, dirty);
+  for (const query of tx.dialect.recordStatements.upsert(
+    dirty.map((s) => s.row),
+    counterDeltas(dirty),
+  )) {
+    await tx.trx.executeQuery(query);
+  }
   return results;
 }
 
-async function moveCounters(tx: WriteTx, dirty: readonly KeyState[]): Promise<void> {
-  const deltas = new Map<string, { type: string; source: string; deleted: number; n: number }>();
+/** How the written keys move the total counters: out of the bucket each was in, into the one it is in now. */
+function counterDeltas(dirty: readonly KeyState[]): CounterDelta[] {
+  const deltas = new Map<string, CounterDelta>();
   const bump = (type: string, source: string, deleted: boolean, by: number) => {
     const k = `${type}\u0000${source}\u0000${deleted ? 1 : 0}`;
     const d = deltas.get(k) ?? { type, source, deleted: deleted ? 1 : 0, n: 0 };
@@ -188,13 +192,5 @@ async function moveCounters(tx: WriteTx, dirty: readonly KeyState[]): Promise<vo
     if (s.before) bump(s.row.type, s.before.source, s.before.deleted, -1);
     bump(s.row.type, s.row.source, s.row.deleted_at != null, +1);
   }
-  const changes = [...deltas.values()].filter((d) => d.n !== 0);
-  if (changes.length === 0) return;
-  await tx.trx
-    .insertInto('record_counts')
-    .values(changes)
-    .onConflict((oc) =>
-      oc.columns(['type', 'source', 'deleted']).doUpdateSet({ n: sql<number>`record_counts.n + excluded.n` }),
-    )
-    .execute();
+  return [...deltas.values()].filter((d) => d.n !== 0);
 }

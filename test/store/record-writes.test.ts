@@ -98,6 +98,9 @@ for (const engine of ENGINES) {
     it('totals kept by the counters match a real count, per type and source', async () => {
       await write(customer('s1', {}, 'crm'), customer('s2', {}, 'crm'), customer('s1b', {}, 'marketing'));
       await write(customer('s2', { name: 'moved' }, 'marketing')); // moves between source buckets
+      // More rows than one upsert statement takes on either engine, with moves and a deletion among them.
+      const many = Array.from({ length: 5200 }, (_, i) => customer(`bulk${i}`, {}, i % 2 === 0 ? 'crm' : 'marketing'));
+      await write(...many, customer('s1', { name: 'moved' }, 'marketing'), { ...customer('s1b', {}, 'marketing'), deleted: true });
       const filters: RecordFilter[] = [{}, { type: 'customer' }, { source: 'crm' }, { source: 'marketing' }, { includeDeleted: true }];
       for (const filter of filters) {
         let q = store.db.selectFrom('records').select((eb) => eb.fn.countAll<number>().as('n'));
