@@ -225,7 +225,7 @@ export function nestingDepth(value: unknown, limit: number): number {
   return max;
 }
 
-// U+0000 and unpaired UTF-16 surrogates: PostgreSQL refuses both in text and jsonb.
+// U+0000 and unpaired UTF-16 surrogates: PostgreSQL refuses both in text columns.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 // ES2024, in V8 since Node 20; the project's lib is ES2023.

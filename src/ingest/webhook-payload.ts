@@ -6,8 +6,8 @@ export const MAX_RECORD_DEPTH = 32;
 
 type Part = Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
-// U+0000 or a lone UTF-16 surrogate: PostgreSQL refuses both in text and
-// jsonb, and a surrogate would be stored as U+FFFD; refused on both engines alike.
+// U+0000 or a lone UTF-16 surrogate: PostgreSQL refuses both in text
+// columns, and a surrogate would be stored as U+FFFD; refused on both engines alike.
 const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const pointerSegment = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect as KyselyDialect, type Driver } from 'kysely';
+import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect as KyselyDialect, type Driver, type TransactionSettings } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
@@ -65,8 +65,18 @@ function beginningWith(dialect: KyselyDialect, begin: string): KyselyDialect {
   const createDriver = dialect.createDriver.bind(dialect);
   dialect.createDriver = (): Driver => {
     const driver = createDriver();
-    driver.beginTransaction = async (connection: DatabaseConnection) => {
-      await connection.executeQuery(CompiledQuery.raw(begin));
+    driver.beginTransaction = async (connection: DatabaseConnection, settings: TransactionSettings) => {
+      if (settings.isolationLevel || settings.accessMode) throw new Error('transactions here take no isolation level or access mode');
+      try {
+        await connection.executeQuery(CompiledQuery.raw(begin));
+      } catch (err) {
+        // BEGIN may have succeeded before the lock failed (a lock_timeout, a
+        // cancel): Kysely rolls back only after beginTransaction returns, so
+        // without this the connection would go back to the pool inside an
+        // aborted transaction and fail every query after it.
+        await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => {});
+        throw err;
+      }
     };
     return driver;
   };

@@ -74,9 +74,11 @@ describe.runIf(postgres)('migration 005 on PostgreSQL', () => {
       expect(found?.fields.name).toBe('Before');
       expect(found?.fields.details).toEqual({ zeta: 1, alpha: { y: 2, b: 1 } });
       expect(found?.attributes).toEqual({ web_id: 7, archive_url: 'u' });
-      // Unchanged content is still recognised after the conversion: no new change-feed entry.
-      const again = await inWriteTransaction(store, (tx) => applyRecordWrites(tx, [campaign('Before')]));
-      expect(again[0]?.result).toBe('unchanged');
+      // The converted columns take new writes and give them back.
+      const changed = await inWriteTransaction(store, (tx) => applyRecordWrites(tx, [campaign('After')]));
+      expect(changed[0]?.result).toBe('updated');
+      expect((await findRecord(store, 'campaign', 'k1'))?.fields.details).toEqual({ zeta: 1, alpha: { y: 2, b: 1 } });
+      expect((await findRecord(store, 'campaign', 'k1'))?.fields.name).toBe('After');
     } finally {
       await store.close();
     }
