@@ -62,6 +62,17 @@ for (const engine of ENGINES) {
         ['/webhooks/mailchimp', 'processed'],
       ]);
       expect(rows[0]).toMatchObject({ idempotency_key: 'g-1', body: raw, duplicate_of: null });
+      // The raw headers and the answer given are kept as JSON, on both engines alike.
+      const first = await t.store.db.selectFrom('webhook_inbox').select(['headers', 'response', 'response_status', 'received_at']).where('id', '=', rows[0]?.id as number).executeTakeFirstOrThrow();
+      expect(t.store.dialect.decodeJson(first.headers)).toMatchObject({ 'webhook-id': 'g-1', 'content-type': 'application/json' });
+      expect(t.store.dialect.decodeJson(first.response)).toEqual({
+        status: 'stored',
+        delivery_id: 'g-1',
+        stored: 1,
+        records: [{ type: 'customer', external_id: 'inbox_g1', result: 'created' }],
+      });
+      expect(first.response_status).toBe(200);
+      expect(Number(first.received_at)).toBeGreaterThan(Date.now() - 60_000);
       // The repeat is recorded, not dropped: it points at the first copy and keeps what it sent.
       expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: raw });
     });
