@@ -9,6 +9,7 @@
  *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
+ *   BENCH_SYNC_HUBSPOT_RATE_LIMIT (unset)     HUBSPOT_RATE_LIMIT for crm, e.g. `off`; unset keeps HubSpot's 100 / 10 s
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
  *                                             run's build: before/after comparisons
  *
@@ -193,6 +194,8 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     } else {
       extra.HUBSPOT_ACCESS_TOKEN = upstream.credential;
       extra.HUBSPOT_BASE_URL = upstream.url;
+      // HubSpot's own limit (100 requests / 10 s) paces crm at 10 pages/s; `off` measures the sync itself.
+      if (process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT) extra.HUBSPOT_RATE_LIMIT = process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT;
     }
     if (source === 'bench') extra.SYNC_BENCH_TOKEN = upstream.credential;
     const env = serviceEnv(extra);
