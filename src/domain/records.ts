@@ -206,10 +206,6 @@ export function hashContent(w: RecordWrite): HashedContent {
   return { hash: hash('sha256', `${w.type}\0${body}`, 'base64url'), attributes, details };
 }
 
-export function contentHash(w: RecordWrite): string {
-  return hashContent(w).hash;
-}
-
 /** Deepest nesting of arrays and objects in a value, counted without recursion. */
 export function nestingDepth(value: unknown, limit: number): number {
   let max = 0;
@@ -235,8 +231,12 @@ declare global {
   }
 }
 
-/** No match of UNSTORABLE in `s`, found by two native scans instead of the regex with lookarounds. */
-const storableText = (s: string): boolean => s.isWellFormed() && !s.includes('\u0000');
+/**
+ * Text PostgreSQL can keep, on both engines alike: no U+0000, no unpaired
+ * UTF-16 surrogate (no match of UNSTORABLE), found by two native scans
+ * instead of the regex with lookarounds.
+ */
+export const storableText = (s: string): boolean => s.isWellFormed() && !s.includes('\u0000');
 
 function cleanText(s: string): string {
   return storableText(s) ? s : s.replace(UNSTORABLE, (m) => (m === '\u0000' ? '' : '\ufffd'));

@@ -1,4 +1,4 @@
-import { nestingDepth, recordFromPayload, type RecordWrite } from '../domain/records.js';
+import { nestingDepth, recordFromPayload, storableText, type RecordWrite } from '../domain/records.js';
 import { ApiError, type FieldError } from '../errors.js';
 
 /** Deepest JSON nesting accepted inside one record: deeper is refused, not stored. */
@@ -6,9 +6,6 @@ export const MAX_RECORD_DEPTH = 32;
 
 type Part = Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
-// U+0000 or a lone UTF-16 surrogate: PostgreSQL refuses both in text
-// columns, and a surrogate would be stored as U+FFFD; refused on both engines alike.
-const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 const pointerSegment = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
@@ -23,7 +20,7 @@ function unstorableValue(record: unknown, at: string): FieldError | null {
   while (stack.length > 0) {
     const [v, path] = stack.pop() as [unknown, string];
     if (typeof v === 'string') {
-      if (UNSTORABLE_TEXT.test(v)) return { path, message: 'must not contain U+0000 or unpaired UTF-16 surrogates' };
+      if (!storableText(v)) return { path, message: 'must not contain U+0000 or unpaired UTF-16 surrogates' };
     } else if (typeof v === 'number') {
       if (!Number.isFinite(v)) return { path, message: 'must be a finite number' };
     } else if (Array.isArray(v)) {
@@ -31,7 +28,7 @@ function unstorableValue(record: unknown, at: string): FieldError | null {
     } else if (v !== null && typeof v === 'object') {
       for (const [key, item] of Object.entries(v)) {
         const child = `${path}/${pointerSegment(key)}`;
-        if (UNSTORABLE_TEXT.test(key)) return { path: child, message: 'key must not contain U+0000 or unpaired UTF-16 surrogates' };
+        if (!storableText(key)) return { path: child, message: 'key must not contain U+0000 or unpaired UTF-16 surrogates' };
         stack.push([item, child]);
       }
     }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentHash, hashContent, recordFromPayload, storableWrite, type RecordWrite } from '../../src/domain/records.js';
+import { canonicalJson, hashContent, recordFromPayload, storableWrite, type RecordWrite } from '../../src/domain/records.js';
 
 /** The first, obviously correct form: every record hashed before stays the same. */
 function referenceCanonical(value: unknown): string {
@@ -42,9 +42,9 @@ describe('canonical JSON and the content hash', () => {
     const w = recordFromPayload('customer', { external_id: 'c1', name: 'Ada', email: 'ada@example.com', plan: { tier: 'pro', seats: 3 } }, 'webhook');
     const body = referenceCanonical({ s: w.source, f: w.fields, a: w.attributes, d: w.deleted });
     const expected = createHash('sha256').update(w.type).update('\0').update(body).digest('base64url');
-    expect(contentHash(w)).toBe(expected);
-    expect(contentHash({ ...w, attributes: { plan: { seats: 3, tier: 'pro' } } })).toBe(expected);
-    expect(contentHash({ ...w, deleted: true })).not.toBe(expected);
+    expect(hashContent(w).hash).toBe(expected);
+    expect(hashContent({ ...w, attributes: { plan: { seats: 3, tier: 'pro' } } }).hash).toBe(expected);
+    expect(hashContent({ ...w, deleted: true }).hash).not.toBe(expected);
   });
 
   it('makes the same hash as the reference form for any record, and hands back the canonical texts it used', () => {
