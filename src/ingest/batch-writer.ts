@@ -89,6 +89,8 @@ export class BatchWriter {
     if (this.queuedRecords >= this.options.maxBatchRecords) {
       if (this.timer) clearTimeout(this.timer);
       this.timer = null;
+      if (this.immediate) clearImmediate(this.immediate);
+      this.immediate = null;
       void this.drain();
       return;
     }
@@ -109,14 +111,20 @@ export class BatchWriter {
 
   private drain(): Promise<void> {
     if (this.running) return this.running;
-    this.running = (async () => {
-      try {
-        while (this.queue.length > 0) await this.commit(this.takeBatch());
-      } finally {
-        this.running = null;
-      }
-    })();
-    return this.running;
+    // A drain scheduled for the end of a turn can find the queue already
+    // emptied by a batch that filled up and committed first.
+    if (this.queue.length === 0) return Promise.resolve();
+    // Cleared in `finally`, which always runs after this assignment: a flag
+    // cleared inside the async body could run first and stay set for good.
+    const running: Promise<void> = this.commitQueued().finally(() => {
+      if (this.running === running) this.running = null;
+    });
+    this.running = running;
+    return running;
+  }
+
+  private async commitQueued(): Promise<void> {
+    while (this.queue.length > 0) await this.commit(this.takeBatch());
   }
 
   private takeBatch(): Pending[] {

@@ -57,6 +57,21 @@ for (const engine of ENGINES) {
       expect(Math.min(...laterTimes)).toBeGreaterThan(Math.max(...firstTimes));
     });
 
+    it('keeps taking deliveries after a full batch commits before the turn ends', async () => {
+      // A batch that fills up commits at once; the end-of-turn drain scheduled
+      // before it then finds nothing to do. It must not leave the writer
+      // marked busy, or every later delivery would wait forever.
+      const small = new BatchWriter(store, { maxDelayMs: 0, maxBatchRecords: 2 }, createMetrics(), pino({ level: 'silent' }));
+      await Promise.all(['full-1', 'full-2', 'full-3'].map((id) => small.submit(job(id))));
+      await new Promise((resolve) => setImmediate(resolve));
+      const late = small.submit(job('full-late'));
+      const stalled = new Promise((resolve) => setTimeout(resolve, 2000, 'stalled'));
+      expect(await Promise.race([late.then((o) => o.answer.status), stalled])).toBe(200);
+      // Only now: close() on a wedged writer would never return.
+      await small.close();
+      expect((await changeTimes(store, ['full-1', 'full-2', 'full-3', 'full-late'])).size).toBeGreaterThan(1);
+    });
+
     it('close commits what was submitted and then refuses new work', async () => {
       const pending = writer.submit(job('at-close'));
       await writer.close();
