@@ -1,4 +1,5 @@
 import { sql, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
+import { postgresInboxStatements, sqliteInboxStatements, type InboxStatements } from './inbox-statements.js';
 import { postgresRecordStatements, sqliteRecordStatements, type RecordStatements } from './record-statements.js';
 import type { Database } from './schema.js';
 
@@ -34,6 +35,8 @@ export interface Dialect {
   ping(db: Kysely<Database>): Promise<void>;
   /** The bulk statements of the record write path, in this engine's SQL. */
   readonly recordStatements: RecordStatements;
+  /** The inbox statements of the webhook hot path, in this engine's SQL. */
+  readonly inboxStatements: InboxStatements;
 }
 
 function decodeJson(value: unknown): unknown {
@@ -53,6 +56,7 @@ export const sqliteDialect: Dialect = {
   decodeJson,
   supportsSkipLocked: false,
   recordStatements: sqliteRecordStatements,
+  inboxStatements: sqliteInboxStatements,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },
@@ -73,6 +77,7 @@ export const postgresDialect: Dialect = {
   decodeJson,
   supportsSkipLocked: true,
   recordStatements: postgresRecordStatements,
+  inboxStatements: postgresInboxStatements,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },

@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import type { InboxInsert } from './inbox-statements.js';
 import type { Database, WebhookInboxTable } from './schema.js';
 import type { WriteTx } from './write-transaction.js';
 
@@ -48,17 +49,13 @@ export interface FirstCopy {
  */
 export async function findFirstCopies(tx: WriteTx, keys: readonly string[]): Promise<Map<string, FirstCopy>> {
   const found = new Map<string, FirstCopy>();
-  const unique = [...new Set(keys)];
-  for (let i = 0; i < unique.length; i += 500) {
-    const rows = await tx.trx
-      .selectFrom('webhook_inbox')
-      .select(['id', 'idempotency_key', 'status', 'response_status', 'response'])
-      .where('idempotency_key', 'in', unique.slice(i, i + 500))
-      .execute();
+  if (keys.length === 0) return found;
+  for (const query of tx.dialect.inboxStatements.selectByKeys([...new Set(keys)])) {
+    const { rows } = await tx.trx.executeQuery(query);
     for (const row of rows) {
       if (row.idempotency_key === null) continue;
       found.set(row.idempotency_key, {
-        id: row.id,
+        id: Number(row.id),
         status: row.status as InboxStatus,
         answer: {
           status: row.response_status ?? 200,
@@ -71,7 +68,7 @@ export async function findFirstCopies(tx: WriteTx, keys: readonly string[]): Pro
 }
 
 /** A delivery as an inbox row: raw headers and body, with the answer it was given. */
-function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicateOf: number | null) {
+function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicateOf: number | null): InboxInsert {
   return {
     received_at: d.receivedAt,
     route: d.route,
@@ -87,14 +84,16 @@ function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicat
   };
 }
 
+async function insertRows(tx: WriteTx, rows: readonly InboxInsert[]): Promise<void> {
+  for (const query of tx.dialect.inboxStatements.insert(rows)) await tx.trx.executeQuery(query);
+}
+
 /** Keeps each delivery raw, with its answer, in the transaction that stored its records. */
 export async function recordDeliveries(tx: WriteTx, deliveries: readonly InboxDelivery[]): Promise<void> {
-  for (let i = 0; i < deliveries.length; i += 200) {
-    await tx.trx
-      .insertInto('webhook_inbox')
-      .values(deliveries.slice(i, i + 200).map((d) => inboxCopy(d, 'processed', null)))
-      .execute();
-  }
+  await insertRows(
+    tx,
+    deliveries.map((d) => inboxCopy(d, 'processed', null)),
+  );
 }
 
 /**
@@ -108,16 +107,10 @@ export async function recordDuplicates(tx: WriteTx, duplicates: readonly InboxDe
     tx,
     duplicates.map((d) => d.idempotencyKey).filter((k): k is string => k !== null),
   );
-  for (let i = 0; i < duplicates.length; i += 200) {
-    await tx.trx
-      .insertInto('webhook_inbox')
-      .values(
-        duplicates
-          .slice(i, i + 200)
-          .map((d) => inboxCopy(d, 'duplicate', d.idempotencyKey === null ? null : (firsts.get(d.idempotencyKey)?.id ?? null))),
-      )
-      .execute();
-  }
+  await insertRows(
+    tx,
+    duplicates.map((d) => inboxCopy(d, 'duplicate', d.idempotencyKey === null ? null : (firsts.get(d.idempotencyKey)?.id ?? null))),
+  );
 }
 
 export interface NewInboxRow {

@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { CompiledQuery, type Transaction } from 'kysely';
 import type { Dialect } from './dialect.js';
 import type { Store } from './open-store.js';
 import type { Database } from './schema.js';
@@ -11,6 +11,9 @@ export interface WriteTx {
   readonly now: number;
 }
 
+// Written once: it opens every write transaction (built through the query builder it cost more than it ran).
+const LATEST_CHANGE = CompiledQuery.raw('select max(updated_at) as latest from records') as CompiledQuery<{ latest: number | string | null }>;
+
 /**
  * Runs `fn` in one transaction that holds the store's write lock. `now` is
  * strictly later than any `updated_at` already committed, so the change feed
@@ -20,11 +23,8 @@ export interface WriteTx {
 export async function inWriteTransaction<T>(store: Store, fn: (tx: WriteTx) => Promise<T>): Promise<T> {
   // The transaction's opening statement has taken the write lock (Dialect.beginTransaction).
   return store.db.transaction().execute(async (trx) => {
-    const last = await trx
-      .selectFrom('records')
-      .select((eb) => eb.fn.max('updated_at').as('latest'))
-      .executeTakeFirst();
-    const latest = Number(last?.latest ?? 0);
+    const { rows } = await trx.executeQuery(LATEST_CHANGE);
+    const latest = Number(rows[0]?.latest ?? 0);
     const now = Math.max(Date.now(), latest + 1);
     return fn({ trx, dialect: store.dialect, now });
   });
