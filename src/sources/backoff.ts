@@ -11,6 +11,9 @@ export function backoffDelay(retry: number, baseDelayMs: number, maxDelayMs: num
   return Math.floor(random() * ceiling);
 }
 
+/** The longest wait believed; a longer (or unrepresentable) one is read as this. */
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+
 /**
  * A Retry-After header value in milliseconds from `now`: delta-seconds or an
  * HTTP date (RFC 9110 §10.2.3). A date in the past means "now" (0).
@@ -20,12 +23,13 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   const raw = (Array.isArray(value) ? value[0] : value)?.trim();
   if (!raw) return undefined;
   // Seconds; fractions are not in the RFC but some servers send them.
-  if (/^\d+(\.\d+)?$/.test(raw)) return Math.ceil(Number(raw) * 1000);
+  if (/^\d+(\.\d+)?$/.test(raw)) return Math.min(Math.ceil(Number(raw) * 1000), MAX_RETRY_AFTER_MS);
   // Every HTTP-date form has a month name and an hh:mm:ss time; Date.parse alone would take "-5" as a year.
   if (!/[a-z]{3}/i.test(raw) || !/\d{2}:\d{2}:\d{2}/.test(raw)) return undefined;
-  const at = Date.parse(raw);
+  // HTTP dates are GMT; the asctime form names no zone, and Date.parse would read it as local time.
+  const at = Date.parse(/(?:GMT|UTC|Z|[+-]\d{4})$/i.test(raw) ? raw : `${raw} GMT`);
   if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
 }
 
 /** Sleeps `ms`, or rejects with the signal's reason as soon as it aborts. */

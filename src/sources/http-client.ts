@@ -84,6 +84,8 @@ export interface SourceClientOptions {
   maxInvalidJsonRetries?: number;
   /** E.g. HubSpot's { requests: 100, perMs: 10_000 }. Default none. */
   rateLimit?: RateLimit;
+  /** Largest response body read, in bytes; a larger one fails the call. Default 64 MiB. */
+  maxResponseBytes?: number;
   /** Requests (and keep-alive connections) at once. Default 10. */
   concurrency?: number;
   logger?: SourceLogger;
@@ -148,6 +150,8 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
   const agent = new Agent({
     connections: concurrency === Infinity ? null : concurrency,
     connect: { timeout: timeoutMs },
+    // Bodies are read whole into memory: bound them (undici fails the body with UND_ERR_RES_EXCEEDED_MAX_SIZE).
+    maxResponseSize: options.maxResponseBytes ?? 64 * 1024 * 1024,
   });
   let closing: Promise<void> | undefined;
 

@@ -28,14 +28,19 @@ export const DEFAULT_CONTACT_PROPERTIES = [
 const VOLATILE = new Set(['lastmodifieddate', 'hs_lastmodifieddate']);
 
 export function contactModifiedAt(c: HubspotContact): number | null {
-  const raw = c.properties.lastmodifieddate ?? c.updatedAt;
+  const raw = c.properties?.lastmodifieddate ?? c.updatedAt;
   const ms = raw ? Date.parse(raw) : Number.NaN;
   return Number.isFinite(ms) ? ms : null;
 }
 
+/** A contact the mapping can key: an object with a non-empty id (a string, as HubSpot sends it). */
+export function isMappableContact(c: unknown): c is HubspotContact {
+  return typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && (c as { id: string }).id !== '';
+}
+
 /** HubSpot contact -> unified customer; every property kept, the known ones in columns. */
 export function customerFromContact(c: HubspotContact, source: string, deleted = false): RecordWrite {
-  const p = c.properties;
+  const p = c.properties ?? {};
   const attributes: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(p)) {
     if (value === undefined || VOLATILE.has(key) || key === 'email') continue;

@@ -2,7 +2,7 @@ import type { RecordWrite } from '../../domain/records.js';
 import { parseRetryAfter } from '../backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
 import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../http-client.js';
-import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
+import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, isMappableContact, type HubspotContact } from './contact-mapping.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 /** HubSpot's list endpoint takes at most 100 a page. */
@@ -30,7 +30,7 @@ const LOOKBACK_MS = 5 * 60_000;
 export type HubspotCheckpoint =
   | { phase: 'list'; after: string | null; startedAt: number }
   | { phase: 'archived'; after: string | null; nextSince: number }
-  | { phase: 'search'; since: number; after: number; maxSeen: number; startedAt: number }
+  | { phase: 'search'; since: number; after: number; maxSeen: number; startedAt: number; tieAfterId?: string }
   | { phase: 'idle'; since: number };
 
 interface ListPage {
@@ -134,26 +134,27 @@ export class HubspotSource implements SourceConnector {
       ctx.signal.throwIfAborted();
       if (cp.phase === 'list') {
         const page = await this.list(ctx, cp.after, false);
-        const next = page.paging?.next?.after ?? null;
-        const records = page.results.map((c) => customerFromContact(c, this.name));
+        const next = nextAfter(page, cp.after);
+        const records = mappable(page.results, ctx.log).map((c) => customerFromContact(c, this.name));
         // Changes made while the first load runs are caught by the next run, which searches from its start.
         cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
         yield { records, checkpoint: cp };
       } else if (cp.phase === 'archived') {
         const page = await this.list(ctx, cp.after, true);
-        const next = page.paging?.next?.after ?? null;
-        const records = page.results.map((c) => customerFromContact(c, this.name, true));
+        const next = nextAfter(page, cp.after);
+        const records = mappable(page.results, ctx.log).map((c) => customerFromContact(c, this.name, true));
         cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
         yield { records, checkpoint: cp };
         if (cp.phase === 'idle') return;
       } else if (cp.phase === 'search') {
-        const page = await this.search(ctx, cp.since, cp.after);
+        const page = await this.search(ctx, cp.since, cp.after, cp.tieAfterId);
         let maxSeen: number = cp.maxSeen;
         // Results come oldest change first: `last` is the page's newest stamp, `atLast` how many share it.
         let last: number | null = null;
         let atLast = 0;
         const records: RecordWrite[] = [];
-        for (const c of page.results) {
+        // One odd entry (null, no id) must not fail the run; paging still counts it.
+        for (const c of mappable(page.results, ctx.log)) {
           const at = contactModifiedAt(c);
           if (at !== null) {
             if (at > maxSeen) maxSeen = at;
@@ -165,6 +166,13 @@ export class HubspotSource implements SourceConnector {
         // The first page's count of changes since the run's start stands for the whole walk.
         searchEstimate ??= typeof page.total === 'number' ? page.total : null;
         const more = page.paging?.next?.after !== undefined && page.results.length > 0;
+        if (cp.tieAfterId !== undefined) {
+          // Walking one stamp's contacts by id: no offset, so no 10,000 cap; then on past the stamp.
+          const lastId = page.results.at(-1)?.id;
+          cp = more && lastId !== undefined ? { ...cp, tieAfterId: lastId, maxSeen } : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
+          yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+          continue;
+        }
         if (!more || last === null) {
           cp = { phase: 'archived', after: null, nextSince: maxSeen };
           yield { records, checkpoint: cp, totalEstimate: searchEstimate };
@@ -182,8 +190,9 @@ export class HubspotSource implements SourceConnector {
           // which also keeps clear of the cap on results per query.
           const after: number = cp.after + page.results.length;
           if (after + SEARCH_LIMIT > SEARCH_CAP) {
-            ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; skipping past it');
-            cp = { ...cp, since: cp.since + 1, after: 0, maxSeen };
+            // More than an offset can reach share this stamp: walk them again by id (the overlap comes back "unchanged").
+            ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; walking them by id');
+            cp = { ...cp, after: 0, tieAfterId: '0', maxSeen };
           } else {
             cp = { ...cp, after, maxSeen };
           }
@@ -202,13 +211,20 @@ export class HubspotSource implements SourceConnector {
     return checkPage(res.body, 'list');
   }
 
-  private async search(ctx: SyncContext, since: number, after: number): Promise<SearchPage> {
+  private async search(ctx: SyncContext, since: number, after: number, tieAfterId?: string): Promise<SearchPage> {
+    const filters =
+      tieAfterId === undefined
+        ? [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }]
+        : [
+            { propertyName: 'lastmodifieddate', operator: 'EQ', value: String(since) },
+            { propertyName: 'hs_object_id', operator: 'GT', value: tieAfterId },
+          ];
     const res = await this.http().request<SearchPage>({
       method: 'POST',
       path: `${CONTACTS}/search`,
       body: {
-        filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
-        sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+        filterGroups: [{ filters }],
+        sorts: [{ propertyName: tieAfterId === undefined ? 'lastmodifieddate' : 'hs_object_id', direction: 'ASCENDING' }],
         properties: this.properties,
         limit: SEARCH_LIMIT,
         after: after === 0 ? undefined : String(after),
@@ -217,6 +233,20 @@ export class HubspotSource implements SourceConnector {
     });
     return checkPage(res.body, 'search');
   }
+}
+
+/** The contacts that can be keyed; the others (null, no id) are skipped with a warning rather than failing every retry of the run. */
+function mappable(results: readonly unknown[], log: SyncContext['log']): HubspotContact[] {
+  const ok = results.filter(isMappableContact);
+  if (ok.length < results.length) log.warn({ skipped: results.length - ok.length }, 'HubSpot page has contacts without an id; skipped');
+  return ok;
+}
+
+/** The list page's next cursor, or null at the end; one that does not move would loop forever. */
+function nextAfter(page: ListPage, sent: string | null): string | null {
+  const next = page.paging?.next?.after ?? null;
+  if (next !== null && next === sent) throw new Error('HubSpot list page gives the cursor just sent as the next one; refusing to loop');
+  return next;
 }
 
 /** A page without a results array is malformed: fail loudly rather than end the sync early. */

@@ -2,7 +2,7 @@ import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../conne
 import { createSourceClient, type SourceClient, type SourceClientOptions } from '../http-client.js';
 import { UpstreamHttpError } from '../upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
-import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
+import { campaignFromMailchimp, isMappableCampaign, type MailchimpCampaign } from './campaign-mapping.js';
 import { requestAhead } from '../request-ahead.js';
 
 /** Mailchimp's largest page. */
@@ -162,15 +162,24 @@ export class MailchimpSource implements SourceConnector {
       });
     };
     let inFlight = fetchAt(offset);
+    let prevTotal: number | null = null;
     for (;;) {
       const page = (await inFlight).body;
       if (typeof page !== 'object' || page === null || !Array.isArray(page.campaigns) || typeof page.total_items !== 'number') {
         throw new Error('Mailchimp campaigns page has no campaigns array or total_items');
       }
-      const nextOffset: number = offset + page.campaigns.length;
-      const last = page.campaigns.length === 0 || nextOffset >= page.total_items;
+      // total_items fell: campaigns were deleted since the last page, and as many campaigns behind
+      // `offset` slid back over it unseen. Step back over them (the overlap comes back "unchanged").
+      const dropped = prevTotal !== null && page.total_items < prevTotal ? prevTotal - page.total_items : 0;
+      prevTotal = page.total_items;
+      const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + page.campaigns.length;
+      const last = dropped === 0 && (page.campaigns.length === 0 || nextOffset >= page.total_items);
       if (!last) inFlight = (await requestAhead(() => fetchAt(nextOffset))).response;
-      yield { campaigns: page.campaigns, nextOffset, last, total: page.total_items };
+      // Paging counts every entry; only well-formed campaigns are handed on, the
+      // others (null, no id) skipped with a warning rather than failing every retry of the run.
+      const campaigns = page.campaigns.filter(isMappableCampaign);
+      if (campaigns.length < page.campaigns.length) ctx.log.warn({ skipped: page.campaigns.length - campaigns.length }, 'Mailchimp page has campaigns without an id; skipped');
+      yield { campaigns, nextOffset, last, total: page.total_items };
       if (last) return;
       offset = nextOffset;
     }
@@ -185,6 +194,7 @@ export class MailchimpSource implements SourceConnector {
       ids.map(async (id) => {
         try {
           const res = await this.http().request<MailchimpCampaign>({ path: `/campaigns/${encodeURIComponent(id)}`, signal: ctx.signal });
+          if (!isMappableCampaign(res.body)) throw new Error(`Mailchimp GET /campaigns/${id} answered without a campaign`);
           present.push(campaignFromMailchimp(res.body, this.name));
         } catch (err) {
           if (err instanceof UpstreamHttpError && err.status === 404) gone.push(id);
