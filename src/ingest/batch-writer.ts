@@ -118,6 +118,9 @@ export class BatchWriter {
     // cleared inside the async body could run first and stay set for good.
     const running: Promise<void> = this.commitQueued().finally(() => {
       if (this.running === running) this.running = null;
+      // A delivery submitted after the last look at the queue, but before
+      // this point, found the writer busy and scheduled nothing.
+      if (this.queue.length > 0 && !this.closed) this.schedule();
     });
     this.running = running;
     return running;

@@ -100,13 +100,16 @@ export interface HubspotEvent {
   [field: string]: unknown;
 }
 
+/** Every HubSpot event key starts so; generic deliveries may not use it (they share the inbox's key column). */
+export const HUBSPOT_KEY_PREFIX = 'hubspot:';
+
 /**
  * The de-duplication key of an event: HubSpot's eventId with the portal,
  * subscription and time of the event, all of which a retry repeats (only
  * attemptNumber moves); HubSpot does not promise eventId alone is unique.
  */
 export function hubspotEventKey(e: HubspotEvent): string {
-  return `hubspot:${e.portalId}:${e.subscriptionId ?? '-'}:${e.eventId}:${e.occurredAt}`;
+  return `${HUBSPOT_KEY_PREFIX}${e.portalId}:${e.subscriptionId ?? '-'}:${e.eventId}:${e.occurredAt}`;
 }
 
 type ContactAction = 'creation' | 'propertyChange' | 'deletion' | 'privacyDeletion' | 'restore';

@@ -23,10 +23,17 @@ export interface SweepResult {
  * until they are replayed (or, when a limit is set, until they are older
  * than it).
  */
-export async function sweepInbox(store: Store, options: Omit<InboxRetentionOptions, 'intervalMs'>, now: number = Date.now()): Promise<SweepResult> {
-  const processed = await deleteInboxRowsBefore(store.db, ['processed', 'duplicate'], now - options.retentionMs);
+export async function sweepInbox(
+  store: Store,
+  options: Omit<InboxRetentionOptions, 'intervalMs'>,
+  now: number = Date.now(),
+  keepGoing: () => boolean = () => true,
+): Promise<SweepResult> {
+  const processed = await deleteInboxRowsBefore(store.db, ['processed', 'duplicate'], now - options.retentionMs, 1000, keepGoing);
   const failed =
-    options.failedRetentionMs === null ? 0 : await deleteInboxRowsBefore(store.db, ['failed', 'received'], now - options.failedRetentionMs);
+    options.failedRetentionMs === null || !keepGoing()
+      ? 0
+      : await deleteInboxRowsBefore(store.db, ['failed', 'received'], now - options.failedRetentionMs, 1000, keepGoing);
   return { processed, failed };
 }
 
@@ -59,7 +66,8 @@ export class InboxRetention {
     if (this.running || this.stopped) return this.running ?? Promise.resolve();
     this.running = (async () => {
       try {
-        const result = await sweepInbox(this.store, this.options);
+        // A stop ends the sweep after its current batch; the next start carries on.
+        const result = await sweepInbox(this.store, this.options, Date.now(), () => !this.stopped);
         if (result.processed + result.failed > 0) this.log.info(result, 'webhook inbox: old rows deleted');
       } catch (err) {
         this.metrics.storeErrors.inc({ operation: 'inbox_retention' });

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Kysely, Selectable } from 'kysely';
 import type { InboxInsert } from './inbox-statements.js';
 import type { Database, WebhookInboxTable } from './schema.js';
@@ -156,8 +157,9 @@ export async function setInboxOutcome(
     .updateTable('webhook_inbox')
     .set({
       status: outcome.status,
-      response_status: outcome.answer ? outcome.answer.status : null,
-      response: outcome.answer ? JSON.stringify(outcome.answer.body) : null,
+      // No new answer (a replay that failed again) keeps the one the row gave,
+      // so a sender's retry still gets the dead letter's 202.
+      ...(outcome.answer ? { response_status: outcome.answer.status, response: JSON.stringify(outcome.answer.body) } : {}),
       error: outcome.error === null ? null : errorText(outcome.error),
     })
     .where('id', '=', id)
@@ -222,13 +224,15 @@ export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown,
 
 /**
  * Deletes rows of these statuses received before `before`, a batch at a time
- * so no statement holds the table long; returns how many went.
+ * so no statement holds the table long, until done or `keepGoing` says stop;
+ * returns how many went.
  */
 export async function deleteInboxRowsBefore(
   db: Kysely<Database>,
   statuses: readonly InboxStatus[],
   before: number,
   batch = 1000,
+  keepGoing: () => boolean = () => true,
 ): Promise<number> {
   let deleted = 0;
   for (;;) {
@@ -251,6 +255,9 @@ export async function deleteInboxRowsBefore(
       .where('status', 'in', [...statuses])
       .executeTakeFirst();
     deleted += Number(result.numDeletedRows);
-    if (ids.length < batch) return deleted;
+    if (ids.length < batch || !keepGoing()) return deleted;
+    // SQLite runs each batch synchronously: without a turn between batches a
+    // large backlog would hold every request (and a shutdown) until it ends.
+    await nextTurn();
   }
 }

@@ -4,6 +4,7 @@ import type { Config } from '../../config.js';
 import { ApiError } from '../../errors.js';
 import type { BatchWriter } from '../../ingest/batch-writer.js';
 import { secretKey, verifySignature } from '../../ingest/signature.js';
+import { HUBSPOT_KEY_PREFIX } from '../../ingest/hubspot-webhook.js';
 import { writesFromWebhook } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
@@ -34,6 +35,13 @@ function idempotencyKey(req: FastifyRequest): string | null {
     if (key.length > 255) {
       throw new ApiError('validation', 'the idempotency key is too long', {
         errors: [{ path: `/header/${header}`, message: 'must be at most 255 characters' }],
+      });
+    }
+    // HubSpot events keep their keys in the same column: a generic delivery
+    // wearing one would answer for (and silently drop) the real event.
+    if (key.startsWith(HUBSPOT_KEY_PREFIX)) {
+      throw new ApiError('validation', 'the idempotency key uses a reserved prefix', {
+        errors: [{ path: `/header/${header}`, message: `must not start with "${HUBSPOT_KEY_PREFIX}"` }],
       });
     }
     return key;
