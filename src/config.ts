@@ -235,6 +235,12 @@ export function loadConfig(env: Env = process.env): Config {
   const requestTimeoutMs = readDuration(env, 'REQUEST_TIMEOUT', 30_000);
   if (requestTimeoutMs > 3_600_000) throw new ConfigError('REQUEST_TIMEOUT', `must be at most 1h (got "${env.REQUEST_TIMEOUT}")`);
   const failedRetention = env.WEBHOOK_FAILED_RETENTION?.trim();
+  const leaseMs = readDuration(env, 'TASK_LEASE', 15_000);
+  const heartbeatMs = readDuration(env, 'TASK_HEARTBEAT', 1_000);
+  // A lease that lapses between two renewals would be taken back from a live run every time.
+  if (heartbeatMs * 2 > leaseMs) {
+    throw new ConfigError('TASK_HEARTBEAT', `must be at most half of TASK_LEASE (${leaseMs} ms), so a renewal always comes before the lease lapses`);
+  }
   const config: Config = {
     host: env.HOST?.trim() || '127.0.0.1',
     port: readInt(env, 'PORT', 8000, 0, 65535),
@@ -247,8 +253,8 @@ export function loadConfig(env: Env = process.env): Config {
     writerMaxDelayMs: readInt(env, 'WRITER_MAX_DELAY_MS', 0, 0, 1000),
     writerMaxBatchRecords: readInt(env, 'WRITER_MAX_BATCH_RECORDS', 5000, 1, 100_000),
     tasks: Object.freeze({
-      leaseMs: readDuration(env, 'TASK_LEASE', 15_000),
-      heartbeatMs: readDuration(env, 'TASK_HEARTBEAT', 1_000),
+      leaseMs,
+      heartbeatMs,
       pollMs: readDuration(env, 'TASK_POLL', 1_000),
       maxConcurrent: readInt(env, 'TASK_MAX_CONCURRENT', 4, 1, 64),
       maxAttempts: readInt(env, 'TASK_MAX_ATTEMPTS', 5, 1, 100),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { storableWrite, type RecordType, type RecordWrite } from '../domain/records.js';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
@@ -61,6 +62,9 @@ interface Running {
   done: Promise<void>;
 }
 
+/** The owner name the claim wrote into the task row. */
+const leaseOwner = (task: TaskRow, fallback: string): string => task.lease_owner ?? fallback;
+
 /** A 429 the client decided to wait out by rescheduling the task. */
 function parkedUntil(err: unknown): { retryAt: number; reason: string } | null {
   return err instanceof RateLimitParkedError ? { retryAt: err.retryAt, reason: err.reason } : null;
@@ -77,6 +81,8 @@ export class TaskRunner {
   private readonly running = new Map<string, Running>();
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  /** A wake came during a tick: tick again as soon as it ends. */
+  private tickAgain = false;
   private stopped = false;
 
   constructor(
@@ -125,9 +131,18 @@ export class TaskRunner {
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
+      // One tick at a time: overlapping ticks would each count the running
+      // tasks before claiming, together claim past TASK_MAX_CONCURRENT, and
+      // outlive a stop() that waited for only one of them.
+      if (this.ticking) {
+        this.tickAgain = true;
+        return;
+      }
       this.ticking = this.tick().finally(() => {
         this.ticking = null;
-        this.schedule(this.options.pollMs);
+        const again = this.tickAgain;
+        this.tickAgain = false;
+        this.schedule(again ? 0 : this.options.pollMs);
       });
     }, delay);
   }
@@ -137,7 +152,10 @@ export class TaskRunner {
       const reaped = await this.tasks.reapExpired(this.options.maxAttempts);
       if (reaped > 0) this.log.warn({ reaped }, 'recovered tasks whose process stopped renewing its lease');
       while (!this.stopped && this.running.size < this.options.maxConcurrent) {
-        const task = await this.tasks.claim(this.options.owner, this.options.leaseMs);
+        // An owner name per claim: if this process re-claims its own task after
+        // its lease lapsed (a long stall), the earlier run fails every
+        // ownership check instead of running on beside the new one.
+        const task = await this.tasks.claim(`${this.options.owner}#${randomUUID().slice(0, 8)}`, this.options.leaseMs);
         if (!task) break;
         this.launch(task);
       }
@@ -147,20 +165,26 @@ export class TaskRunner {
   }
 
   private launch(task: TaskRow): void {
+    // Our own earlier run of this task, whose lease lapsed and was re-claimed
+    // here: stop it, and have stop() wait for both.
+    const previous = this.running.get(task.id);
+    previous?.controller.abort(new StopReason('lost'));
     const controller = new AbortController();
     const entry: Running = { controller, done: Promise.resolve() };
     this.running.set(task.id, entry);
-    entry.done = this.run(task, controller)
+    const done = this.run(task, controller)
       .catch((err: unknown) => this.log.error({ err, task: task.id }, 'task bookkeeping failed'))
       .finally(() => {
-        this.running.delete(task.id);
+        if (this.running.get(task.id) === entry) this.running.delete(task.id);
         this.wake();
       });
+    entry.done = previous ? Promise.all([previous.done, done]).then(() => undefined) : done;
   }
 
   private async run(task: TaskRow, controller: AbortController): Promise<void> {
     const log = this.log.child({ task: task.id, source: task.source, attempt: task.attempts });
-    const { owner, leaseMs, heartbeatMs } = this.options;
+    const { leaseMs, heartbeatMs } = this.options;
+    const owner = leaseOwner(task, this.options.owner);
     const connector = this.connectors.get(task.source);
     if (!connector) {
       await this.tasks.finish(task.id, owner, 'failed', `unknown source "${task.source}"`);
@@ -185,7 +209,9 @@ export class TaskRunner {
     const progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
     log.info({ full: task.full_sync === 1 }, 'sync started');
     try {
-      if (task.cancel_requested === 1) throw new StopReason('cancel');
+      // Cancelled while queued (or before a requeue): stop as a cancel, through the signal like any other.
+      if (task.cancel_requested === 1) controller.abort(new StopReason('cancel'));
+      controller.signal.throwIfAborted();
       const checkpoint = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
       const pages = readAhead(connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log }), READ_AHEAD_PAGES);
       for (;;) {
@@ -278,7 +304,7 @@ export class TaskRunner {
         .updateTable('tasks')
         .set(this.tasks.progressUpdate(next))
         .where('id', '=', task.id)
-        .where('lease_owner', '=', this.options.owner)
+        .where('lease_owner', '=', leaseOwner(task, this.options.owner))
         .where('status', '=', 'running')
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) throw new LeaseLost('task no longer owned by this process');

@@ -39,11 +39,9 @@ export class SyncScheduler {
 
   async check(now = Date.now()): Promise<void> {
     for (const [source, interval] of Object.entries(this.intervals)) {
-      const last = await this.tasks.latestFor(source);
-      if (last && (last.status === 'queued' || last.status === 'running' || last.created_at + interval > now)) continue;
-      const res = await this.tasks.enqueue(source, { full: false, trigger: 'schedule', now });
-      if (res.created) {
-        this.log.info({ source, task: res.task.id }, 'scheduled sync queued');
+      const task = await this.tasks.enqueueIfDue(source, interval, now);
+      if (task) {
+        this.log.info({ source, task: task.id }, 'scheduled sync queued');
         this.runner.wake();
       }
     }

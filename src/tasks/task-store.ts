@@ -54,6 +54,22 @@ export class TaskStore {
     return this.enqueue(source, opts);
   }
 
+  /**
+   * Queues a scheduled sync only if no task of the source was created within
+   * `intervalMs` and none is active, decided and inserted in one statement:
+   * two schedule checks (or two processes) cannot both find the source due.
+   */
+  async enqueueIfDue(source: string, intervalMs: number, now = Date.now()): Promise<TaskRow | undefined> {
+    // The WHERE also settles SQLite's parse of INSERT … SELECT … ON CONFLICT.
+    const res = await sql<TaskRow>`
+      insert into tasks (id, source, status, full_sync, "trigger", run_after, created_at)
+      select ${randomUUID()}, ${source}, 'queued', 0, 'schedule', ${now}, ${now}
+      where not exists (select 1 from tasks where source = ${source} and created_at > ${now - intervalMs})
+      on conflict (source) where status in ('queued', 'running') do nothing
+      returning *`.execute(this.db);
+    return res.rows[0];
+  }
+
   async activeFor(source: string): Promise<TaskRow | undefined> {
     return this.db
       .selectFrom('tasks')
@@ -61,11 +77,6 @@ export class TaskStore {
       .where('source', '=', source)
       .where('status', 'in', ACTIVE_STATUSES)
       .executeTakeFirst();
-  }
-
-  /** The newest task of a source, whatever its status. */
-  async latestFor(source: string): Promise<TaskRow | undefined> {
-    return this.db.selectFrom('tasks').selectAll().where('source', '=', source).orderBy('created_at', 'desc').limit(1).executeTakeFirst();
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
