@@ -149,7 +149,7 @@ async function storedCounts(s: Scratch): Promise<{ records: number; inbox: numbe
 // ---------------------------------------------------------------- part 1: webhooks
 
 interface WebhookRow {
-  target: 'bare' | 'sqlite' | 'postgres';
+  target: 'bare' | 'floor' | 'sqlite' | 'postgres';
   round: number;
   run: LoadResult;
   warmupOk: number;
@@ -166,7 +166,7 @@ function sequentialLoad(label: string, url: string): Promise<LoadResult> {
   return webhookLoad({ label, url, connections: 1, amount: SEQUENTIAL_REQUESTS, timeLimitMs: 30_000, next: customerBodies(`${label}_seq_${process.pid}`) });
 }
 
-const targetName = (t: WebhookRow['target']) => (t === 'bare' ? 'bare node:http' : `tributary ${t}`);
+const targetName = (t: WebhookRow['target']) => (t === 'bare' ? 'bare node:http' : t === 'floor' ? 'floor: node:http + SQLite FULL' : `tributary ${t}`);
 
 /** Warm-up, a short calibration run, then the measured run sized to last about BENCH_SECONDS. */
 async function measureWebhooks(target: string, url: string, serverPid: number): Promise<{ run: LoadResult; warmupOk: number }> {
@@ -212,6 +212,34 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
       await child.stop();
     }
   };
+  // The least a durable receiver does (bench/floor-server.mjs), on SQLite: what
+  // the service reaches is read against it as well as against bare.
+  const floor = async (round: number) => {
+    markLoad(`webhook round ${round}: floor`);
+    const s = await scratch('sqlite', 'floor');
+    try {
+      if (s.config.kind !== 'sqlite') throw new Error('the floor server runs on SQLite');
+      fs.mkdirSync(path.dirname(s.config.path), { recursive: true });
+      const child = await startChild({
+        name: 'floor',
+        args: [path.join(root, 'bench', 'floor-server.mjs')],
+        env: { PATH: process.env.PATH ?? '', FLOOR_DB: s.config.path },
+        cwd: root,
+        logFile: path.join(runDir, 'floor-server.log'),
+      });
+      try {
+        const m = await measureWebhooks(`floor-${round}`, child.url, child.pid);
+        await child.stop();
+        const stored = await storedCounts(s);
+        rows.push({ target: 'floor', round, ...m, stored: { ...stored, expected: m.warmupOk + m.run.ok } });
+        say(`  floor: ${fmt.int(m.run.rate)} req/s, p99 ${fmt.ms(m.run.p99)} ms, ${fmt.int(m.run.serverCpuUs ?? Number.NaN)} CPU µs/request; stored ${stored.records} records / ${stored.inbox} inbox rows`);
+      } finally {
+        await child.stop();
+      }
+    } finally {
+      await s.drop();
+    }
+  };
   const service = async (engine: 'sqlite' | 'postgres', round: number) => {
     markLoad(`webhook round ${round}: tributary ${engine}`);
     const s = await scratch(engine, 'webhook');
@@ -238,6 +266,7 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
   };
   for (let round = 1; round <= settings.rounds; round++) {
     await bare(round);
+    if (engines.includes('sqlite')) await floor(round);
     for (const engine of engines) await service(engine, round);
   }
   await bare(settings.rounds + 1);
