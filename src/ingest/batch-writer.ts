@@ -146,6 +146,8 @@ export class BatchWriter {
       const { outcomes, applied } = await inWriteTransaction(this.store, (tx) => this.write(tx, batch));
       // Counted once committed: a failed batch is retried delivery by delivery.
       countRecordsWritten(this.metrics, applied);
+      const duplicates = outcomes.filter((o) => o.duplicate).length;
+      if (duplicates > 0) this.metrics.webhookDuplicates.inc(duplicates);
       this.metrics.writerBatchDeliveries.observe(batch.length);
       this.metrics.writerBatchRecords.observe(batch.reduce((n, p) => n + p.job.writes.length, 0));
       batch.forEach((p, i) => p.resolve(outcomes[i] as DeliveryOutcome));
@@ -155,7 +157,9 @@ export class BatchWriter {
         const p = batch[0] as Pending;
         this.log.error({ err }, 'webhook delivery could not be processed; keeping it as a dead letter');
         try {
-          p.resolve(await inWriteTransaction(this.store, (tx) => this.deadLetter(tx, p.job, err)));
+          const outcome = await inWriteTransaction(this.store, (tx) => this.deadLetter(tx, p.job, err));
+          if (outcome.duplicate) this.metrics.webhookDuplicates.inc();
+          p.resolve(outcome);
         } catch (deadErr) {
           this.log.error({ err: deadErr }, 'webhook delivery could not be stored');
           p.reject(err);
@@ -200,7 +204,6 @@ export class BatchWriter {
       const key = p.job.delivery.idempotencyKey as string;
       const first = firstInBatch.get(key);
       const answer = answered.get(key) ?? (outcomes[first as number] as DeliveryOutcome).answer;
-      this.metrics.webhookDuplicates.inc();
       outcomes[i] = { answer, duplicate: true };
       duplicates.push({ ...p.job.delivery, answer });
     });

@@ -177,22 +177,26 @@ export class TaskStore {
    * which its owner sees at its next heartbeat (within a second) and stops.
    */
   async requestCancel(id: string, now = Date.now()): Promise<'cancelled' | 'requested' | 'finished' | 'unknown'> {
-    const queued = await this.db
+    // One statement, so a task requeued (running -> queued) between two
+    // separate updates cannot slip past both and be reported finished.
+    // SET expressions read the row as it was before this update.
+    const wasQueued = sql<boolean>`status = 'queued'`;
+    const row = await this.db
       .updateTable('tasks')
-      .set({ status: 'cancelled', cancel_requested: 1, finished_at: now, error: 'cancelled before it started' })
+      .set({
+        status: sql`case when ${wasQueued} then 'cancelled' else status end`,
+        cancel_requested: 1,
+        finished_at: sql`case when ${wasQueued} then ${now} else finished_at end`,
+        error: sql`case when ${wasQueued} then 'cancelled before it started' else error end`,
+      })
       .where('id', '=', id)
-      .where('status', '=', 'queued')
+      .where('status', 'in', ACTIVE_STATUSES)
+      .returning('status')
       .executeTakeFirst();
-    if (Number(queued.numUpdatedRows) === 1) return 'cancelled';
-    const running = await this.db
-      .updateTable('tasks')
-      .set({ cancel_requested: 1 })
-      .where('id', '=', id)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    if (Number(running.numUpdatedRows) === 1) return 'requested';
+    if (row) return row.status === 'cancelled' ? 'cancelled' : 'requested';
     return (await this.get(id)) ? 'finished' : 'unknown';
   }
+
 
   /**
    * Takes back running tasks whose owner stopped renewing the lease (it died

@@ -81,6 +81,8 @@ for (const engine of ENGINES) {
       expect(reclaimed?.id).toBe(task.id);
       expect(reclaimed?.attempts).toBe(2);
       expect(await tasks.requestCancel(task.id)).toBe('requested');
+      // A running task only gets the flag: its runner ends it.
+      expect(await tasks.get(task.id)).toMatchObject({ status: 'running', cancel_requested: 1, finished_at: null });
       expect(await tasks.heartbeat(task.id, 'heir', 10_000)).toEqual({ cancelRequested: true });
       expect(await tasks.finish(task.id, 'heir', 'cancelled', null)).toBe(true);
       expect(await tasks.requestCancel(task.id)).toBe('finished');
@@ -89,8 +91,8 @@ for (const engine of ENGINES) {
 
     it('a queued task is cancelled at once; a parked task is not claimed before its time', async () => {
       const q = (await tasks.enqueue('cq', { full: false, trigger: 'api' })) as { created: true; task: { id: string } };
-      expect(await tasks.requestCancel(q.task.id)).toBe('cancelled');
-      expect((await tasks.get(q.task.id))?.status).toBe('cancelled');
+      expect(await tasks.requestCancel(q.task.id, 1_234)).toBe('cancelled');
+      expect(await tasks.get(q.task.id)).toMatchObject({ status: 'cancelled', cancel_requested: 1, finished_at: 1_234, error: 'cancelled before it started' });
 
       const p = (await tasks.enqueue('parked', { full: false, trigger: 'api' })) as { created: true; task: { id: string } };
       let c = await tasks.claim('x', 10_000);
