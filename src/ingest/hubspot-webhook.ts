@@ -254,7 +254,12 @@ function planContactEvent(e: HubspotEvent, current: CurrentRecord | null): Plan 
       return { writes: [scrubbed, { ...scrubbed, deleted: true }] };
     }
     case 'restore': {
-      if (current && !current.deleted) return { result: 'unchanged' };
+      // A restore older than the stored version (a later deletion) is stale.
+      if (current?.sourceUpdatedAt != null && occurredAt < current.sourceUpdatedAt) return { result: 'stale' };
+      // Live already: only its time is kept, so an older deletion delivered late is stale.
+      if (current && !current.deleted) {
+        return { writes: [writeFrom('customer', externalId, HUBSPOT_SOURCE, current, { sourceUpdatedAt: guard, deleted: false })] };
+      }
       if (!current) {
         const w = customerFromContact({ id: externalId, properties: {} }, HUBSPOT_SOURCE);
         w.attributes[HUBSPOT_NOTE] = { property_times: {}, snapshot_at: null, last_event: lastEvent } satisfies WebhookNote;

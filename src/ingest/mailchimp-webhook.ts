@@ -5,6 +5,19 @@ import type { WriteTx } from '../store/write-transaction.js';
 import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from './inbox-processing.js';
 import { readCurrent, writeFrom, type CurrentRecord } from './stored-record.js';
 
+/** Every Mailchimp delivery key starts so; generic deliveries may not use it (they share the inbox's key column). */
+export const MAILCHIMP_KEY_PREFIX = 'mailchimp:';
+
+/**
+ * A Mailchimp delivery's de-duplication key. Mailchimp sends no delivery id,
+ * and its `fired_at` has one-second resolution, so a retry (which repeats the
+ * body byte for byte) would otherwise be applied again, over a later event of
+ * the same second. The body is the delivery's identity.
+ */
+export function mailchimpDeliveryKey(rawBody: string): string {
+  return `${MAILCHIMP_KEY_PREFIX}${createHash('sha256').update(rawBody).digest('hex')}`;
+}
+
 /**
  * Subscribers and campaigns that arrive by webhook are stored under the
  * `marketing` source, the name of the Mailchimp sync; campaigns keep the

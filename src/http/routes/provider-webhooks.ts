@@ -7,7 +7,7 @@ import { ApiError } from '../../errors.js';
 import { hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from '../../ingest/hubspot-webhook.js';
 import { INBOX_ROUTES } from '../../ingest/inbox-handlers.js';
 import type { EventOutcome, InboxProcessor } from '../../ingest/inbox-processing.js';
-import { FormFieldError, MAILCHIMP_TYPES, parseMailchimpForm, type FormObject } from '../../ingest/mailchimp-webhook.js';
+import { FormFieldError, MAILCHIMP_TYPES, mailchimpDeliveryKey, parseMailchimpForm, type FormObject } from '../../ingest/mailchimp-webhook.js';
 import { nullable, problemResponses } from '../schemas/common.js';
 import { WriteResultItem } from '../schemas/records.js';
 import { encodedBodyRefusal } from '../plugins/raw-json-body.js';
@@ -210,9 +210,8 @@ export const providerWebhookRoutes: FastifyPluginAsyncTypebox<ProviderWebhookRou
       if (type === '') {
         throw new ApiError('validation', 'a Mailchimp webhook names its event type', { errors: [{ path: '/body/type', message: 'is required' }] });
       }
-      const [outcome] = await processor.receive(INBOX_ROUTES.mailchimp[0], inboxHeaders(req), [
-        { key: null, body: (req.rawBody ?? Buffer.alloc(0)).toString('utf8') },
-      ]);
+      const raw = (req.rawBody ?? Buffer.alloc(0)).toString('utf8');
+      const [outcome] = await processor.receive(INBOX_ROUTES.mailchimp[0], inboxHeaders(req), [{ key: mailchimpDeliveryKey(raw), body: raw }]);
       return { status: 'received' as const, events: [{ type, ...(outcome as EventOutcome) }] };
     },
   );

@@ -5,11 +5,15 @@ import { ApiError } from '../../errors.js';
 import type { BatchWriter } from '../../ingest/batch-writer.js';
 import { secretKey, verifySignature } from '../../ingest/signature.js';
 import { HUBSPOT_KEY_PREFIX } from '../../ingest/hubspot-webhook.js';
+import { MAILCHIMP_KEY_PREFIX } from '../../ingest/mailchimp-webhook.js';
 import { writesFromWebhook } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
 import { headerText, inboxHeaders } from '../request-headers.js';
+
+/** Keys the provider routes write into the inbox's key column. */
+const RESERVED_KEY_PREFIXES = [HUBSPOT_KEY_PREFIX, MAILCHIMP_KEY_PREFIX];
 
 /** The store refused the records: the delivery is kept raw as a dead letter, to replay. */
 const DeadLetterAnswer = Type.Object(
@@ -37,11 +41,12 @@ function idempotencyKey(req: FastifyRequest): string | null {
         errors: [{ path: `/header/${header}`, message: 'must be at most 255 characters' }],
       });
     }
-    // HubSpot events keep their keys in the same column: a generic delivery
-    // wearing one would answer for (and silently drop) the real event.
-    if (key.startsWith(HUBSPOT_KEY_PREFIX)) {
+    // Provider deliveries keep their keys in the same column: a generic
+    // delivery wearing one would answer for (and silently drop) the real one.
+    const reserved = RESERVED_KEY_PREFIXES.find((prefix) => key.startsWith(prefix));
+    if (reserved !== undefined) {
       throw new ApiError('validation', 'the idempotency key uses a reserved prefix', {
-        errors: [{ path: `/header/${header}`, message: `must not start with "${HUBSPOT_KEY_PREFIX}"` }],
+        errors: [{ path: `/header/${header}`, message: `must not start with "${reserved}"` }],
       });
     }
     return key;

@@ -51,5 +51,11 @@ export function problemResponses(...statuses: number[]): Record<number, TSchema>
   return out;
 }
 
-/** Epoch ms -> ISO 8601 for every time the API shows. */
-export const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// The instants RFC 3339 can write (years 0000-9999). Outside them toISOString
+// throws (past ±8.64e15 ms) or writes "+275760-…" / "-000001-…", not a date-time.
+const ISO_MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
+const ISO_MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
+
+/** Epoch ms -> ISO 8601 for every time the API shows; null for a time RFC 3339 cannot write. */
+export const iso = (ms: number | null): string | null =>
+  ms === null || !(ms >= ISO_MIN_MS && ms <= ISO_MAX_MS) ? null : new Date(ms).toISOString();

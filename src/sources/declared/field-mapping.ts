@@ -85,7 +85,8 @@ export function parseTime(value: unknown, format: TimeFormat): number | null {
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
   if (!Number.isFinite(n)) return null;
   const ms = format === 'epoch_s' ? n * 1000 : n;
-  return Number.isFinite(ms) ? Math.floor(ms) : null;
+  // Past what a Date holds the time could never be shown: read it as "no time".
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? Math.floor(ms) : null;
 }
 
 /** A checkpoint time as the upstream parameter wants it; rounded down, so nothing is skipped. */

@@ -82,7 +82,20 @@ export function withoutParam(url: string, name: string | undefined): string {
   if (name === undefined) return url;
   const u = new URL(url);
   if (!u.searchParams.has(name)) return url;
-  u.searchParams.delete(name);
+  // Taken out as text: searchParams.delete would write the whole query back
+  // form-encoded (%20 as +, `flag` as `flag=`), and not every API reads that alike.
+  const kept = u.search
+    .slice(1)
+    .split('&')
+    .filter((pair) => {
+      const raw = (pair.split('=')[0] ?? '').replace(/\+/g, ' ');
+      try {
+        return decodeURIComponent(raw) !== name;
+      } catch {
+        return raw !== name;
+      }
+    });
+  u.search = kept.length > 0 ? `?${kept.join('&')}` : '';
   return u.href;
 }
 

@@ -410,6 +410,8 @@ export function validateSourcesFile(doc: unknown): Map<string, SourceSpec> {
       throw new SourcesSchemaError(name, 'base_url', `must be an http(s) URL (got ${JSON.stringify(s.base_url)})`);
     }
     if (base.username || base.password) throw new SourcesSchemaError(name, 'base_url', 'must not carry credentials; use auth with an *_env reference');
+    // Paths are joined after base_url as text: a query or fragment there would end up before the path.
+    if (base.search || base.hash) throw new SourcesSchemaError(name, 'base_url', 'must not carry a query string or fragment; put fixed parameters in query:');
     const headers = (s.headers ?? {}) as Record<string, string>;
     for (const header of Object.keys(headers)) {
       if (/^(authorization|proxy-authorization|cookie)$/i.test(header)) {
