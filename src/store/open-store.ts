@@ -83,17 +83,34 @@ function beginningWith(dialect: KyselyDialect, begin: string): KyselyDialect {
   return dialect;
 }
 
-function openPostgres(url: string): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10, types: pgTypes });
+export interface StoreOptions {
+  /** PostgreSQL: how long a connection (or a free one from the pool) may take before the query fails. */
+  connectTimeoutMs?: number;
+}
+
+/** Without a bound, a server that accepts TCP but never answers (a dead host behind a proxy) hangs the start, or the writer, for good. */
+const PG_CONNECT_TIMEOUT_MS = 10_000;
+
+function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    types: pgTypes,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS,
+    // TCP keepalive, so a connection to a host that vanished is found dead in
+    // seconds rather than after the kernel's default two hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+  });
   // An idle client that loses its connection must not crash the process.
   pool.on('error', () => {});
   return new Kysely<Database>({ dialect: beginningWith(new PostgresDialect({ pool }), postgresDialect.beginTransaction) });
 }
 
 /** Opens the store named by the configuration and brings its schema up to date. */
-export async function openStore(config: DatabaseConfig): Promise<Store> {
+export async function openStore(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
   const dialect = config.kind === 'sqlite' ? sqliteDialect : postgresDialect;
-  const db = config.kind === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url);
+  const db = config.kind === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, options);
   try {
     await migrateToLatest(db, dialect);
   } catch (err) {
