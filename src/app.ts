@@ -5,6 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
 import { ApiError, problem, type ErrorCode, type FieldError, type ProblemBody } from './errors.js';
+import { clientErrorHandler } from './http/client-errors.js';
 import { apiKeyAuth } from './http/plugins/api-key.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { dataRoutes } from './http/routes/data.js';
@@ -98,8 +99,9 @@ function problemFor(err: FastifyError | ApiError, req: FastifyRequest): ProblemB
   }
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
   if (mapped) return problem(mapped, err.message, { instance: req.url });
-  // JSON.parse failures and prototype-poisoning refusals arrive as 400 SyntaxErrors.
-  if (err instanceof SyntaxError || err.statusCode === 400) return problem('invalid_json', err.message, { instance: req.url });
+  // JSON.parse failures and prototype-poisoning refusals arrive as 400 SyntaxErrors
+  // (another 400, such as a static file's bad path, is a bad request below).
+  if (err instanceof SyntaxError) return problem('invalid_json', err.message, { instance: req.url });
   if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
     return { ...problem('bad_request', err.message, { instance: req.url }), status: err.statusCode, title: 'Request refused' };
   }
@@ -134,11 +136,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(config.requestTimeoutMs / 4))),
     },
     connectionTimeout: 60_000,
+    clientErrorHandler,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // A URL the router cannot decode, or an over-long parameter, is refused
     // before any route or error handler runs: answer it as problem JSON too.
     frameworkErrors: (err, req, reply) => {
-      void sendProblem(reply, problemFor(err, req));
+      const body = problemFor(err, req);
+      // No route ran, so no onResponse hook either: counted here.
+      metrics.httpRequests.inc({ method: req.method, route: 'unmatched', status: String(body.status) });
+      void sendProblem(reply, body);
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -162,7 +168,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const path = req.url.split('?')[0] ?? '/';
     const matching = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
     const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => matching.has(m));
-    if (allowed.length > 0) {
+    // A route that takes this method but found nothing (a missing Swagger UI asset) is a 404.
+    if (allowed.length > 0 && !matching.has(req.method)) {
       reply.header('allow', allowed.join(', '));
       return sendProblem(reply, problem('method_not_allowed', `${req.method} is not allowed on ${path}`, { instance: req.url }));
     }

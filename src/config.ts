@@ -90,23 +90,28 @@ function readSize(env: Env, name: string, fallback: number): number {
   const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
   const value = Number(m[1]) * factor;
   if (value < 1024) throw new ConfigError(name, `must be at least 1kb (got "${raw}")`);
+  if (!Number.isSafeInteger(value)) throw new ConfigError(name, `is too large (got "${raw}")`);
   return value;
 }
 
-/** "15m", "30s", "2h", "500ms", or plain milliseconds. */
-export function parseDuration(name: string, raw: string): number {
+/** Node's timers take at most 2^31-1 ms (about 24.8 days); a longer delay fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** "15m", "30s", "2h", "500ms", or plain milliseconds, at most `max`. */
+export function parseDuration(name: string, raw: string, max: number = Number.MAX_SAFE_INTEGER): number {
   const m = /^(\d+)\s*(ms|s|m|h|d)?$/i.exec(raw.trim());
   if (!m) throw new ConfigError(name, `must be a duration such as 30s, 15m or 2h (got "${raw}")`);
   const unit = (m[2] ?? 'ms').toLowerCase();
   const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit] as number;
   const value = Number(m[1]) * factor;
   if (value <= 0) throw new ConfigError(name, `must be more than zero (got "${raw}")`);
+  if (!(value <= max)) throw new ConfigError(name, `must be at most ${max} ms (got "${raw}")`);
   return value;
 }
 
-function readDuration(env: Env, name: string, fallback: number): number {
+function readDuration(env: Env, name: string, fallback: number, max?: number): number {
   const raw = env[name];
-  return raw === undefined || raw.trim() === '' ? fallback : parseDuration(name, raw);
+  return raw === undefined || raw.trim() === '' ? fallback : parseDuration(name, raw, max);
 }
 
 function readIntervals(env: Env): Record<string, number> {
@@ -236,7 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (requestTimeoutMs > 3_600_000) throw new ConfigError('REQUEST_TIMEOUT', `must be at most 1h (got "${env.REQUEST_TIMEOUT}")`);
   const failedRetention = env.WEBHOOK_FAILED_RETENTION?.trim();
   const leaseMs = readDuration(env, 'TASK_LEASE', 15_000);
-  const heartbeatMs = readDuration(env, 'TASK_HEARTBEAT', 1_000);
+  const heartbeatMs = readDuration(env, 'TASK_HEARTBEAT', 1_000, MAX_TIMER_MS);
   // A lease that lapses between two renewals would be taken back from a live run every time.
   if (heartbeatMs * 2 > leaseMs) {
     throw new ConfigError('TASK_HEARTBEAT', `must be at most half of TASK_LEASE (${leaseMs} ms), so a renewal always comes before the lease lapses`);
@@ -255,7 +260,7 @@ export function loadConfig(env: Env = process.env): Config {
     tasks: Object.freeze({
       leaseMs,
       heartbeatMs,
-      pollMs: readDuration(env, 'TASK_POLL', 1_000),
+      pollMs: readDuration(env, 'TASK_POLL', 1_000, MAX_TIMER_MS),
       maxConcurrent: readInt(env, 'TASK_MAX_CONCURRENT', 4, 1, 64),
       maxAttempts: readInt(env, 'TASK_MAX_ATTEMPTS', 5, 1, 100),
     }),

@@ -70,7 +70,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL') {
+      throw new ConfigError('HOST', `cannot be listened on ("${config.host}": ${describeError(err)})`);
+    }
+    throw err;
+  }
   logger.info({ host: config.host, port: config.port, database: describeDatabase(config) }, 'tributary listening');
 }
 
@@ -85,6 +93,11 @@ function describeError(err: unknown): string {
 }
 
 main().catch((err: unknown) => {
+  // Found after loadConfig (a schedule naming no source, a HOST or SQLite file that cannot be used): still one line naming the variable.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`tributary failed to start: ${describeError(err)}\n`);
   process.exit(1);
 });

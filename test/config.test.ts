@@ -172,6 +172,13 @@ describe('loadConfig: each bad value throws a ConfigError naming its variable', 
     [{ WRITER_MAX_BATCH_RECORDS: '0' }, 'WRITER_MAX_BATCH_RECORDS'],
     [{ TASK_LEASE: 'soon' }, 'TASK_LEASE'],
     [{ TASK_LEASE: '2s', TASK_HEARTBEAT: '1500ms' }, 'TASK_HEARTBEAT'],
+    // Numbers past what they configure: 400 nines read as Infinity, and Node's
+    // timers turn a delay over 2^31-1 ms into 1 ms.
+    [{ BODY_LIMIT: '9'.repeat(400) }, 'BODY_LIMIT'],
+    [{ TASK_LEASE: '9'.repeat(400) }, 'TASK_LEASE'],
+    [{ WEBHOOK_RETENTION: `${'9'.repeat(400)}d` }, 'WEBHOOK_RETENTION'],
+    [{ TASK_POLL: '30d' }, 'TASK_POLL'],
+    [{ TASK_LEASE: '90d', TASK_HEARTBEAT: '30d' }, 'TASK_HEARTBEAT'],
     [{ TASK_MAX_CONCURRENT: '0' }, 'TASK_MAX_CONCURRENT'],
     [{ SYNC_INTERVAL_CRM: 'hourly' }, 'SYNC_INTERVAL_CRM'],
     [{ SYNC_INTERVAL_CRM: '0' }, 'SYNC_INTERVAL_CRM'],

@@ -3,7 +3,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect as KyselyDialect, type Driver, type TransactionSettings } from 'kysely';
 import pg from 'pg';
-import type { DatabaseConfig } from '../config.js';
+import { ConfigError, type DatabaseConfig } from '../config.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -47,17 +47,23 @@ function cacheStatements(sqlite: SqliteDatabase.Database): void {
   }) as typeof sqlite.prepare;
 }
 
-function openSqlite(file: string): Kysely<Database> {
+function openSqlite(file: string): { db: Kysely<Database>; sqlite: SqliteDatabase.Database } {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-  const sqlite = new SqliteDatabase(file);
+  let sqlite: SqliteDatabase.Database;
+  try {
+    sqlite = new SqliteDatabase(file);
+  } catch (err) {
+    throw new ConfigError('DATABASE_URL', `names a SQLite file that cannot be opened (${file}: ${err instanceof Error ? err.message : String(err)})`);
+  }
+  // First: switching to WAL, and the migrations, may wait for another process starting on the same file.
+  sqlite.pragma('busy_timeout = 5000');
   // WAL lets readers run beside the writer; FULL makes an acknowledged commit
   // survive a power cut, not only a process crash.
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
   cacheStatements(sqlite);
-  return new Kysely<Database>({ dialect: beginningWith(new SqliteDialect({ database: sqlite }), sqliteDialect.beginTransaction) });
+  return { db: new Kysely<Database>({ dialect: beginningWith(new SqliteDialect({ database: sqlite }), sqliteDialect.beginTransaction) }), sqlite };
 }
 
 /** `dialect` with every transaction opened by `begin` (see Dialect.beginTransaction). */
@@ -110,10 +116,19 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
 /** Opens the store named by the configuration and brings its schema up to date. */
 export async function openStore(config: DatabaseConfig, options: StoreOptions = {}): Promise<Store> {
   const dialect = config.kind === 'sqlite' ? sqliteDialect : postgresDialect;
-  const db = config.kind === 'sqlite' ? openSqlite(config.path) : openPostgres(config.url, options);
+  let db: Kysely<Database>;
+  let sqlite: SqliteDatabase.Database | undefined;
+  if (config.kind === 'sqlite') ({ db, sqlite } = openSqlite(config.path));
+  else db = openPostgres(config.url, options);
   try {
+    // Kysely migrates SQLite without a lock or a transaction (PostgreSQL gets
+    // both): BEGIN IMMEDIATE on the one connection it uses makes processes
+    // starting together on one file migrate in turn, and a failure all-or-nothing.
+    sqlite?.exec('begin immediate');
     await migrateToLatest(db, dialect);
+    sqlite?.exec('commit');
   } catch (err) {
+    if (sqlite?.inTransaction) sqlite.exec('rollback');
     await db.destroy();
     throw err;
   }

@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+
+/**
+ * Processes starting at once on one fresh database all run the migrations
+ * (openStore). All of them must come up. On SQLite, Kysely migrates without
+ * a lock or a transaction, so two migrators ran 001 together and one died on
+ * `table "records" already exists`.
+ */
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function openInChild(file: string, at: number): Promise<string> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/open-store-child.ts', file, String(at)], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('close', () => resolve(out.trim()));
+  });
+}
+
+describe('three processes starting together on one fresh SQLite file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-start-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('all open the store, in every round', async () => {
+    for (let round = 0; round < 3; round++) {
+      const file = path.join(dir, `round-${round}`, 'warehouse.db');
+      // Far enough ahead for each child to have loaded tsx and the store.
+      const at = Date.now() + 3_000;
+      const outcomes = await Promise.all([openInChild(file, at), openInChild(file, at), openInChild(file, at)]);
+      expect(outcomes, `round ${round}`).toEqual(['ok', 'ok', 'ok']);
+    }
+  }, 60_000);
+});
+
+for (const engine of ENGINES.filter((e) => e.name === 'postgres')) {
+  describe(`concurrent first start on ${engine.name}`, () => {
+    const dbs: ScratchDatabase[] = [];
+    const stores: Store[] = [];
+    afterAll(async () => {
+      for (const s of stores) await s.close();
+      for (const d of dbs) await d.drop();
+    });
+
+    it('three openStore() calls on one fresh database all succeed', async () => {
+      for (let round = 0; round < 3; round++) {
+        const db = await engine.create();
+        dbs.push(db);
+        const results = await Promise.allSettled([openStore(db.config), openStore(db.config), openStore(db.config)]);
+        for (const r of results) if (r.status === 'fulfilled') stores.push(r.value);
+        const errors = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason));
+        expect(errors, `round ${round}`).toEqual([]);
+      }
+    }, 120_000);
+  });
+}
