@@ -6,6 +6,7 @@
  * running them.
  */
 import { CompiledQuery } from 'kysely';
+import { chunked } from './record-statements.js';
 
 /** One inbox row as written; headers and response are JSON text already. */
 export interface InboxInsert {
@@ -51,12 +52,6 @@ const COLUMNS = [
 ] as const;
 
 const SELECTED = 'id, idempotency_key, status, response_status, response';
-
-function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 // A chunk's text depends only on its length: the store's statement cache
 // prepares each length once, and webhook batches come in few lengths.

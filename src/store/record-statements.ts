@@ -77,7 +77,8 @@ function values(r: RecordInsert): unknown[] {
   ];
 }
 
-function chunked<T>(items: readonly T[], size: number): T[][] {
+/** `items` in runs of at most `size`, in order. */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;

@@ -70,3 +70,30 @@ export function pagedConnector(name: string, upstream: PagedUpstream, pageSize =
 }
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** Counts the walks (connector.pages) running at once through the connectors it wraps: now, and the most seen. */
+export interface WalkCounter {
+  active: number;
+  maxActive: number;
+  wrap(inner: SourceConnector): SourceConnector;
+}
+
+export function walkCounter(): WalkCounter {
+  const counter: WalkCounter = {
+    active: 0,
+    maxActive: 0,
+    wrap: (inner) => ({
+      ...inner,
+      async *pages(ctx): AsyncIterable<SyncPage> {
+        counter.active++;
+        counter.maxActive = Math.max(counter.maxActive, counter.active);
+        try {
+          yield* inner.pages(ctx);
+        } finally {
+          counter.active--;
+        }
+      },
+    }),
+  };
+  return counter;
+}

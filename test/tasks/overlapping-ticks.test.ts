@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
-import type { SourceConnector, SyncPage } from '../../src/sources/connector.js';
+import { pagedConnector, startPagedUpstream, walkCounter, type PagedUpstream } from '../helpers/paged-upstream.js';
+import type { SourceConnector } from '../../src/sources/connector.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { TaskRunner } from '../../src/tasks/runner.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
@@ -25,24 +25,9 @@ for (const engine of ENGINES) {
     });
 
     it('never runs more than TASK_MAX_CONCURRENT tasks at once', async () => {
-      let active = 0;
-      let maxActive = 0;
+      const walks = walkCounter();
       const connectors = new Map<string, SourceConnector>();
-      for (let i = 0; i < 6; i++) {
-        const inner = pagedConnector(`s${i}`, upstream);
-        connectors.set(`s${i}`, {
-          ...inner,
-          async *pages(ctx): AsyncIterable<SyncPage> {
-            active++;
-            maxActive = Math.max(maxActive, active);
-            try {
-              yield* inner.pages(ctx);
-            } finally {
-              active--;
-            }
-          },
-        });
-      }
+      for (let i = 0; i < 6; i++) connectors.set(`s${i}`, walks.wrap(pagedConnector(`s${i}`, upstream)));
       const tasks = new TaskStore(store);
       // A database a few ms away (PostgreSQL over a network): each claim round trip takes 5 ms.
       const claim = tasks.claim.bind(tasks);
@@ -74,26 +59,13 @@ for (const engine of ENGINES) {
       const runningRows = (await tasks.list(['running'], 100)).length;
       await runner.stop();
       await waitFor(async () => ((await tasks.list(['running'], 100)).length === 0 ? true : undefined), 'no running rows', 10_000);
-      expect(maxActive).toBeLessThanOrEqual(1);
+      expect(walks.maxActive).toBeLessThanOrEqual(1);
     }, 30_000);
 
     it('runner.stop() leaves no task running after it returns', async () => {
-      let active = 0;
+      const walks = walkCounter();
       const connectors = new Map<string, SourceConnector>();
-      for (let i = 0; i < 20; i++) {
-        const inner = pagedConnector(`t${i}`, upstream);
-        connectors.set(`t${i}`, {
-          ...inner,
-          async *pages(ctx): AsyncIterable<SyncPage> {
-            active++;
-            try {
-              yield* inner.pages(ctx);
-            } finally {
-              active--;
-            }
-          },
-        });
-      }
+      for (let i = 0; i < 20; i++) connectors.set(`t${i}`, walks.wrap(pagedConnector(`t${i}`, upstream)));
       const tasks = new TaskStore(store);
       const claim = tasks.claim.bind(tasks);
       tasks.claim = async (...args: Parameters<TaskStore['claim']>) => {
@@ -116,7 +88,7 @@ for (const engine of ENGINES) {
       await new Promise((r) => setTimeout(r, 150));
       const running = await tasks.list(['running'], 100);
       expect(running.length).toBe(0);
-      expect(active).toBe(0);
+      expect(walks.active).toBe(0);
     }, 30_000);
   });
 }

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
-import type { SourceConnector, SyncPage } from '../../src/sources/connector.js';
+import { pagedConnector, startPagedUpstream, walkCounter, type PagedUpstream } from '../helpers/paged-upstream.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -27,21 +26,8 @@ for (const engine of ENGINES) {
     });
 
     it('the process that re-claims its own expired task does not run it twice at once', async () => {
-      const inner = pagedConnector('items', upstream);
-      let active = 0;
-      let maxActive = 0;
-      const counting: SourceConnector = {
-        ...inner,
-        async *pages(ctx): AsyncIterable<SyncPage> {
-          active++;
-          maxActive = Math.max(maxActive, active);
-          try {
-            yield* inner.pages(ctx);
-          } finally {
-            active--;
-          }
-        },
-      };
+      const walks = walkCounter();
+      const counting = walks.wrap(pagedConnector('items', upstream));
       t = await startApp(db, ENV, { connectors: new Map([['items', counting]]) });
       const tasks = new TaskStore(t.store);
       const start = await t.app.inject({ method: 'POST', url: '/sync/items?full=true' });
@@ -56,26 +42,15 @@ for (const engine of ENGINES) {
         return row && row.attempts >= 2 ? row : undefined;
       }, 'the task to be re-claimed', 10_000);
       await new Promise((r) => setTimeout(r, 1_000)); // past the old run's next heartbeat
-      const afterASecond = { active, maxActive, status: (await tasks.get(id))?.status };
+      const afterASecond = { active: walks.active, maxActive: walks.maxActive, status: (await tasks.get(id))?.status };
       await waitFor(async () => (['succeeded', 'failed', 'cancelled'].includes((await tasks.get(id))?.status ?? '') ? true : undefined), 'end', 20_000);
       // A lapsed lease may let the old run overlap the new one until it notices, but not for a whole second (two heartbeats).
       expect(afterASecond.active).toBeLessThanOrEqual(1);
     }, 40_000);
 
     it('and after such a re-claim, shutdown (stop) waits for every run of the task', async () => {
-      const inner = pagedConnector('items2', upstream);
-      let active = 0;
-      const counting: SourceConnector = {
-        ...inner,
-        async *pages(ctx): AsyncIterable<SyncPage> {
-          active++;
-          try {
-            yield* inner.pages(ctx);
-          } finally {
-            active--;
-          }
-        },
-      };
+      const walks = walkCounter();
+      const counting = walks.wrap(pagedConnector('items2', upstream));
       t = await startApp(db, ENV, { connectors: new Map([['items2', counting]]) });
       const tasks = new TaskStore(t.store);
       const id = (await t.app.inject({ method: 'POST', url: '/sync/items2?full=true' })).json().task_id as string;
@@ -87,7 +62,7 @@ for (const engine of ENGINES) {
       }, 'the task to be re-claimed', 10_000);
       await t.close(); // what SIGTERM does: app.close() (runner.stop()) then store.close()
       t = undefined;
-      const stillWalking = active;
+      const stillWalking = walks.active;
       await new Promise((r) => setTimeout(r, 500));
       expect(stillWalking).toBe(0);
     }, 40_000);
