@@ -53,6 +53,19 @@ for (const engine of ENGINES) {
         expect(expectProblem(res, 415)).toMatchObject({ type: '/problems/unsupported-media-type', title: 'Unsupported media type' });
       });
 
+      it(`JSON declared in a charset other than UTF-8 -> 415, nothing stored, on ${url}`, async () => {
+        const externalId = `utf16_${url.slice(1)}`;
+        const body = Buffer.from(JSON.stringify({ customer: { external_id: externalId, name: 'Zoë' } }), 'utf16le');
+        const res = await t.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json; charset=utf-16' }, payload: body });
+        expect(expectProblem(res, 415).detail).toContain('utf-16');
+        expect((await t.app.inject(`/customers/${externalId}`)).statusCode).toBe(404);
+        // UTF-8 named in any of its usual spellings is taken.
+        for (const charset of ['utf-8', 'UTF8', '"utf-8"']) {
+          const ok = await t.app.inject({ method: 'POST', url, headers: { 'content-type': `application/json; charset=${charset}` }, payload: JSON.stringify({ customer: SEED_CUSTOMER }) });
+          expect(ok.statusCode, charset).toBe(200);
+        }
+      });
+
       it(`body over the limit (2 MiB against the default 1 MiB) -> 413 on ${url}`, async () => {
         const res = await t.app.inject({ method: 'POST', url, headers: JSON_TYPE, payload: bodyOfSize(2 * MiB, 'too_big') });
         expect(expectProblem(res, 413)).toMatchObject({ type: '/problems/payload-too-large', title: 'Body too large' });

@@ -23,6 +23,18 @@ export function encodedBodyRefusal(req: FastifyRequest): ApiError | null {
 }
 
 /**
+ * JSON is UTF-8 (RFC 8259), and bodies are read as UTF-8: a body declared in
+ * another charset (utf-16, latin1) would be misread, so it is refused instead.
+ * The refusal, or null.
+ */
+function charsetRefusal(req: FastifyRequest): ApiError | null {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
+  return charset && charset !== 'utf-8' && charset !== 'utf8' && charset !== 'us-ascii'
+    ? new ApiError('unsupported_media_type', `charset ${charset} is not supported; send JSON in UTF-8`)
+    : null;
+}
+
+/**
  * JSON parsing that keeps the raw bytes. Parsing goes through Fastify's own
  * secure parser, which refuses `__proto__` and `constructor.prototype` keys.
  */
@@ -30,7 +42,7 @@ export function rawJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const refused = encodedBodyRefusal(req);
+    const refused = encodedBodyRefusal(req) ?? charsetRefusal(req);
     if (refused) {
       done(refused, undefined);
       return;
