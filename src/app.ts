@@ -273,7 +273,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
   // Runs before the writer flush above: interrupted syncs go back to the queue first.
   app.addHook('preClose', async () => {
-    scheduler.stop();
+    await scheduler.stop();
     await runner.stop();
     await Promise.all([...connectors.values()].map((c) => c.close?.()));
   });

@@ -11,6 +11,8 @@ import type { TaskStore } from './task-store.js';
  */
 export class SyncScheduler {
   private timer: NodeJS.Timeout | null = null;
+  /** The check under way, if any: stop() waits for it, so none queues after the store closes. */
+  private checking: Promise<void> | null = null;
 
   constructor(
     private readonly intervals: Readonly<Record<string, number>>,
@@ -25,16 +27,23 @@ export class SyncScheduler {
     const shortest = Math.min(...Object.values(this.intervals));
     const every = Math.max(250, Math.min(shortest / 4, 30_000));
     const tick = () => {
-      this.check().catch((err: unknown) => this.log.error({ err }, 'schedule check failed; will try again'));
+      if (this.checking) return; // a slow check is not overlapped by the next
+      const checking: Promise<void> = this.check()
+        .catch((err: unknown) => this.log.error({ err }, 'schedule check failed; will try again'))
+        .finally(() => {
+          if (this.checking === checking) this.checking = null;
+        });
+      this.checking = checking;
     };
     tick();
     this.timer = setInterval(tick, every);
     this.log.info({ schedules: this.intervals }, 'sync schedules active');
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    await this.checking;
   }
 
   async check(now = Date.now()): Promise<void> {

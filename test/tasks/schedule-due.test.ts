@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { openStore, type Store } from '../../src/store/open-store.js';
+import type { TaskRunner } from '../../src/tasks/runner.js';
+import { SyncScheduler } from '../../src/tasks/scheduler.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
@@ -39,6 +42,23 @@ for (const engine of ENGINES) {
       const next = await tasks.enqueueIfDue('items', interval, t0 + interval + 1);
       expect(next?.id).toBeDefined();
       expect(next?.id).not.toBe(first!.id);
+    });
+
+    it('stop() waits for a check under way, so nothing is queued after it returns (the store closes next)', async () => {
+      const slow = new TaskStore(store);
+      const enqueue = slow.enqueueIfDue.bind(slow);
+      let settled = false;
+      slow.enqueueIfDue = async (...args: Parameters<TaskStore['enqueueIfDue']>) => {
+        await new Promise((r) => setTimeout(r, 200)); // a database a little way off
+        const task = await enqueue(...args);
+        settled = true;
+        return task;
+      };
+      const runner = { wake: () => {} } as unknown as TaskRunner;
+      const scheduler = new SyncScheduler({ stopping: 60_000 }, slow, runner, pino({ level: 'silent' }));
+      scheduler.start();
+      await scheduler.stop();
+      expect(settled).toBe(true);
     });
 
     it('two checks at once queue one task', async () => {
