@@ -6,7 +6,6 @@ export const MAX_RECORD_DEPTH = 32;
 
 type Part = Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
-
 const pointerSegment = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**

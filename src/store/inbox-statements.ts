@@ -1,12 +1,12 @@
 /**
  * The inbox statements of the webhook hot path (the lookup of keys answered
  * before and the insert of each batch's raw deliveries), written as SQL text
- * once per engine, like the record statements: they run for every webhook
- * batch, where building them through the query builder cost more than
- * running them.
+ * once per engine, like the record statements, instead of built through the
+ * query builder for every batch. (Measured against the builder on a quiet
+ * machine: within noise; BENCHMARKS.md, session 4.)
  */
 import { CompiledQuery } from 'kysely';
-import { chunked } from './record-statements.js';
+import { chunked, jsonText } from './statement-text.js';
 
 /** One inbox row as written; headers and response are JSON text already. */
 export interface InboxInsert {
@@ -83,8 +83,6 @@ const PG_ROWS_PER_INSERT = 200;
 const PG_INSERT =
   `insert into webhook_inbox (${COLUMNS.join(', ')}) select ${COLUMNS.map((c) => `r.${c}`).join(', ')} from json_to_recordset($1::json) as r(` +
   'received_at bigint, route text, idempotency_key text, duplicate_of bigint, headers json, body text, status text, response_status integer, response json, error text)';
-
-const jsonText = (v: string | number | null): string => (v === null ? 'null' : JSON.stringify(v));
 
 function rowJson(r: InboxInsert): string {
   return (

@@ -103,8 +103,9 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
     max: 10,
     types: pgTypes,
     connectionTimeoutMillis: options.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS,
-    // TCP keepalive, so a connection to a host that vanished is found dead in
-    // seconds rather than after the kernel's default two hours.
+    // TCP keepalive from 10 s of silence, so a connection to a host that
+    // vanished is found dead by the kernel's probes (about 11 minutes with
+    // Linux's defaults) rather than after its default two hours idle.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });

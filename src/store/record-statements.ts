@@ -7,6 +7,7 @@
  */
 import { CompiledQuery, type Insertable, type Selectable } from 'kysely';
 import type { RecordsTable } from './schema.js';
+import { chunked, jsonText } from './statement-text.js';
 
 export type RecordRow = Selectable<RecordsTable>;
 export type RecordInsert = Insertable<RecordsTable>;
@@ -77,13 +78,6 @@ function values(r: RecordInsert): unknown[] {
   ];
 }
 
-/** `items` in runs of at most `size`, in order. */
-export function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
-
 // SQLite allows 32,766 bound parameters; a chunk's text repeats for every full
 // chunk, so the store's statement cache prepares it once.
 const SQLITE_KEYS_PER_SELECT = 1000;
@@ -144,8 +138,6 @@ const PG_COUNTERS_WITH = `with counters as (insert into record_counts (type, sou
 
 /** Rows per statement: bounds the size of one message to the server. */
 const PG_ROWS_PER_INSERT = 5000;
-
-const jsonText = (v: unknown): string => (v === null || v === undefined ? 'null' : JSON.stringify(v));
 
 /** One row as a JSON object; `details` and `attributes` are JSON text already and go in unquoted. */
 function rowJson(r: RecordInsert): string {

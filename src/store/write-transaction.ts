@@ -11,7 +11,7 @@ export interface WriteTx {
   readonly now: number;
 }
 
-// Written once: it opens every write transaction (built through the query builder it cost more than it ran).
+// Written once rather than built for every transaction it opens.
 const LATEST_CHANGE = CompiledQuery.raw('select max(updated_at) as latest from records') as CompiledQuery<{ latest: number | string | null }>;
 
 /**

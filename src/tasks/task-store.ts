@@ -197,7 +197,6 @@ export class TaskStore {
     return (await this.get(id)) ? 'finished' : 'unknown';
   }
 
-
   /**
    * Takes back running tasks whose owner stopped renewing the lease (it died
    * or lost the database). A cancelled-meanwhile task ends as cancelled; the

@@ -33,11 +33,6 @@ export function contactModifiedAt(c: HubspotContact): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
-/** A contact the mapping can key: an object with a non-empty id (a string, as HubSpot sends it). */
-export function isMappableContact(c: unknown): c is HubspotContact {
-  return typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && (c as { id: string }).id !== '';
-}
-
 /** HubSpot contact -> unified customer; every property kept, the known ones in columns. */
 export function customerFromContact(c: HubspotContact, source: string, deleted = false): RecordWrite {
   const p = c.properties ?? {};

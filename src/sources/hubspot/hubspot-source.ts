@@ -2,7 +2,8 @@ import type { RecordWrite } from '../../domain/records.js';
 import { parseRetryAfter } from '../backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
 import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../http-client.js';
-import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, isMappableContact, type HubspotContact } from './contact-mapping.js';
+import { keyedEntries } from '../keyed-entries.js';
+import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 /** HubSpot's list endpoint takes at most 100 a page. */
@@ -135,14 +136,14 @@ export class HubspotSource implements SourceConnector {
       if (cp.phase === 'list') {
         const page = await this.list(ctx, cp.after, false);
         const next = nextAfter(page, cp.after);
-        const records = mappable(page.results, ctx.log).map((c) => customerFromContact(c, this.name));
+        const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name));
         // Changes made while the first load runs are caught by the next run, which searches from its start.
         cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
         yield { records, checkpoint: cp };
       } else if (cp.phase === 'archived') {
         const page = await this.list(ctx, cp.after, true);
         const next = nextAfter(page, cp.after);
-        const records = mappable(page.results, ctx.log).map((c) => customerFromContact(c, this.name, true));
+        const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name, true));
         cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
         yield { records, checkpoint: cp };
         if (cp.phase === 'idle') return;
@@ -153,8 +154,8 @@ export class HubspotSource implements SourceConnector {
         let last: number | null = null;
         let atLast = 0;
         const records: RecordWrite[] = [];
-        // One odd entry (null, no id) must not fail the run; paging still counts it.
-        for (const c of mappable(page.results, ctx.log)) {
+        const contacts = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts');
+        for (const c of contacts) {
           const at = contactModifiedAt(c);
           if (at !== null) {
             if (at > maxSeen) maxSeen = at;
@@ -168,7 +169,7 @@ export class HubspotSource implements SourceConnector {
         const more = page.paging?.next?.after !== undefined && page.results.length > 0;
         if (cp.tieAfterId !== undefined) {
           // Walking one stamp's contacts by id: no offset, so no 10,000 cap; then on past the stamp.
-          const lastId = page.results.at(-1)?.id;
+          const lastId = contacts.at(-1)?.id;
           cp = more && lastId !== undefined ? { ...cp, tieAfterId: lastId, maxSeen } : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
           yield { records, checkpoint: cp, totalEstimate: searchEstimate };
           continue;
@@ -233,13 +234,6 @@ export class HubspotSource implements SourceConnector {
     });
     return checkPage(res.body, 'search');
   }
-}
-
-/** The contacts that can be keyed; the others (null, no id) are skipped with a warning rather than failing every retry of the run. */
-function mappable(results: readonly unknown[], log: SyncContext['log']): HubspotContact[] {
-  const ok = results.filter(isMappableContact);
-  if (ok.length < results.length) log.warn({ skipped: results.length - ok.length }, 'HubSpot page has contacts without an id; skipped');
-  return ok;
 }
 
 /** The list page's next cursor, or null at the end; one that does not move would loop forever. */

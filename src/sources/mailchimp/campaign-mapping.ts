@@ -16,11 +16,6 @@ export interface MailchimpCampaign {
   [k: string]: unknown;
 }
 
-/** A campaign the mapping can key: an object with a non-empty string id. */
-export function isMappableCampaign(c: unknown): c is MailchimpCampaign {
-  return typeof c === 'object' && c !== null && typeof (c as { id?: unknown }).id === 'string' && (c as { id: string }).id !== '';
-}
-
 /** Mailchimp campaign -> unified campaign: summary fields in `details`, the whole campaign in `attributes`. */
 export function campaignFromMailchimp(c: MailchimpCampaign, source: string): RecordWrite {
   const { _links: _ignored, ...rest } = c;

@@ -2,7 +2,8 @@ import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../conne
 import { createSourceClient, type SourceClient, type SourceClientOptions } from '../http-client.js';
 import { UpstreamHttpError } from '../upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
-import { campaignFromMailchimp, isMappableCampaign, type MailchimpCampaign } from './campaign-mapping.js';
+import { hasStringId, keyedEntries } from '../keyed-entries.js';
+import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
 import { requestAhead } from '../request-ahead.js';
 
 /** Mailchimp's largest page. */
@@ -175,11 +176,7 @@ export class MailchimpSource implements SourceConnector {
       const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + page.campaigns.length;
       const last = dropped === 0 && (page.campaigns.length === 0 || nextOffset >= page.total_items);
       if (!last) inFlight = (await requestAhead(() => fetchAt(nextOffset))).response;
-      // Paging counts every entry; only well-formed campaigns are handed on, the
-      // others (null, no id) skipped with a warning rather than failing every retry of the run.
-      const campaigns = page.campaigns.filter(isMappableCampaign);
-      if (campaigns.length < page.campaigns.length) ctx.log.warn({ skipped: page.campaigns.length - campaigns.length }, 'Mailchimp page has campaigns without an id; skipped');
-      yield { campaigns, nextOffset, last, total: page.total_items };
+      yield { campaigns: keyedEntries<MailchimpCampaign>(page.campaigns, ctx.log, 'Mailchimp campaigns'), nextOffset, last, total: page.total_items };
       if (last) return;
       offset = nextOffset;
     }
@@ -194,7 +191,7 @@ export class MailchimpSource implements SourceConnector {
       ids.map(async (id) => {
         try {
           const res = await this.http().request<MailchimpCampaign>({ path: `/campaigns/${encodeURIComponent(id)}`, signal: ctx.signal });
-          if (!isMappableCampaign(res.body)) throw new Error(`Mailchimp GET /campaigns/${id} answered without a campaign`);
+          if (!hasStringId(res.body)) throw new Error(`Mailchimp GET /campaigns/${id} answered without a campaign`);
           present.push(campaignFromMailchimp(res.body, this.name));
         } catch (err) {
           if (err instanceof UpstreamHttpError && err.status === 404) gone.push(id);
