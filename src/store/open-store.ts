@@ -47,7 +47,30 @@ function cacheStatements(sqlite: SqliteDatabase.Database): void {
   }) as typeof sqlite.prepare;
 }
 
-function openSqlite(file: string): { db: Kysely<Database>; sqlite: SqliteDatabase.Database } {
+/** As long as busy_timeout: how long a start waits for another process switching the same file to WAL. */
+const SQLITE_BUSY_WAIT_MS = 5_000;
+
+/**
+ * Switches to WAL, waiting for another process doing the same. SQLite skips
+ * the busy handler when two connections would deadlock (each holding a read
+ * lock and wanting the write lock, as two first starts on one file do), so
+ * busy_timeout alone lets one start fail with `database is locked`.
+ */
+async function switchToWal(sqlite: SqliteDatabase.Database): Promise<void> {
+  const giveUpAt = Date.now() + SQLITE_BUSY_WAIT_MS;
+  for (;;) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      const busy = err instanceof SqliteDatabase.SqliteError && err.code.startsWith('SQLITE_BUSY');
+      if (!busy || Date.now() >= giveUpAt) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40));
+    }
+  }
+}
+
+async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite: SqliteDatabase.Database }> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   let sqlite: SqliteDatabase.Database;
   try {
@@ -59,7 +82,7 @@ function openSqlite(file: string): { db: Kysely<Database>; sqlite: SqliteDatabas
   sqlite.pragma('busy_timeout = 5000');
   // WAL lets readers run beside the writer; FULL makes an acknowledged commit
   // survive a power cut, not only a process crash.
-  sqlite.pragma('journal_mode = WAL');
+  await switchToWal(sqlite);
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   cacheStatements(sqlite);
@@ -119,7 +142,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   const dialect = config.kind === 'sqlite' ? sqliteDialect : postgresDialect;
   let db: Kysely<Database>;
   let sqlite: SqliteDatabase.Database | undefined;
-  if (config.kind === 'sqlite') ({ db, sqlite } = openSqlite(config.path));
+  if (config.kind === 'sqlite') ({ db, sqlite } = await openSqlite(config.path));
   else db = openPostgres(config.url, options);
   try {
     // Kysely migrates SQLite without a lock or a transaction (PostgreSQL gets

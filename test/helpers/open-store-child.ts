@@ -1,17 +1,21 @@
-// One process opening a SQLite store (migrations included) at an agreed
-// instant, for tests of processes starting together on one fresh file.
-// Usage: node --import tsx test/helpers/open-store-child.ts <file> <start at, epoch ms>
+// One process opening SQLite stores (migrations included) at agreed instants,
+// for tests of processes starting together on one fresh file: round k opens
+// <dir>/round-k/warehouse.db at <at> + k × <spacing> ms and prints one line.
+// Usage: node --import tsx test/helpers/open-store-child.ts <dir> <at, epoch ms> <rounds> <spacing ms>
+import path from 'node:path';
 import { openStore } from '../../src/store/open-store.js';
 
-const [file, at] = [process.argv[2] as string, Number(process.argv[3])];
-while (Date.now() < at) {
-  // Busy-wait rather than a timer: the processes must start within a millisecond of each other.
-}
-try {
-  const store = await openStore({ kind: 'sqlite', path: file });
-  await store.close();
-  process.stdout.write('ok\n');
-} catch (err) {
-  process.stdout.write(`FAIL ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exitCode = 1;
+const [dir, at, rounds, spacing] = [process.argv[2] as string, Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])];
+for (let round = 0; round < rounds; round++) {
+  while (Date.now() < at + round * spacing) {
+    // Busy-wait rather than a timer: the processes must start within a millisecond of each other.
+  }
+  try {
+    const store = await openStore({ kind: 'sqlite', path: path.join(dir, `round-${round}`, 'warehouse.db') });
+    await store.close();
+    process.stdout.write('ok\n');
+  } catch (err) {
+    process.stdout.write(`FAIL ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  }
 }
