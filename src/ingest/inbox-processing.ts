@@ -6,6 +6,7 @@ import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js'
 import {
   findFirstCopies,
   getInboxRow,
+  getInboxStatus,
   insertInboxRow,
   setInboxOutcome,
   type InboxRow,
@@ -73,6 +74,15 @@ export function describeError(err: unknown): string {
 const STORE_FAILURE = 'the event could not be processed; it is kept as a dead letter for replay (POST /webhooks/events/{id}/replay)';
 
 type Processed = Pick<EventOutcome, 'status' | 'records' | 'error'>;
+
+/** An event that a concurrent request (a retry of it) settled first: its outcome is not ours to repeat. */
+function settledElsewhere(status: Exclude<InboxStatus, 'received'>): Processed {
+  return {
+    status,
+    records: [],
+    error: status === 'failed' ? 'the event was handled by a concurrent delivery of it, which failed; see GET /webhooks/events/{id}' : null,
+  };
+}
 
 /** The generic route's answer, built the same way for a first delivery and for its replay. */
 export function storedAnswer(deliveryId: string | null, applied: AppliedWrite[]): StoredAnswer {
@@ -237,7 +247,7 @@ export class InboxProcessor {
     try {
       const together = await inWriteTransaction(this.store, async (tx) => {
         const out: Array<[number, Processed]> = [];
-        for (const d of deliveries) out.push([d.id, await this.applyOne(tx, handler, d)]);
+        for (const d of deliveries) out.push([d.id, await this.applyReceived(tx, handler, d)]);
         return out;
       });
       for (const [id, r] of together) {
@@ -251,7 +261,7 @@ export class InboxProcessor {
     for (const d of deliveries) {
       let r: Processed;
       try {
-        r = await inWriteTransaction(this.store, (tx) => this.applyOne(tx, handler, d));
+        r = await inWriteTransaction(this.store, (tx) => this.applyReceived(tx, handler, d));
       } catch (err) {
         try {
           r = await this.deadLetter(d.id, err);
@@ -267,6 +277,18 @@ export class InboxProcessor {
     return results;
   }
 
+  /**
+   * applyOne for an event this request stored as `received`, read again under
+   * the write lock first: between its receipt and this transaction, a retry
+   * of the same event (on this instance or another on the same database) may
+   * have found it `received` and processed it.
+   */
+  private async applyReceived(tx: WriteTx, handler: DeliveryHandler, d: StoredDelivery): Promise<Processed> {
+    const status = await getInboxStatus(tx.trx, d.id);
+    if (status !== null && status !== 'received') return settledElsewhere(status);
+    return this.applyOne(tx, handler, d);
+  }
+
   /** Runs the handler and records the outcome in the same transaction; a rejected delivery is marked failed there too. */
   private async applyOne(tx: WriteTx, handler: DeliveryHandler, d: StoredDelivery): Promise<Processed> {
     try {
@@ -280,12 +302,20 @@ export class InboxProcessor {
     }
   }
 
-  /** A store failure while processing: the event is kept as a dead letter with the error, in a transaction of its own. */
+  /**
+   * A store failure while processing: the event is kept as a dead letter with
+   * the error, in a transaction of its own, unless a concurrent request has
+   * processed it meanwhile (its outcome stands).
+   */
   private async deadLetter(id: number, err: unknown): Promise<Processed> {
     this.metrics.storeErrors.inc({ operation: 'webhook_process' });
     this.log.error({ err, inbox_id: id }, 'webhook event failed; kept as a dead letter');
-    await inWriteTransaction(this.store, (tx) => setInboxOutcome(tx, id, { status: 'failed', answer: null, error: describeError(err) }));
-    return { status: 'failed', records: [], error: STORE_FAILURE };
+    return inWriteTransaction(this.store, async (tx): Promise<Processed> => {
+      const status = await getInboxStatus(tx.trx, id);
+      if (status === 'processed' || status === 'duplicate') return settledElsewhere(status);
+      await setInboxOutcome(tx, id, { status: 'failed', answer: null, error: describeError(err) });
+      return { status: 'failed', records: [], error: STORE_FAILURE };
+    });
   }
 
   /** Metrics only for what committed. */

@@ -196,6 +196,12 @@ function rowFrom(r: Selectable<WebhookInboxTable>, decode: (v: unknown) => unkno
   };
 }
 
+/** A row's status alone (null: no such row), for the checks made under the write lock. */
+export async function getInboxStatus(db: Reader, id: number): Promise<InboxStatus | null> {
+  const row = await db.selectFrom('webhook_inbox').select('status').where('id', '=', id).executeTakeFirst();
+  return row ? (row.status as InboxStatus) : null;
+}
+
 export async function getInboxRow(db: Reader, decode: (v: unknown) => unknown, id: number): Promise<InboxRow | null> {
   const row = await db.selectFrom('webhook_inbox').selectAll().where('id', '=', id).executeTakeFirst();
   return row ? rowFrom(row, decode) : null;
