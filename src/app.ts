@@ -118,6 +118,12 @@ export function loggableUrl(url: string): string {
   return url.replace(/^(\/webhooks\/mailchimp\/)[^/?#]*/i, '$1***');
 }
 
+/** TRUST_PROXY as Fastify takes it; a hop count as the function its docs describe (the types leave numbers out). */
+function trustedProxies(trust: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_address, hop) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
+}
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, store, logger } = deps;
   const metrics = deps.metrics ?? createMetrics();
@@ -126,6 +132,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // One line per request at 14k requests/s is its own load: requests are logged at debug instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // Behind a reverse proxy every request comes from the proxy: only the peers named here may say who the client is.
+    trustProxy: trustedProxies(config.trustProxy),
     return503OnClosing: true,
     // Slow clients may not hold a connection open forever.
     requestTimeout: config.requestTimeoutMs,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 import { loadSourcesFile, SourcesFileError, type DeclaredSourceConfig } from './sources/declared/load-sources-file.js';
 
@@ -54,6 +55,12 @@ export interface Config {
   readonly webhookRateLimit: { readonly max: number; readonly windowMs: number } | null;
   /** REQUEST_TIMEOUT: a request (headers and body) must arrive within this (ms). */
   readonly requestTimeoutMs: number;
+  /**
+   * TRUST_PROXY: which peers' X-Forwarded-For names the client (its IP is
+   * what the webhook rate limit counts): false (none), true (any), a number
+   * of proxy hops, or addresses and CIDR ranges.
+   */
+  readonly trustProxy: boolean | number | readonly string[];
 }
 
 /** A bad configuration value: the process prints `message` as one line and exits. */
@@ -131,6 +138,32 @@ function readList(env: Env, name: string): string[] {
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
+}
+
+/** An IPv4 or IPv6 address, optionally with a /prefix length. */
+function isAddressOrRange(s: string): boolean {
+  const [address, prefix, extra] = s.split('/');
+  const version = net.isIP(address ?? '');
+  if (version === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+function readTrustProxy(env: Env): boolean | number | string[] {
+  const raw = env.TRUST_PROXY?.trim().toLowerCase();
+  if (!raw || raw === 'false' || raw === 'off') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops < 1 || hops > 10) throw new ConfigError('TRUST_PROXY', `must be a number of proxy hops from 1 to 10 (got "${env.TRUST_PROXY}")`);
+    return hops;
+  }
+  const ranges = readList(env, 'TRUST_PROXY');
+  const bad = ranges.find((r) => !isAddressOrRange(r));
+  if (bad !== undefined) {
+    throw new ConfigError('TRUST_PROXY', `must be true, false, a number of hops, or IP addresses and CIDR ranges (got "${bad}")`);
+  }
+  return ranges;
 }
 
 function readUrl(env: Env, name: string, fallback: string | undefined): string | undefined {
@@ -287,9 +320,11 @@ export function loadConfig(env: Env = process.env): Config {
     webhookFailedRetentionMs: failedRetention ? parseDuration('WEBHOOK_FAILED_RETENTION', failedRetention) : null,
     webhookRateLimit: readRateLimit(env, 'WEBHOOK_RATE_LIMIT'),
     requestTimeoutMs,
+    trustProxy: readTrustProxy(env),
   };
   Object.freeze(config.database);
   Object.freeze(config.apiKeys);
   Object.freeze(config.webhookSecrets);
+  if (typeof config.trustProxy === 'object') Object.freeze(config.trustProxy);
   return Object.freeze(config);
 }

@@ -36,6 +36,14 @@ describe('configuration of the webhook limits', () => {
     expect(loadConfig({ WEBHOOK_RATE_LIMIT: 'off' }).webhookRateLimit).toBeNull();
   });
 
+  it('reads TRUST_PROXY as off, on, a hop count, or addresses and ranges', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.1, 192.168.0.0/16 ::1 fd00::/8' }).trustProxy).toEqual(['10.0.0.1', '192.168.0.0/16', '::1', 'fd00::/8']);
+  });
+
   it.each([
     ['WEBHOOK_RATE_LIMIT', '100'],
     ['WEBHOOK_RATE_LIMIT', '0/1s'],
@@ -46,6 +54,11 @@ describe('configuration of the webhook limits', () => {
     ['WEBHOOK_FAILED_RETENTION', 'forever'],
     ['REQUEST_TIMEOUT', 'soon'],
     ['REQUEST_TIMEOUT', '2h'],
+    ['TRUST_PROXY', 'yes'],
+    ['TRUST_PROXY', '0'],
+    ['TRUST_PROXY', '11'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '10.0.0.1, proxy.local'],
     ['MAILCHIMP_WEBHOOK_SECRET', 'short'],
     ['MAILCHIMP_WEBHOOK_SECRET', 'has/a/slash/in/it/0123456789'],
   ])('%s=%s stops the start with a ConfigError naming it', (name, value) => {
@@ -193,6 +206,44 @@ for (const engine of ENGINES) {
         body,
       });
       expect(res.status).toBe(200);
+    });
+  });
+}
+
+for (const engine of ENGINES) {
+  describe(`webhook rate limit behind a trusted proxy on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let t: TestApp;
+
+    beforeAll(async () => {
+      db = await engine.create();
+      t = await startApp(db, { WEBHOOK_RATE_LIMIT: '2/1h', TRUST_PROXY: '10.9.0.0/16' });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    const post = (remoteAddress: string, forwardedFor: string, n: number) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        remoteAddress,
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+        payload: JSON.stringify({ customer: { external_id: `proxied_${remoteAddress}_${forwardedFor}_${n}` } }),
+      });
+
+    it('counts each client named by the proxy on its own, and ignores the header from anyone else', async () => {
+      // Through the proxy: two clients, each with its own budget of 2.
+      for (const client of ['203.0.113.1', '203.0.113.2']) {
+        expect((await post('10.9.0.5', client, 1)).statusCode).toBe(200);
+        expect((await post('10.9.0.5', client, 2)).statusCode).toBe(200);
+        expectProblem(await post('10.9.0.5', client, 3), 429);
+      }
+      // A peer outside TRUST_PROXY cannot pick a fresh identity by sending the header.
+      expect((await post('10.0.0.1', '198.51.100.1', 1)).statusCode).toBe(200);
+      expect((await post('10.0.0.1', '198.51.100.2', 2)).statusCode).toBe(200);
+      expectProblem(await post('10.0.0.1', '198.51.100.3', 3), 429);
     });
   });
 }
