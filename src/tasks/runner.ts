@@ -227,8 +227,9 @@ export class TaskRunner {
       }
       controller.signal.throwIfAborted();
       await recordSuccess(this.store, task.source);
-      await this.tasks.finish(task.id, owner, 'succeeded', null);
-      log.info({ ...progress }, 'sync succeeded');
+      // False: the lease lapsed (a stalled process) and the task was taken back; its pages stay committed.
+      if (await this.tasks.finish(task.id, owner, 'succeeded', null)) log.info({ ...progress }, 'sync succeeded');
+      else log.warn({ ...progress }, 'sync done, but its lease had lapsed and the task was taken back; the task keeps the status the reaper gave it');
     } catch (err) {
       const reason = controller.signal.reason;
       if (controller.signal.aborted && reason instanceof StopReason) {
