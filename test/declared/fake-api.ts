@@ -37,6 +37,8 @@ export interface FakeApi {
   firstPage: number;
   /** Origin the body's `meta.next` URLs use (default: this server's). */
   nextUrlBase: string | null;
+  /** Called as each request arrives, before its page is cut: to change the records mid-walk. */
+  onRequest: ((req: FakeRequest) => void) | null;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ const decodeCursor = (c: string) => Number(Buffer.from(c, 'base64url').toString(
 
 export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi> {
   const sockets = new Set<Socket>();
-  const api: FakeApi = { url: '', records, requests: [], latencyMs: 0, requireHeader: null, requireQuery: null, maxPageSize: 1000, firstPage: 1, nextUrlBase: null, close: async () => {} };
+  const api: FakeApi = { url: '', records, requests: [], latencyMs: 0, requireHeader: null, requireQuery: null, maxPageSize: 1000, firstPage: 1, nextUrlBase: null, onRequest: null, close: async () => {} };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', api.url);
     const entry: FakeRequest = { url, headers: req.headers, aborted: false };
@@ -64,6 +66,7 @@ export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi>
     if (api.requireHeader && req.headers[api.requireHeader.name.toLowerCase()] !== api.requireHeader.value) return send(401, { error: 'bad credentials' });
     if (api.requireQuery && url.searchParams.get(api.requireQuery.name) !== api.requireQuery.value) return send(401, { error: 'bad key' });
 
+    api.onRequest?.(entry);
     const q = url.searchParams;
     let matching = [...api.records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const since = q.get('updated_since');

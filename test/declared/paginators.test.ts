@@ -34,6 +34,7 @@ describe('declared paginators', () => {
     api.maxPageSize = 1000;
     api.firstPage = 1;
     api.nextUrlBase = null;
+    api.onRequest = null;
   });
 
   for (const [what, pagination] of STYLES) {
@@ -81,6 +82,21 @@ describe('declared paginators', () => {
     expectEachOnce(w.records, ALL);
     expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '5', '10', '15', '20']);
     expect(w.pages.map((p) => p.totalEstimate)).toEqual([25, 25, 25, 25, 25]);
+    await source.close();
+  });
+
+  it('offset with a total steps back when the total falls mid-walk, so no record slides past unseen', async () => {
+    // The first record is deleted just before the second page is cut: every
+    // later record moves one place forward, and the one at offset 7 would
+    // land on page one's side of the boundary, never fetched.
+    api.onRequest = (r) => {
+      if (r.url.searchParams.get('offset') === '7') api.records = api.records.filter((c) => c.id !== ALL[0]);
+    };
+    const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 7, total: 'meta.total' }));
+    const w = await walk(source);
+    const seen = new Set(w.records.map((r) => r.external_id));
+    for (const id of ALL.slice(1)) expect(seen.has(id), id).toBe(true);
+    expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '7', '6', '13', '20']);
     await source.close();
   });
 

@@ -10,7 +10,8 @@ import type { PaginationSpec } from './schema.js';
 
 export type PagePosition =
   | { kind: 'none' }
-  | { kind: 'offset'; offset: number }
+  /** `total`: upstream's count at the last page, to notice deletions that shift later records forward. */
+  | { kind: 'offset'; offset: number; total?: number }
   | { kind: 'page'; page: number; fetched: number }
   | { kind: 'cursor'; cursor: string | null }
   | { kind: 'link_header' | 'next_url'; next: string | null };
@@ -122,14 +123,20 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
       return {
         kind: 'offset',
         start: () => ({ kind: 'offset', offset: 0 }),
-        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'offset' && Number.isSafeInteger(p.offset),
+        accepts: (p): p is PagePosition =>
+          isObject(p) && p.kind === 'offset' && Number.isSafeInteger(p.offset) && (p.total === undefined || Number.isFinite(p.total)),
         request: (p) => ({ url: null, params: { [offsetParam]: (p as { offset: number }).offset, [limitParam]: limit } }),
         advance(p, page) {
-          const offset = (p as { offset: number }).offset + page.count;
+          const at = p as { offset: number; total?: number };
           const total = numberAt(page.body, spec.total);
+          // The total fell: records were deleted since the last page, and as many
+          // behind this page slid forward past its start, unseen. Step back over
+          // them (the overlap comes again and is written as unchanged).
+          const dropped = total !== null && at.total !== undefined && total < at.total ? at.total - total : 0;
+          const offset = dropped > 0 ? Math.max(0, at.offset - dropped) : at.offset + page.count;
           // With a total, a short page only means upstream caps the page size lower than asked.
-          const done = page.count === 0 || (total !== null ? offset >= total : page.count < limit);
-          return { next: done ? null : { kind: 'offset', offset }, total };
+          const done = dropped === 0 && (page.count === 0 || (total !== null ? offset >= total : page.count < limit));
+          return { next: done ? null : { kind: 'offset', offset, ...(total !== null ? { total } : {}) }, total };
         },
       };
     }
