@@ -115,7 +115,17 @@ function beginningWith(dialect: KyselyDialect, begin: string): KyselyDialect {
 export interface StoreOptions {
   /** PostgreSQL: how long a connection (or a free one from the pool) may take before the query fails. */
   connectTimeoutMs?: number;
+  /** PostgreSQL: how long a session may sit idle inside a transaction before the server ends it. */
+  idleInTransactionTimeoutMs?: number;
 }
+
+/**
+ * A process that froze inside a write transaction (stopped, paused, its
+ * event loop stuck) would hold the write lock, and stall every instance on
+ * the database, for as long as it stays frozen. Our transactions never wait
+ * on anything but their own statements, so a minute idle is far past normal.
+ */
+const PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 /** Without a bound, a server that accepts TCP but never answers (a dead host behind a proxy) hangs the start, or the writer, for good. */
 const PG_CONNECT_TIMEOUT_MS = 10_000;
@@ -126,14 +136,19 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
     max: 10,
     types: pgTypes,
     connectionTimeoutMillis: options.connectTimeoutMs ?? PG_CONNECT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: options.idleInTransactionTimeoutMs ?? PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
     // TCP keepalive from 10 s of silence, so a connection to a host that
     // vanished is found dead by the kernel's probes (about 11 minutes with
     // Linux's defaults) rather than after its default two hours idle.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
   });
-  // An idle client that loses its connection must not crash the process.
+  // A client that loses its connection must not crash the process: idle in
+  // the pool (the pool's event), or checked out between two statements (the
+  // client's own event, which has no listener then), as when the server ends
+  // a session idle in a transaction or restarts. Its next query fails instead.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return new Kysely<Database>({ dialect: beginningWith(new PostgresDialect({ pool }), postgresDialect.beginTransaction) });
 }
 
