@@ -6,6 +6,7 @@ import pg from 'pg';
 import { ConfigError, type DatabaseConfig } from '../config.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
 import { migrateToLatest } from './migrations/index.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import type { Database } from './schema.js';
 
 export interface Store {
@@ -171,6 +172,12 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     await db.destroy();
     throw err;
   }
+  let checkpointer: WalCheckpointer | null = null;
+  if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:') {
+    checkpointer = new WalCheckpointer(config.path);
+    // The backstop (SQLite's default is 1,000 pages, 4 MB): 40 MB of WAL.
+    sqlite.pragma('wal_autocheckpoint = 10000');
+  }
   let closed = false;
   return {
     db,
@@ -178,6 +185,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     close: async () => {
       if (closed) return;
       closed = true;
+      await checkpointer?.stop();
       await db.destroy();
     },
   };

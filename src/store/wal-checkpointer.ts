@@ -1,0 +1,35 @@
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../worker-thread.js';
+import type { CheckpointWorkerData } from './checkpoint-worker.js';
+
+/**
+ * Checkpoints the WAL on a thread of its own. SQLite's automatic checkpoint
+ * runs inside the COMMIT that crosses the threshold, on the event loop: it
+ * copies megabytes into the database file and syncs it, a pause of tens of
+ * milliseconds for the requests and the sync pages waiting behind it. The
+ * main connection keeps a far higher threshold as a backstop, in case this
+ * thread stops or falls behind.
+ */
+export class WalCheckpointer {
+  private readonly worker: Worker;
+  private readonly exited: Promise<void>;
+
+  constructor(file: string, intervalMs = 50) {
+    this.worker = startModuleWorker('checkpoint-worker', import.meta.url, { workerData: { file, intervalMs } satisfies CheckpointWorkerData });
+    // It must not keep the process alive, nor take it down: the backstop checkpoints without it.
+    this.worker.unref();
+    this.worker.on('error', () => {});
+    this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+  }
+
+  async stop(): Promise<void> {
+    // Unreferenced, its exit would not keep an otherwise idle process waiting for it.
+    this.worker.ref();
+    let timer: NodeJS.Timeout | undefined;
+    this.worker.postMessage('stop');
+    // A thread stuck in a checkpoint is not waited for long: closing the main connection checkpoints anyway.
+    await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, 2_000)))]);
+    clearTimeout(timer);
+    await this.worker.terminate();
+  }
+}
