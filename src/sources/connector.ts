@@ -1,9 +1,14 @@
 import type { Logger } from 'pino';
-import type { RecordType, RecordWrite } from '../domain/records.js';
+import type { HashedContent, RecordType, RecordWrite } from '../domain/records.js';
 
 /** One page of upstream records, with the checkpoint to resume after it. */
 export interface SyncPage {
   records: RecordWrite[];
+  /**
+   * When given: `records` are storable already (storableWrite), and these
+   * are their hashed contents, in the same order (prepared off the event loop).
+   */
+  hashed?: readonly HashedContent[];
   /** Saved with the page in one transaction; the next run starts from it. */
   checkpoint: unknown;
   /** Upstream's count of what this run will fetch, when it says (for progress). */

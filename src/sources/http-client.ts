@@ -28,6 +28,11 @@ export interface SourceRequest {
   headers?: Record<string, string>;
   /** Aborts the in-flight request, a backoff sleep and a wait in the rate-limit queue. */
   signal?: AbortSignal;
+  /**
+   * Reads a 2xx body instead of JSON.parse (on another thread, say). A
+   * rejection counts as invalid JSON: retried, then the request fails.
+   */
+  decode?: (text: string) => Promise<unknown>;
 }
 
 export interface SourceResponse<T> {
@@ -203,7 +208,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       log.debug({ source: name, method, path, status, ms: Math.round(ms), attempt: n }, 'upstream response');
 
       if (status >= 200 && status < 300) {
-        const parsed = parseJson(text);
+        const parsed = req.decode ? await decodeWith(req.decode, text) : parseJson(text);
         // T is the caller's claim about the shape; connectors check what they use.
         if (parsed.ok) return { kind: 'ok', response: { status, headers: resHeaders, body: parsed.value as T } };
         const error = new UpstreamInvalidJsonError({ ...ctx(n, parsed.error), status, body: text });
@@ -304,6 +309,14 @@ function withQuery(url: string, query: Record<string, QueryValue> | undefined): 
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]));
+}
+
+async function decodeWith(decode: (text: string) => Promise<unknown>, text: string): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
+  try {
+    return { ok: true, value: await decode(text) };
+  } catch (error) {
+    return { ok: false, error };
+  }
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: unknown } {

@@ -295,8 +295,9 @@ export class TaskRunner {
       written: progress.written,
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
-    const writes = [...page.records, ...extra].map(storableWrite);
-    const hashed = await hashWrites(writes);
+    const extraWrites = extra.map(storableWrite);
+    const writes = [...(page.hashed ? page.records : page.records.map(storableWrite)), ...extraWrites];
+    const hashed = page.hashed ? [...page.hashed, ...(await hashWrites(extraWrites))] : await hashWrites(writes);
     const applied = await inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, writes, hashed);
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;

@@ -1,13 +1,18 @@
 import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../connector.js';
-import { createSourceClient, type SourceClient, type SourceClientOptions } from '../http-client.js';
+import { createSourceClient, type SourceClient, type SourceClientOptions, type SourceResponse } from '../http-client.js';
 import { UpstreamHttpError } from '../upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
-import { hasStringId, keyedEntries } from '../keyed-entries.js';
+import { hasStringId } from '../keyed-entries.js';
+import { writeFromPrepared } from '../../domain/prepared-write.js';
+import type { CampaignPageBody } from './campaign-page.js';
+import { CampaignPageDecoder, type DecodedCampaignPage } from './campaign-page-decoder.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
-import { requestAhead } from '../request-ahead.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** Mailchimp's largest page. */
 const PAGE_SIZE = 1000;
+/** Page requests out at once: Mailchimp allows 10 connections. */
+const PAGES_AHEAD = 2;
 /**
  * Campaigns have no last-modified field, and a campaign's status, emails_sent
  * and report keep changing for a while after it is created. So each
@@ -35,11 +40,6 @@ export type MailchimpCheckpoint =
 /** The sent phase starts this long before the last run began, for clock skew and sends in flight. */
 const SENT_LOOKBACK_MS = 5 * 60_000;
 
-interface CampaignPage {
-  campaigns: MailchimpCampaign[];
-  total_items: number;
-}
-
 export interface MailchimpSourceOptions {
   name: string;
   apiKey: string | undefined;
@@ -61,6 +61,7 @@ export class MailchimpSource implements SourceConnector {
   readonly recordType = 'campaign' as const;
   readonly name: string;
   private client: SourceClient | null = null;
+  private decoder: CampaignPageDecoder | null = null;
 
   constructor(private readonly options: MailchimpSourceOptions) {
     this.name = options.name;
@@ -86,6 +87,8 @@ export class MailchimpSource implements SourceConnector {
   async close(): Promise<void> {
     await this.client?.close();
     this.client = null;
+    await this.decoder?.close();
+    this.decoder = null;
   }
 
   /** Where a run starts: the saved walk, or a new one from what the last run saw. */
@@ -119,22 +122,26 @@ export class MailchimpSource implements SourceConnector {
       const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
       let newest = phase.newestCreated;
       for await (const step of this.walk(ctx, query, phase.offset)) {
-        for (const c of step.campaigns) if (c.create_time && (!newest || c.create_time > newest)) newest = c.create_time;
-        const records = step.campaigns.map((c) => campaignFromMailchimp(c, this.name));
+        const page = await step.body;
+        if (page.skipped > 0) ctx.log.warn({ skipped: page.skipped }, 'Mailchimp campaigns without an id skipped');
+        if (page.newestCreated && (!newest || page.newestCreated > newest)) newest = page.newestCreated;
+        const records = page.writes.map(writeFromPrepared);
+        const hashed = page.writes.map((w) => w.content);
         for (const r of records) seen?.add(r.external_id);
         if (!step.last) {
           cp = { ...phase, offset: step.nextOffset, newestCreated: newest };
-          yield { records, checkpoint: cp, totalEstimate: step.total };
+          yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
           continue;
         }
         const sentSince = phase.phase === 'list' ? (phase.sentSince ?? null) : null;
         if (sentSince !== null) {
           cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt };
-          yield { records, checkpoint: cp, totalEstimate: step.total };
+          yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
           break;
         }
         yield {
           records,
+          hashed,
           checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt },
           totalEstimate: step.total,
           ...(seen ? { complete: { seen } } : {}),
@@ -153,32 +160,69 @@ export class MailchimpSource implements SourceConnector {
     ctx: SyncContext,
     query: Record<string, string | undefined>,
     offset: number,
-  ): AsyncGenerator<{ campaigns: MailchimpCampaign[]; nextOffset: number; last: boolean; total: number }> {
-    const fetchAt = (at: number) => {
+  ): AsyncGenerator<{ body: Promise<CampaignPageBody>; nextOffset: number; last: boolean; total: number }> {
+    const decoder = (this.decoder ??= new CampaignPageDecoder());
+    const decode = async (text: string): Promise<DecodedCampaignPage> => {
+      const decoded = await decoder.decode(text, this.name);
+      // Retried by the client like any body that is not JSON.
+      if (!decoded.head.ok && decoded.head.reason === 'invalid_json') throw new SyntaxError(decoded.head.message);
+      return decoded;
+    };
+    interface Ahead {
+      at: number;
+      response: Promise<SourceResponse<DecodedCampaignPage>>;
+      stop: AbortController;
+    }
+    const fetchAt = (at: number): Ahead => {
       ctx.signal.throwIfAborted();
-      return this.http().request<CampaignPage>({
+      const stop = new AbortController();
+      const response = this.http().request<DecodedCampaignPage>({
         path: '/campaigns',
         query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query },
-        signal: ctx.signal,
+        signal: AbortSignal.any([ctx.signal, stop.signal]),
+        decode,
       });
+      // Awaited in turn, or dropped; until then a rejection (an abort) is not unhandled.
+      response.catch(() => {});
+      return { at, response, stop };
     };
-    let inFlight = fetchAt(offset);
+    const ahead: Ahead[] = [fetchAt(offset)];
+    const dropAhead = () => {
+      for (const a of ahead.splice(0)) a.stop.abort();
+    };
     let prevTotal: number | null = null;
-    for (;;) {
-      const page = (await inFlight).body;
-      if (typeof page !== 'object' || page === null || !Array.isArray(page.campaigns) || typeof page.total_items !== 'number') {
-        throw new Error('Mailchimp campaigns page has no campaigns array or total_items');
+    try {
+      for (;;) {
+        // The head only: the campaigns are still being prepared on the decoder's thread.
+        const { head, body } = (await (ahead.shift() as Ahead).response).body;
+        if (!head.ok) throw new Error(head.message);
+        // total_items fell: campaigns were deleted since the last page, and as many campaigns behind
+        // `offset` slid back over it unseen. Step back over them (the overlap comes back "unchanged").
+        const dropped = prevTotal !== null && head.total < prevTotal ? prevTotal - head.total : 0;
+        prevTotal = head.total;
+        const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + head.count;
+        const last = dropped === 0 && (head.count === 0 || nextOffset >= head.total);
+        if (last) {
+          dropAhead();
+          yield { body, nextOffset, last, total: head.total };
+          return;
+        }
+        // Pages asked for ahead assumed pages as long as this one and no deletions: kept only if that held.
+        if (ahead.length > 0 && (ahead[0] as Ahead).at !== nextOffset) dropAhead();
+        // A page takes about as long to arrive as to prepare and store, so
+        // PAGES_AHEAD are asked for at once, never past the total upstream gave.
+        let at = ahead.length > 0 ? (ahead[ahead.length - 1] as Ahead).at + head.count : nextOffset;
+        while (ahead.length < PAGES_AHEAD && at < head.total) {
+          ahead.push(fetchAt(at));
+          at += head.count;
+        }
+        // On the wire before the caller works on this page.
+        await nextTurn();
+        yield { body, nextOffset, last, total: head.total };
+        offset = nextOffset;
       }
-      // total_items fell: campaigns were deleted since the last page, and as many campaigns behind
-      // `offset` slid back over it unseen. Step back over them (the overlap comes back "unchanged").
-      const dropped = prevTotal !== null && page.total_items < prevTotal ? prevTotal - page.total_items : 0;
-      prevTotal = page.total_items;
-      const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + page.campaigns.length;
-      const last = dropped === 0 && (page.campaigns.length === 0 || nextOffset >= page.total_items);
-      if (!last) inFlight = (await requestAhead(() => fetchAt(nextOffset))).response;
-      yield { campaigns: keyedEntries<MailchimpCampaign>(page.campaigns, ctx.log, 'Mailchimp campaigns'), nextOffset, last, total: page.total_items };
-      if (last) return;
-      offset = nextOffset;
+    } finally {
+      dropAhead();
     }
   }
 
