@@ -1,6 +1,6 @@
 /**
  * The thread that checkpoints a SQLite store's WAL (see WalCheckpointer):
- * its own connection, a PASSIVE checkpoint every few milliseconds. PASSIVE
+ * its own connection, a PASSIVE checkpoint every interval (250 ms by default). PASSIVE
  * never waits for a lock and never blocks the writer: it copies what it can.
  */
 import SqliteDatabase from 'better-sqlite3';

@@ -14,7 +14,8 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
 
-  constructor(file: string, intervalMs = 50) {
+  /** Each checkpoint syncs both files: 250 ms keeps that to a few a second, and the WAL to megabytes. */
+  constructor(file: string, intervalMs = 250) {
     this.worker = startModuleWorker('checkpoint-worker', import.meta.url, { workerData: { file, intervalMs } satisfies CheckpointWorkerData });
     // It must not keep the process alive, nor take it down: the backstop checkpoints without it.
     this.worker.unref();
