@@ -30,7 +30,8 @@ export interface SourceRequest {
   signal?: AbortSignal;
   /**
    * Reads a 2xx body instead of JSON.parse (on another thread, say). A
-   * rejection counts as invalid JSON: retried, then the request fails.
+   * SyntaxError counts as invalid JSON (retried, then the request fails);
+   * any other rejection fails the request as it is.
    */
   decode?: (text: string) => Promise<unknown>;
 }
@@ -178,7 +179,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     }
     const ctx = (attempts: number, cause?: unknown) => ({ source: name, method, path, attempts, cause });
 
-    /** One request and its classification. Throws only when aborted or closed. */
+    /** One request and its classification. Throws only when aborted or closed, or when `decode` fails other than by a SyntaxError. */
     async function attempt(n: number): Promise<Outcome<T>> {
       if (closing) throw new Error(`source client "${name}" is closed`);
       const started = performance.now();
@@ -315,7 +316,8 @@ async function decodeWith(decode: (text: string) => Promise<unknown>, text: stri
   try {
     return { ok: true, value: await decode(text) };
   } catch (error) {
-    return { ok: false, error };
+    if (error instanceof SyntaxError) return { ok: false, error };
+    throw error;
   }
 }
 

@@ -83,7 +83,12 @@ async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite:
   sqlite.pragma('busy_timeout = 5000');
   // WAL lets readers run beside the writer; FULL makes an acknowledged commit
   // survive a power cut, not only a process crash.
-  await switchToWal(sqlite);
+  try {
+    await switchToWal(sqlite);
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   cacheStatements(sqlite);
@@ -118,6 +123,8 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** PostgreSQL: how long a session may sit idle inside a transaction before the server ends it. */
   idleInTransactionTimeoutMs?: number;
+  /** Where the store reports trouble that does not stop it (the checkpointing thread failing). */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /**
@@ -174,7 +181,9 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   }
   let checkpointer: WalCheckpointer | null = null;
   if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:') {
-    checkpointer = new WalCheckpointer(config.path);
+    checkpointer = new WalCheckpointer(config.path, (err) =>
+      options.log?.warn({ err }, 'the WAL checkpointing thread failed; the commit that crosses 40 MB of WAL checkpoints instead'),
+    );
     // The backstop (SQLite's default is 1,000 pages, 4 MB): 40 MB of WAL.
     sqlite.pragma('wal_autocheckpoint = 10000');
   }

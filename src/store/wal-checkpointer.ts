@@ -14,12 +14,15 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private readonly exited: Promise<void>;
 
-  /** Each checkpoint syncs both files: 250 ms keeps that to a few a second, and the WAL to megabytes. */
-  constructor(file: string, intervalMs = 250) {
+  /**
+   * Each checkpoint syncs both files: 250 ms keeps that to a few a second,
+   * and the WAL to megabytes. `onError`: the thread failed (the backstop takes over).
+   */
+  constructor(file: string, onError: (err: Error) => void, intervalMs = 250) {
     this.worker = startModuleWorker('checkpoint-worker', import.meta.url, { workerData: { file, intervalMs } satisfies CheckpointWorkerData });
     // It must not keep the process alive, nor take it down: the backstop checkpoints without it.
     this.worker.unref();
-    this.worker.on('error', () => {});
+    this.worker.on('error', onError);
     this.exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
   }
 

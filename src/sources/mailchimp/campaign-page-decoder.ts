@@ -69,7 +69,11 @@ export class CampaignPageDecoder {
     const worker = this.worker;
     this.worker = null;
     this.failAll(new Error('the campaign page decoder is closed'));
-    await worker?.terminate();
+    if (!worker) return;
+    // Its exit must not fail the requests of a thread started after this close.
+    worker.removeAllListeners();
+    worker.on('error', () => {});
+    await worker.terminate();
   }
 
   private ensureWorker(): Worker {
@@ -84,7 +88,13 @@ export class CampaignPageDecoder {
       // An idle decoder must not keep the process alive.
       if (this.pending.size === 0) worker.unref();
     });
+    // A dying thread reports twice ('error', then 'exit'): only the first
+    // fails what was pending, which was all its own; later requests belong
+    // to the thread started after it.
+    let dead = false;
     const lost = (err: Error) => {
+      if (dead) return;
+      dead = true;
       if (this.worker === worker) this.worker = null;
       this.failAll(err);
     };

@@ -164,7 +164,7 @@ export class MailchimpSource implements SourceConnector {
     const decoder = (this.decoder ??= new CampaignPageDecoder());
     const decode = async (text: string): Promise<DecodedCampaignPage> => {
       const decoded = await decoder.decode(text, this.name);
-      // Retried by the client like any body that is not JSON.
+      // A SyntaxError is retried by the client like any body that is not JSON; the decoder's own failures are not.
       if (!decoded.head.ok && decoded.head.reason === 'invalid_json') throw new SyntaxError(decoded.head.message);
       return decoded;
     };
@@ -209,12 +209,16 @@ export class MailchimpSource implements SourceConnector {
         }
         // Pages asked for ahead assumed pages as long as this one and no deletions: kept only if that held.
         if (ahead.length > 0 && (ahead[0] as Ahead).at !== nextOffset) dropAhead();
+        // The walk is not over, so the next page is always asked for (even
+        // past a total that fell to nothing: its empty answer ends the walk).
+        if (ahead.length === 0) ahead.push(fetchAt(nextOffset));
         // A page takes about as long to arrive as to prepare and store, so
         // PAGES_AHEAD are asked for at once, never past the total upstream gave.
-        let at = ahead.length > 0 ? (ahead[ahead.length - 1] as Ahead).at + head.count : nextOffset;
+        const stride = head.count > 0 ? head.count : PAGE_SIZE;
+        let at = (ahead[ahead.length - 1] as Ahead).at + stride;
         while (ahead.length < PAGES_AHEAD && at < head.total) {
           ahead.push(fetchAt(at));
-          at += head.count;
+          at += stride;
         }
         // On the wire before the caller works on this page.
         await nextTurn();
