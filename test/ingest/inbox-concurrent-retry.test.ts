@@ -87,5 +87,28 @@ for (const engine of ENGINES) {
       expect(row?.status).toBe('processed');
       expect(row?.response).toMatchObject({ status: 'stored', stored: 1 });
     });
+
+    it('a first request whose processing failed does not mark failed an event its retry has processed meanwhile', async () => {
+      const log = pino({ level: 'silent' });
+      const failing: DeliveryHandler = async () => {
+        throw new Error('the store is having a bad moment');
+      };
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      // Transactions of the first request: receipt, all together, one by one, then the dead letter (held).
+      const held = holdingTransaction(store, 4, gate);
+      const first = new InboxProcessor(held.store, new Map([['test', failing]]), createMetrics(), log);
+      const retry = new InboxProcessor(store, new Map([['test', genericDeliveryHandler]]), createMetrics(), log);
+      const body = JSON.stringify({ customer: { external_id: 'retried-2', name: 'Grace', email: 'grace@example.com' } });
+
+      const firstDone = first.receive('test', {}, [{ key: 'evt-2', body }]);
+      await held.reached;
+      expect((await retry.receive('test', {}, [{ key: 'evt-2', body }]))[0]).toMatchObject({ status: 'duplicate' });
+      release();
+      const outcomes = await firstDone;
+      const row = await getInboxRow(store.db, store.dialect.decodeJson, outcomes[0]?.inbox_id as number);
+      expect(row?.status).toBe('processed');
+      expect(outcomes[0]).toMatchObject({ status: 'processed' });
+    });
   });
 }
