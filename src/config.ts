@@ -33,6 +33,7 @@ export interface Config {
     readonly heartbeatMs: number;
     readonly pollMs: number;
     readonly maxConcurrent: number;
+    /** TASK_MAX_ATTEMPTS: lease losses (a dead process) after which a task fails. */
     readonly maxAttempts: number;
   };
   /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms). */

@@ -64,6 +64,8 @@ export interface TasksTable {
   /** api or schedule */
   trigger: string;
   attempts: Generated<number>;
+  /** Times the lease lapsed and the task was taken back (TASK_MAX_ATTEMPTS bounds it). */
+  lease_losses: Generated<number>;
   cancel_requested: Generated<number>;
   lease_owner: string | null;
   lease_expires_at: number | null;

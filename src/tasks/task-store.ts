@@ -200,13 +200,13 @@ export class TaskStore {
   /**
    * Takes back running tasks whose owner stopped renewing the lease (it died
    * or lost the database). A cancelled-meanwhile task ends as cancelled; the
-   * rest go back to the queue to resume from their checkpoint, up to
-   * `maxAttempts`, after which they fail rather than crash-loop.
+   * rest go back to the queue to resume from their checkpoint, until their
+   * `maxAttempts`-th lease loss, when they fail rather than crash-loop.
    */
   async reapExpired(maxAttempts: number, now = Date.now()): Promise<number> {
     const expired = await this.db
       .selectFrom('tasks')
-      .select(['id', 'attempts', 'cancel_requested', 'lease_owner'])
+      .select(['id', 'lease_losses', 'cancel_requested', 'lease_owner'])
       .where('status', '=', 'running')
       .where('lease_expires_at', '<', now)
       .execute();
@@ -217,11 +217,14 @@ export class TaskStore {
         .where('id', '=', t.id)
         .where('status', '=', 'running')
         .where('lease_expires_at', '<', now);
-      const ended = t.cancel_requested === 1 || t.attempts >= maxAttempts;
+      // Crashes only: claims after a park or a shutdown do not count.
+      const losses = t.lease_losses + 1;
+      const ended = t.cancel_requested === 1 || losses >= maxAttempts;
       const res = ended
         ? await base
             .set({
               status: t.cancel_requested === 1 ? 'cancelled' : 'failed',
+              lease_losses: losses,
               finished_at: now,
               lease_owner: null,
               lease_expires_at: null,
@@ -231,6 +234,7 @@ export class TaskStore {
         : await base
             .set({
               status: 'queued',
+              lease_losses: losses,
               run_after: now,
               lease_owner: null,
               lease_expires_at: null,

@@ -89,6 +89,33 @@ for (const engine of ENGINES) {
       expect(await tasks.requestCancel('no-such-task')).toBe('unknown');
     });
 
+    it('TASK_MAX_ATTEMPTS counts lease losses (crashes), not the claims after a park or a shutdown', async () => {
+      const { task } = (await tasks.enqueue('long-load', { full: true, trigger: 'api' })) as { created: true; task: { id: string } };
+      const claimIt = async (leaseMs: number) => {
+        let c = await tasks.claim('x', leaseMs);
+        while (c && c.id !== task.id) {
+          await tasks.finish(c.id, 'x', 'succeeded', null);
+          c = await tasks.claim('x', leaseMs);
+        }
+        expect(c?.id).toBe(task.id);
+      };
+      // Parked six times (a daily rate limit over a long first load), or put back by deploys.
+      for (let i = 0; i < 6; i++) {
+        await claimIt(10_000);
+        expect(await tasks.requeue(task.id, 'x', Date.now(), 'parked')).toBe(true);
+      }
+      const crash = async () => {
+        await claimIt(30);
+        await new Promise((r) => setTimeout(r, 60));
+        expect(await tasks.reapExpired(5)).toBe(1);
+        return tasks.get(task.id);
+      };
+      // Four crashes: taken back each time, though it was claimed ten times.
+      for (let i = 1; i <= 4; i++) expect(await crash()).toMatchObject({ status: 'queued', lease_losses: i });
+      // The fifth fails it: a task that keeps killing its process must not loop for ever.
+      expect(await crash()).toMatchObject({ status: 'failed', lease_losses: 5, attempts: 11 });
+    });
+
     it('a queued task is cancelled at once; a parked task is not claimed before its time', async () => {
       const q = (await tasks.enqueue('cq', { full: false, trigger: 'api' })) as { created: true; task: { id: string } };
       expect(await tasks.requestCancel(q.task.id, 1_234)).toBe('cancelled');

@@ -5,6 +5,7 @@ import { tasksMigration } from './002-tasks.js';
 import { recordsSourceFeedMigration } from './003-records-source-feed.js';
 import { inboxStatusMigration } from './004-inbox-status.js';
 import { jsonColumnsMigration } from './005-json-columns.js';
+import { taskLeaseLossesMigration } from './006-task-lease-losses.js';
 
 /**
  * One list of migrations for both engines; each takes the dialect so column
@@ -17,6 +18,7 @@ function migrationsFor(d: Dialect): Record<string, Migration> {
     '003-records-source-feed': recordsSourceFeedMigration(),
     '004-inbox-status': inboxStatusMigration(d),
     '005-json-columns': jsonColumnsMigration(d),
+    '006-task-lease-losses': taskLeaseLossesMigration(),
   };
 }
 
