@@ -48,8 +48,10 @@ function cacheStatements(sqlite: SqliteDatabase.Database): void {
   }) as typeof sqlite.prepare;
 }
 
-/** As long as busy_timeout: how long a start waits for another process switching the same file to WAL. */
+/** busy_timeout, and how long a start waits for another process switching the same file to WAL. */
 const SQLITE_BUSY_WAIT_MS = 5_000;
+/** The main connection's own checkpoint threshold, a backstop for the checkpointing thread: 40 MB of 4 KB pages. */
+const SQLITE_BACKSTOP_CHECKPOINT_PAGES = 10_000;
 
 /**
  * Switches to WAL, waiting for another process doing the same. SQLite skips
@@ -80,7 +82,7 @@ async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite:
     throw new ConfigError('DATABASE_URL', `names a SQLite file that cannot be opened (${file}: ${err instanceof Error ? err.message : String(err)})`);
   }
   // First: switching to WAL, and the migrations, may wait for another process starting on the same file.
-  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
   // WAL lets readers run beside the writer; FULL makes an acknowledged commit
   // survive a power cut, not only a process crash.
   try {
@@ -182,10 +184,10 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   let checkpointer: WalCheckpointer | null = null;
   if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:') {
     checkpointer = new WalCheckpointer(config.path, (err) =>
-      options.log?.warn({ err }, 'the WAL checkpointing thread failed; the commit that crosses 40 MB of WAL checkpoints instead'),
+      options.log?.warn({ err }, `the WAL checkpointing thread failed; the commit that crosses ${SQLITE_BACKSTOP_CHECKPOINT_PAGES} pages of WAL checkpoints instead`),
     );
-    // The backstop (SQLite's default is 1,000 pages, 4 MB): 40 MB of WAL.
-    sqlite.pragma('wal_autocheckpoint = 10000');
+    // SQLite's default is 1,000 pages.
+    sqlite.pragma(`wal_autocheckpoint = ${SQLITE_BACKSTOP_CHECKPOINT_PAGES}`);
   }
   let closed = false;
   return {

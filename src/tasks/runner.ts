@@ -295,9 +295,11 @@ export class TaskRunner {
       written: progress.written,
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
+    // A connector may hand its records over storable and hashed already (SyncPage.hashed).
+    const own = page.hashed ? page.records : page.records.map(storableWrite);
     const extraWrites = extra.map(storableWrite);
-    const writes = [...(page.hashed ? page.records : page.records.map(storableWrite)), ...extraWrites];
-    const hashed = page.hashed ? [...page.hashed, ...(await hashWrites(extraWrites))] : await hashWrites(writes);
+    const writes = [...own, ...extraWrites];
+    const hashed = [...(page.hashed ?? (await hashWrites(own))), ...(await hashWrites(extraWrites))];
     const applied = await inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, writes, hashed);
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;

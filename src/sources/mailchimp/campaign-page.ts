@@ -29,7 +29,7 @@ export function readCampaignPage(text: string): { head: CampaignPageHead; campai
   return { head: { ok: true, total: p.total_items, count: p.campaigns.length }, campaigns: p.campaigns };
 }
 
-/** Maps, cleans and hashes the campaigns of a page, one at a time (so the work can be sliced). */
+/** Maps, cleans and hashes the campaigns of a page, one at a time. */
 export class CampaignPageBuilder {
   private readonly writes: PreparedWrite[] = [];
   private skipped = 0;
