@@ -45,7 +45,17 @@ for (const engine of ENGINES) {
         const res = await t.app.inject({ method: 'POST', url, headers: JSON_TYPE, payload: '{"customer": ' });
         const p = expectProblem(res, 400);
         expect(p).toMatchObject({ type: '/problems/invalid-json', title: 'Body is not valid JSON', instance: url });
+        expect(p.detail).toMatch(/^the body is not valid JSON: .*JSON/);
         expect(p.errors).toBeUndefined();
+      });
+
+      it(`body with a __proto__ key -> 400 naming the key on ${url}`, async () => {
+        const payload = '{"customer": {"external_id": "p", "__proto__": {"polluted": true}}}';
+        const res = await t.app.inject({ method: 'POST', url, headers: JSON_TYPE, payload });
+        const p = expectProblem(res, 400);
+        expect(p).toMatchObject({ type: '/problems/invalid-json', instance: url });
+        expect(p.detail).toContain('"__proto__"');
+        expect(p.detail).not.toContain('not valid JSON');
       });
 
       it(`wrong content type -> 415 on ${url}`, async () => {
