@@ -4,56 +4,49 @@
 // service's tables and indexes. No framework, validation, idempotency lookup,
 // change clock, counters, metrics or logs. What the service reaches against
 // the bare server is read against what this reaches. Plain JavaScript so no
-// loader runs in it. FLOOR_DB names the SQLite file.
+// loader runs in it. FLOOR_DB names the SQLite file. FLOOR_THREAD=1 moves the
+// commits to a worker thread (a batch is written while the next one gathers).
 import http from 'node:http';
-import { hash } from 'node:crypto';
-import Database from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
+import { openFloorStore } from './floor-store.mjs';
 
-const db = new Database(process.env.FLOOR_DB ?? 'floor.db');
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
-db.exec(`
-create table if not exists records (row_id integer primary key autoincrement, type text not null, external_id text not null,
-  source text not null, sender_id integer, name text, email text, status text, budget real, details text, attributes text not null,
-  content_hash text not null, source_updated_at integer, created_at integer not null, updated_at integer not null, deleted_at integer,
-  unique (type, external_id));
-create index if not exists records_type_row_idx on records (type, row_id);
-create index if not exists records_source_row_idx on records (source, row_id);
-create index if not exists records_updated_idx on records (updated_at, row_id);
-create index if not exists records_type_updated_idx on records (type, updated_at, row_id);
-create index if not exists records_source_updated_idx on records (source, updated_at, row_id);
-create table if not exists webhook_inbox (id integer primary key autoincrement, received_at integer not null, route text not null,
-  idempotency_key text unique, headers text not null, body text not null, status text not null, response_status integer,
-  response text, error text, duplicate_of integer);
-create index if not exists webhook_inbox_status_idx on webhook_inbox (status, id);
-create index if not exists webhook_inbox_received_idx on webhook_inbox (received_at, id);
-create index if not exists webhook_inbox_route_idx on webhook_inbox (route, id);
-`);
-const upsert = db.prepare(`insert into records (type, external_id, source, sender_id, name, email, attributes, content_hash, created_at, updated_at)
-  values ('customer', ?, 'webhook', ?, ?, ?, '{}', ?, ?, ?)
-  on conflict (type, external_id) do update set name = excluded.name, email = excluded.email, content_hash = excluded.content_hash,
-  updated_at = excluded.updated_at where records.content_hash <> excluded.content_hash`);
-const inbox = db.prepare(`insert into webhook_inbox (received_at, route, idempotency_key, headers, body, status, response_status, response)
-  values (?, '/webhook', ?, ?, ?, 'processed', 200, ?)`);
-const commit = db.transaction((batch) => {
-  const now = Date.now();
-  for (const d of batch) {
-    const c = d.customer;
-    upsert.run(c.external_id, Number.isInteger(c.id) ? c.id : null, c.name ?? null, c.email ?? null, hash('sha256', d.body, 'base64url'), now, now);
-    inbox.run(now, d.key, d.headers, d.body, d.answer);
-  }
-});
-
-let queue = [];
-const drain = () => {
-  const batch = queue;
-  queue = [];
-  commit(batch);
+const file = process.env.FLOOR_DB ?? 'floor.db';
+const reply = (batch) => {
   for (const d of batch) {
     d.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(d.answer) });
     d.res.end(d.answer);
   }
 };
+let queue = [];
+let drain;
+let closeStore;
+if (process.env.FLOOR_THREAD === '1') {
+  const worker = new Worker(new URL('./floor-store-thread.mjs', import.meta.url), { workerData: { file } });
+  // One batch at a time on the thread; what arrives meanwhile is the next batch.
+  let inFlight = null;
+  drain = () => {
+    if (inFlight || queue.length === 0) return;
+    inFlight = queue;
+    queue = [];
+    worker.postMessage(inFlight.map(({ body, customer, key, headers, answer }) => ({ body, customer, key, headers, answer })));
+  };
+  worker.on('message', () => {
+    const batch = inFlight;
+    inFlight = null;
+    drain();
+    reply(batch);
+  });
+  closeStore = () => worker.terminate();
+} else {
+  const store = openFloorStore(file);
+  drain = () => {
+    const batch = queue;
+    queue = [];
+    store.commit(batch);
+    reply(batch);
+  };
+  closeStore = () => store.close();
+}
 
 const server = http.createServer((req, res) => {
   if (req.method !== 'POST') {
@@ -87,8 +80,7 @@ server.listen(Number(process.env.PORT ?? 0), process.env.HOST ?? '127.0.0.1');
 // Every answer went out after its commit: nothing is in flight to wait for.
 const stop = () => {
   server.close(() => {
-    db.close();
-    process.exit(0);
+    Promise.resolve(closeStore()).then(() => process.exit(0));
   });
   server.closeAllConnections();
 };

@@ -12,6 +12,7 @@
  *   BENCH_CONNECTIONS  50                   autocannon connections
  *   BENCH_SECONDS      10                   target length of each measured webhook run
  *   BENCH_ROUNDS       3                    webhook rounds (bare, then each engine), closed by one more bare run
+ *   BENCH_FLOOR_THREAD 0                    1: also run the floor with its commits on a worker thread (floor-thread)
  *   BENCH_RECORDS      1000000              records loaded for the GET /data part
  *   BENCH_LOADER       sql                  sql: INSERT … SELECT generated in the engine, record_counts rebuilt in the
  *                                           same transaction; store: applyRecordWrites in big transactions (slower)
@@ -46,6 +47,7 @@ const settings = {
   connections: intEnv('BENCH_CONNECTIONS', 50, 1, 1000),
   seconds: intEnv('BENCH_SECONDS', 10, 1, 120),
   rounds: intEnv('BENCH_ROUNDS', 3, 1, 10),
+  floorThread: process.env.BENCH_FLOOR_THREAD?.trim() === '1',
   records: intEnv('BENCH_RECORDS', 1_000_000, 1000, 20_000_000),
   loader: (process.env.BENCH_LOADER?.trim() || 'sql') as 'sql' | 'store',
   loadBatch: 0,
@@ -149,7 +151,7 @@ async function storedCounts(s: Scratch): Promise<{ records: number; inbox: numbe
 // ---------------------------------------------------------------- part 1: webhooks
 
 interface WebhookRow {
-  target: 'bare' | 'floor' | 'sqlite' | 'postgres';
+  target: 'bare' | 'floor' | 'floor-thread' | 'sqlite' | 'postgres';
   round: number;
   run: LoadResult;
   warmupOk: number;
@@ -166,7 +168,14 @@ function sequentialLoad(label: string, url: string): Promise<LoadResult> {
   return webhookLoad({ label, url, connections: 1, amount: SEQUENTIAL_REQUESTS, timeLimitMs: 30_000, next: customerBodies(`${label}_seq_${process.pid}`) });
 }
 
-const targetName = (t: WebhookRow['target']) => (t === 'bare' ? 'bare node:http' : t === 'floor' ? 'floor: node:http + SQLite FULL' : `tributary ${t}`);
+const TARGET_NAMES: Record<WebhookRow['target'], string> = {
+  bare: 'bare node:http',
+  floor: 'floor: node:http + SQLite FULL',
+  'floor-thread': 'floor, commits on a thread',
+  sqlite: 'tributary sqlite',
+  postgres: 'tributary postgres',
+};
+const targetName = (t: WebhookRow['target']) => TARGET_NAMES[t];
 
 /** Warm-up, a short calibration run, then the measured run sized to last about BENCH_SECONDS. */
 async function measureWebhooks(target: string, url: string, serverPid: number): Promise<{ run: LoadResult; warmupOk: number }> {
@@ -214,25 +223,25 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
   };
   // The least a durable receiver does (bench/floor-server.mjs), on SQLite: what
   // the service reaches is read against it as well as against bare.
-  const floor = async (round: number) => {
-    markLoad(`webhook round ${round}: floor`);
-    const s = await scratch('sqlite', 'floor');
+  const floor = async (round: number, target: 'floor' | 'floor-thread') => {
+    markLoad(`webhook round ${round}: ${target}`);
+    const s = await scratch('sqlite', target);
     try {
       if (s.config.kind !== 'sqlite') throw new Error('the floor server runs on SQLite');
       fs.mkdirSync(path.dirname(s.config.path), { recursive: true });
       const child = await startChild({
-        name: 'floor',
+        name: target,
         args: [path.join(root, 'bench', 'floor-server.mjs')],
-        env: { PATH: process.env.PATH ?? '', FLOOR_DB: s.config.path },
+        env: { PATH: process.env.PATH ?? '', FLOOR_DB: s.config.path, FLOOR_THREAD: target === 'floor-thread' ? '1' : '0' },
         cwd: root,
-        logFile: path.join(runDir, 'floor-server.log'),
+        logFile: path.join(runDir, `${target}-server.log`),
       });
       try {
-        const m = await measureWebhooks(`floor-${round}`, child.url, child.pid);
+        const m = await measureWebhooks(`${target}-${round}`, child.url, child.pid);
         await child.stop();
         const stored = await storedCounts(s);
-        rows.push({ target: 'floor', round, ...m, stored: { ...stored, expected: m.warmupOk + m.run.ok } });
-        say(`  floor: ${fmt.int(m.run.rate)} req/s, p99 ${fmt.ms(m.run.p99)} ms, ${fmt.int(m.run.serverCpuUs ?? Number.NaN)} CPU µs/request; stored ${stored.records} records / ${stored.inbox} inbox rows`);
+        rows.push({ target, round, ...m, stored: { ...stored, expected: m.warmupOk + m.run.ok } });
+        say(`  ${target}: ${fmt.int(m.run.rate)} req/s, p99 ${fmt.ms(m.run.p99)} ms, ${fmt.int(m.run.serverCpuUs ?? Number.NaN)} CPU µs/request; stored ${stored.records} records / ${stored.inbox} inbox rows`);
       } finally {
         await child.stop();
       }
@@ -266,7 +275,8 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
   };
   for (let round = 1; round <= settings.rounds; round++) {
     await bare(round);
-    if (engines.includes('sqlite')) await floor(round);
+    if (engines.includes('sqlite')) await floor(round, 'floor');
+    if (engines.includes('sqlite') && settings.floorThread) await floor(round, 'floor-thread');
     for (const engine of engines) await service(engine, round);
   }
   await bare(settings.rounds + 1);
