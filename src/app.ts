@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -205,6 +206,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
     req.log.debug({ method: req.method, url: loggableUrl(req.url), status: reply.statusCode, ms: reply.elapsedTime }, 'request completed');
   });
+
+  // Before the API key check: a browser's preflight carries no credentials, and is answered here.
+  if (config.corsOrigins !== null) {
+    await app.register(cors, {
+      origin: config.corsOrigins === '*' ? '*' : [...config.corsOrigins],
+      methods: ['GET', 'POST'],
+      // Headers a browser script may read besides the safelisted ones.
+      exposedHeaders: ['idempotent-replayed', 'location', 'retry-after', 'allow', 'www-authenticate'],
+      maxAge: 600,
+    });
+  }
 
   apiKeyAuth(app, config.apiKeys);
 

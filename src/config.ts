@@ -62,6 +62,8 @@ export interface Config {
    * of proxy hops, or addresses and CIDR ranges.
    */
   readonly trustProxy: boolean | number | readonly string[];
+  /** CORS_ORIGINS: browser origins allowed to call the API ('*' for any); null answers no cross-origin request. */
+  readonly corsOrigins: '*' | readonly string[] | null;
 }
 
 /** A bad configuration value: the process prints `message` as one line and exits. */
@@ -165,6 +167,26 @@ function readTrustProxy(env: Env): boolean | number | string[] {
     throw new ConfigError('TRUST_PROXY', `must be true, false, a number of hops, or IP addresses and CIDR ranges (got "${bad}")`);
   }
   return ranges;
+}
+
+/** CORS_ORIGINS: unset (off), `*`, or origins such as `https://app.example.com`, each exactly as a browser sends it. */
+function readCorsOrigins(env: Env): '*' | string[] | null {
+  const origins = readList(env, 'CORS_ORIGINS');
+  if (origins.length === 0) return null;
+  if (origins.length === 1 && origins[0] === '*') return '*';
+  for (const o of origins) {
+    let origin: string | null = null;
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      // reported below
+    }
+    // An origin is scheme://host[:port], nothing more: a browser's Origin header never has a path or a trailing slash.
+    if (origin === null || origin === 'null' || origin !== o) {
+      throw new ConfigError('CORS_ORIGINS', `must be * or origins such as https://app.example.com (scheme, host and port only; got "${o}")`);
+    }
+  }
+  return origins;
 }
 
 function readUrl(env: Env, name: string, fallback: string | undefined): string | undefined {
@@ -322,10 +344,12 @@ export function loadConfig(env: Env = process.env): Config {
     webhookRateLimit: readRateLimit(env, 'WEBHOOK_RATE_LIMIT'),
     requestTimeoutMs,
     trustProxy: readTrustProxy(env),
+    corsOrigins: readCorsOrigins(env),
   };
   Object.freeze(config.database);
   Object.freeze(config.apiKeys);
   Object.freeze(config.webhookSecrets);
   if (typeof config.trustProxy === 'object') Object.freeze(config.trustProxy);
+  if (Array.isArray(config.corsOrigins)) Object.freeze(config.corsOrigins);
   return Object.freeze(config);
 }
