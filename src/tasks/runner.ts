@@ -237,8 +237,9 @@ export class TaskRunner {
           await this.tasks.finish(task.id, owner, 'cancelled', 'cancelled by request');
           log.info({ ...progress }, 'sync cancelled; committed pages stay');
         } else if (reason.kind === 'shutdown') {
-          await this.tasks.requeue(task.id, owner, Date.now(), 'interrupted by shutdown; resumes from its checkpoint');
-          log.info({ ...progress }, 'sync interrupted by shutdown; requeued');
+          const status = await this.tasks.requeue(task.id, owner, Date.now(), 'interrupted by shutdown; resumes from its checkpoint');
+          if (status === 'cancelled') log.info({ ...progress }, 'sync cancelled; committed pages stay');
+          else log.info({ ...progress }, 'sync interrupted by shutdown; requeued');
         } else {
           log.warn('sync stopped: another process took over its task');
         }
@@ -250,8 +251,9 @@ export class TaskRunner {
       }
       const parked = parkedUntil(err);
       if (parked) {
-        await this.tasks.requeue(task.id, owner, parked.retryAt, `parked until ${new Date(parked.retryAt).toISOString()}: ${parked.reason}`);
-        log.warn({ retryAt: new Date(parked.retryAt).toISOString() }, 'sync parked by upstream rate limit');
+        const status = await this.tasks.requeue(task.id, owner, parked.retryAt, `parked until ${new Date(parked.retryAt).toISOString()}: ${parked.reason}`);
+        if (status === 'cancelled') log.info({ ...progress }, 'sync cancelled; committed pages stay');
+        else log.warn({ retryAt: new Date(parked.retryAt).toISOString() }, 'sync parked by upstream rate limit');
         return;
       }
       const message = err instanceof Error ? err.message : String(err);

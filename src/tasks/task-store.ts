@@ -160,16 +160,33 @@ export class TaskStore {
     return Number(res.numUpdatedRows) === 1;
   }
 
-  /** Puts a running task we own back in the queue, not to be claimed before `runAfter`. */
-  async requeue(id: string, owner: string, runAfter: number, note: string | null): Promise<boolean> {
-    const res = await this.db
+  /**
+   * Puts a running task we own back in the queue, not to be claimed before
+   * `runAfter`; or ends it as cancelled if a cancel was asked for meanwhile
+   * (from another process, whose flag this one had not seen yet): parked
+   * until a rate limit lifts, it would otherwise wait an hour to be
+   * cancelled, and hold the source's one active slot all that time.
+   * The resulting status, or null when we had lost the task.
+   */
+  async requeue(id: string, owner: string, runAfter: number, note: string | null, now = Date.now()): Promise<'queued' | 'cancelled' | null> {
+    // One statement: a cancel landing between a read and the update cannot be missed.
+    const cancelled = sql<boolean>`cancel_requested = 1`;
+    const row = await this.db
       .updateTable('tasks')
-      .set({ status: 'queued', run_after: runAfter, error: note, lease_owner: null, lease_expires_at: null })
+      .set({
+        status: sql`case when ${cancelled} then 'cancelled' else 'queued' end`,
+        run_after: runAfter,
+        error: sql`case when ${cancelled} then 'cancelled by request' else ${note} end`,
+        finished_at: sql`case when ${cancelled} then ${now} else finished_at end`,
+        lease_owner: null,
+        lease_expires_at: null,
+      })
       .where('id', '=', id)
       .where('lease_owner', '=', owner)
       .where('status', '=', 'running')
+      .returning('status')
       .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return row ? (row.status as 'queued' | 'cancelled') : null;
   }
 
   /**

@@ -102,7 +102,7 @@ for (const engine of ENGINES) {
       // Parked six times (a daily rate limit over a long first load), or put back by deploys.
       for (let i = 0; i < 6; i++) {
         await claimIt(10_000);
-        expect(await tasks.requeue(task.id, 'x', Date.now(), 'parked')).toBe(true);
+        expect(await tasks.requeue(task.id, 'x', Date.now(), 'parked')).toBe('queued');
       }
       const crash = async () => {
         await claimIt(30);
@@ -127,7 +127,7 @@ for (const engine of ENGINES) {
         await tasks.finish(c.id, 'x', 'succeeded', null);
         c = await tasks.claim('x', 10_000);
       }
-      expect(await tasks.requeue(p.task.id, 'x', Date.now() + 60_000, 'parked')).toBe(true);
+      expect(await tasks.requeue(p.task.id, 'x', Date.now() + 60_000, 'parked')).toBe('queued');
       expect(await tasks.claim('x', 10_000)).toBeUndefined();
       expect((await tasks.claim('x', 10_000, Date.now() + 61_000))?.id).toBe(p.task.id);
     });
