@@ -10,8 +10,8 @@ const CONTACTS = '/crm/v3/objects/contacts';
 const LIST_LIMIT = 100;
 /** The search endpoint takes up to 200 a page. */
 const SEARCH_LIMIT = 200;
-/** "The search endpoints are limited to 10,000 total results for any given query." */
-const SEARCH_CAP = 10_000;
+// "The search endpoints are limited to 10,000 total results for any given query": no query here pages
+// by offset, each starts again from the newest stamp (or, inside one stamp, the last id) it has seen.
 /**
  * Search results lag writes by a few seconds, so each incremental run starts
  * this far before the last change it saw; the overlap comes back as
@@ -179,24 +179,19 @@ export class HubspotSource implements SourceConnector {
           yield { records, checkpoint: cp, totalEstimate: searchEstimate };
           continue;
         }
-        if (last > cp.since) {
+        if (last > cp.since && atLast < page.results.length) {
           // Keyset: the next page is a new query from this page's newest stamp, not the next offset.
           // An offset into a live result set skips a contact whenever one before it is edited
           // meanwhile (it moves to the end), and the next run's lookback is too short to catch a
-          // skipped change that is older than that. The contacts at `last` come again, as
-          // "unchanged", unless the whole page shares that stamp (then they are stepped over).
-          cp = { ...cp, since: last, after: atLast === page.results.length ? atLast : 0, maxSeen };
+          // skipped change that is older than that. The contacts at `last` come again, as "unchanged".
+          cp = { ...cp, since: last, after: 0, maxSeen };
         } else {
-          // The whole page shares the stamp the query starts at: page through the tie by offset,
-          // which also keeps clear of the cap on results per query.
-          const after: number = cp.after + page.results.length;
-          if (after + SEARCH_LIMIT > SEARCH_CAP) {
-            // More than an offset can reach share this stamp: walk them again by id (the overlap comes back "unchanged").
-            ctx.log.warn({ since: cp.since }, 'more than 10,000 contacts share one lastmodifieddate; walking them by id');
-            cp = { ...cp, after: 0, tieAfterId: '0', maxSeen };
-          } else {
-            cp = { ...cp, after, maxSeen };
-          }
+          // The whole page shares one stamp (a bulk edit or import): a query from that stamp would
+          // return the same page, and an offset into it would skip a contact whenever one already
+          // read is edited meanwhile, also across a resume from this checkpoint. Walk the stamp's
+          // contacts by id instead (this page's come again, as "unchanged"), which also keeps clear
+          // of the 10,000-result cap, then go on past the stamp.
+          cp = { ...cp, since: last, after: 0, tieAfterId: '0', maxSeen };
         }
         yield { records, checkpoint: cp, totalEstimate: searchEstimate };
       }
