@@ -77,8 +77,28 @@ export function classifyHubspotRateLimit(_status: number, headers: Record<string
   return { park: true, retryAt, reason: 'HubSpot daily API limit reached' };
 }
 
+/**
+ * A saved position this release can resume from. Anything else (a phase it
+ * does not know, a field of the wrong type) starts a first load over: the
+ * walk below has no step for an unknown phase and would spin on it.
+ */
 function isCheckpoint(v: unknown): v is HubspotCheckpoint {
-  return typeof v === 'object' && v !== null && typeof (v as { phase?: unknown }).phase === 'string';
+  if (typeof v !== 'object' || v === null) return false;
+  const c = v as Record<string, unknown>;
+  const num = (k: string) => typeof c[k] === 'number' && Number.isFinite(c[k]);
+  const cursor = c.after === null || typeof c.after === 'string';
+  switch (c.phase) {
+    case 'list':
+      return cursor && num('startedAt');
+    case 'archived':
+      return cursor && num('nextSince');
+    case 'search':
+      return num('since') && num('after') && num('maxSeen') && num('startedAt') && (c.tieAfterId === undefined || typeof c.tieAfterId === 'string');
+    case 'idle':
+      return num('since');
+    default:
+      return false;
+  }
 }
 
 /**
