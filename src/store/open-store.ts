@@ -127,6 +127,12 @@ export interface StoreOptions {
   idleInTransactionTimeoutMs?: number;
   /** Where the store reports trouble that does not stop it (the checkpointing thread failing). */
   log?: { warn(obj: object, msg: string): void };
+  /**
+   * SQLite: false leaves the WAL to SQLite's own checkpoint at commit time
+   * (every 1,000 pages) instead of starting the checkpointing thread; for
+   * short-lived handles such as tests that only open and close a store.
+   */
+  checkpointThread?: boolean;
 }
 
 /**
@@ -182,7 +188,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     throw err;
   }
   let checkpointer: WalCheckpointer | null = null;
-  if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:') {
+  if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:' && options.checkpointThread !== false) {
     checkpointer = new WalCheckpointer(config.path, (err) =>
       options.log?.warn({ err }, `the WAL checkpointing thread failed; the commit that crosses ${SQLITE_BACKSTOP_CHECKPOINT_PAGES} pages of WAL checkpoints instead`),
     );

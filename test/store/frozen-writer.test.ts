@@ -9,7 +9,12 @@ import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
  * must be able to write again once the server has ended the idle session,
  * not wait for as long as the first stays frozen.
  */
-for (const engine of ENGINES.filter((e) => e.name === 'postgres')) {
+const postgres = ENGINES.filter((e) => e.name === 'postgres');
+// Without TEST_DATABASE_URL there is no PostgreSQL: a file with no suite at all would fail the run.
+describe.skipIf(postgres.length > 0)('a writer frozen inside its transaction (PostgreSQL only)', () => {
+  it.skip('needs TEST_DATABASE_URL', () => {});
+});
+for (const engine of postgres) {
   describe(`a writer frozen inside its transaction, on ${engine.name}`, () => {
     let scratch: ScratchDatabase;
     let frozen: Store;
