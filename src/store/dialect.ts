@@ -51,8 +51,11 @@ export const sqliteDialect: Dialect = {
   jsonType: 'text',
   autoIdType: 'integer',
   autoIdColumn: (col) => col.primaryKey().autoIncrement(),
-  // One connection per process and SQLite's own write lock already serialize writers.
-  beginTransaction: 'begin',
+  // Every transaction here writes, and reads the change clock first: taking the write lock
+  // up front (as PostgreSQL's advisory lock does) makes another process's writer wait
+  // (busy_timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when it commits between the
+  // read and the first write. Within one process the one connection serializes them anyway.
+  beginTransaction: 'begin immediate',
   decodeJson,
   supportsSkipLocked: false,
   recordStatements: sqliteRecordStatements,
