@@ -186,22 +186,33 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       let status: number;
       let resHeaders: ResponseHeaders;
       let text: string;
+      // undici's bodyTimeout bounds the gap between two chunks, not the body: a
+      // response that trickles a byte now and then would never time out. The
+      // attempt as a whole, headers and body, gets timeoutMs.
+      const deadline = AbortSignal.timeout(timeoutMs);
+      let headersIn = false;
       try {
         const res = await undiciRequest(url, {
           method,
           headers,
           body,
-          signal,
+          signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
           dispatcher: agent,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
         });
+        headersIn = true;
         status = res.statusCode;
         resHeaders = res.headers;
         // Read every body, errors included: it frees the socket for reuse and feeds the excerpt.
         text = await res.body.text();
       } catch (error) {
         if (signal?.aborted) throw abortReason(signal);
+        if (deadline.aborted) {
+          // Named as undici would have: the same limit ran out, whichever timer saw it first.
+          const networkCode = headersIn ? 'body not complete in time' : 'UND_ERR_HEADERS_TIMEOUT';
+          return { kind: 'retry', reason: 'timeout', error: new UpstreamTimeoutError({ ...ctx(n, error), networkCode, timeoutMs }) };
+        }
         return transportOutcome(error, n);
       }
       const ms = performance.now() - started;

@@ -124,7 +124,8 @@ export class DeclaredSource implements SourceConnector {
       headers: { ...(s.headers ?? {}), ...this.authHeaders() },
       concurrency: s.concurrency ?? 4,
       ...(s.rate_limit ? { rateLimit: { requests: s.rate_limit.requests, perMs: Math.round(s.rate_limit.per_seconds * 1000) } } : {}),
-      ...(s.timeout_seconds !== undefined ? { timeoutMs: Math.round(s.timeout_seconds * 1000) } : {}),
+      // At least 1 ms: 0 would read as "no timeout" to undici.
+      ...(s.timeout_seconds !== undefined ? { timeoutMs: Math.max(1, Math.round(s.timeout_seconds * 1000)) } : {}),
       ...(s.max_retries !== undefined ? { maxRetries: s.max_retries } : {}),
       ...this.options.client,
     });
