@@ -183,11 +183,22 @@ export class DeclaredSource implements SourceConnector {
         .request({ path: req.path, query: req.query, signal: ctx.signal })
         .then((res) => ({ req, res }));
     };
+    // Cursors and links are upstream's to choose: one that leads back to a page
+    // already fetched in this walk (A -> B -> A) would loop for good, the task
+    // holding its source's one active slot. Offsets and page numbers only go
+    // forward, but for the deliberate step back after deletions.
+    const cycles = this.paginator.kind === 'cursor' || this.paginator.kind === 'link_header' || this.paginator.kind === 'next_url';
+    const visited = new Set<string>(cycles ? [JSON.stringify(cp.position)] : []);
     let inFlight = fetchAt(cp);
     for (;;) {
       const { req, res } = await inFlight;
       const items = this.recordsOf(res.body);
       const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
+      if (next !== null && cycles) {
+        const key = JSON.stringify(next);
+        if (visited.has(key)) throw new Error(`${this.name}: the next page leads back to one this walk already fetched; refusing to loop`);
+        visited.add(key);
+      }
       if (next !== null) inFlight = (await requestAhead(() => fetchAt({ ...cp, position: next }))).response;
 
       const records: RecordWrite[] = [];
