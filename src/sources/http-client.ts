@@ -288,6 +288,8 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       // Default headers carry credentials: only ever send them to the configured origin.
       const target = new URL(path);
       if (target.origin !== base.origin) throw new TypeError(`${name}: refusing a request to ${target.origin}, outside ${base.origin}`);
+      // No fragment: it is never sent, and the query appended after it would not be either.
+      target.hash = '';
       return target.href;
     }
     return base.href.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);

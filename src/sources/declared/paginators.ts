@@ -213,6 +213,8 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           if (next.origin !== origin) {
             throw new Error(`${source}: the next page link points at ${next.origin}, outside base_url's origin ${origin}`);
           }
+          // A fragment is never sent, and parameters appended after it would not be either.
+          next.hash = '';
           const href = withoutParam(next.href, secretParam);
           if (href === withoutParam(page.url, secretParam) || href === (p as { next: string | null }).next) {
             throw new Error(`${source}: the next page link is the page just fetched; refusing to loop`);
