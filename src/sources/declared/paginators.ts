@@ -12,7 +12,8 @@ export type PagePosition =
   | { kind: 'none' }
   /** `total`: upstream's count at the last page, to notice deletions that shift later records forward. */
   | { kind: 'offset'; offset: number; total?: number }
-  | { kind: 'page'; page: number; fetched: number }
+  /** `limit`: the page size the number counts in (a position saved before a change of `limit` starts over). */
+  | { kind: 'page'; page: number; fetched: number; limit?: number }
   | { kind: 'cursor'; cursor: string | null }
   | { kind: 'link_header' | 'next_url'; next: string | null };
 
@@ -100,6 +101,14 @@ export function withoutParam(url: string, name: string | undefined): string {
   return u.href;
 }
 
+function originOf(url: string): string | null {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Builds the paginator of a source. `origin` is base_url's, the only one next
  * links may point at; `secretParam` (an API key sent in the query) is taken
@@ -148,8 +157,10 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
       const first = spec.first_page ?? 1;
       return {
         kind: 'page',
-        start: () => ({ kind: 'page', page: first, fetched: 0 }),
-        accepts: (p): p is PagePosition => isObject(p) && p.kind === 'page' && Number.isSafeInteger(p.page) && Number.isSafeInteger(p.fetched),
+        start: () => ({ kind: 'page', page: first, fetched: 0, limit }),
+        // Page numbers counted in another page size would skip records (a larger one) or repeat them.
+        accepts: (p): p is PagePosition =>
+          isObject(p) && p.kind === 'page' && Number.isSafeInteger(p.page) && Number.isSafeInteger(p.fetched) && (p.limit === undefined || p.limit === limit),
         request: (p) => ({ url: null, params: { [pageParam]: (p as { page: number }).page, [limitParam]: limit } }),
         advance(p, page) {
           const { page: n, fetched } = p as { page: number; fetched: number };
@@ -161,7 +172,7 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           else if (totalPages !== null) done = n - first + 1 >= totalPages;
           else if (total !== null) done = seen >= total;
           else done = page.count < limit;
-          return { next: done ? null : { kind: 'page', page: n + 1, fetched: seen }, total };
+          return { next: done ? null : { kind: 'page', page: n + 1, fetched: seen, limit }, total };
         },
       };
     }
@@ -197,7 +208,8 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
       return {
         kind,
         start: () => ({ kind, next: null }),
-        accepts: (p): p is PagePosition => isObject(p) && p.kind === kind && (p.next === null || typeof p.next === 'string'),
+        // A link saved before base_url moved to another origin would be refused on every run: start over instead.
+        accepts: (p): p is PagePosition => isObject(p) && p.kind === kind && (p.next === null || (typeof p.next === 'string' && originOf(p.next) === origin)),
         request: (p) => ({ url: (p as { next: string | null }).next, params: sizeParams }),
         advance(p, page) {
           const raw = found(page);
