@@ -76,7 +76,10 @@ export const postgresDialect: Dialect = {
   autoIdType: 'bigint',
   autoIdColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
   // A message without parameters goes by the simple protocol, which takes several statements.
-  beginTransaction: `begin; select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`,
+  // Read committed whatever the server's default: under repeatable read the snapshot would be
+  // taken by the lock's statement before the lock is granted, and the change clock read next
+  // could miss a commit made meanwhile (and concurrent updates of one row would fail).
+  beginTransaction: `begin isolation level read committed; select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`,
   decodeJson,
   supportsSkipLocked: true,
   recordStatements: postgresRecordStatements,
