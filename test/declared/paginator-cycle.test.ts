@@ -51,3 +51,25 @@ it('cursor: a cursor that alternates between two values does not walk forever', 
   );
   expect(walked, `walked ${walked} pages: ${lb.seen.slice(0, 6).join(' ')} …`).toBe('rejected');
 });
+
+it('cursor: an empty page that gives back the cursor just sent is the end of the feed, not a loop', async () => {
+  // As change feeds such as Zendesk's incremental exports end: no records, the same cursor to poll with later.
+  lb.handler = (u, res) => {
+    const c = u.searchParams.get('cursor');
+    json(res, c === 'END' ? { items: [], next: 'END' } : { items: [{ id: 'r1' }, { id: 'r2' }], next: 'END' });
+  };
+  const walked = await pagesWalked(
+    { type: 'customer', base_url: lb.url, path: '/v1/items', records: 'items', mapping: { external_id: 'id' }, pagination: { kind: 'cursor', cursor_path: 'next' } },
+    10,
+  );
+  expect(walked).toBe(2);
+});
+
+it('link_header: an empty last page that links to itself is the end', async () => {
+  lb.handler = (u, res) => {
+    const p = u.searchParams.get('page');
+    json(res, p === '2' ? [] : [{ id: 'r1' }], { link: '</v1/items?page=2>; rel="next"' });
+  };
+  const walked = await pagesWalked({ type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } }, 10);
+  expect(walked).toBe(2);
+});

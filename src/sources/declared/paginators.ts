@@ -192,6 +192,8 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           const total = numberAt(page.body, spec.total);
           if (!more || cursor === '') return { next: null, total };
           if (cursor === (p as { cursor: string | null }).cursor) {
+            // Some change feeds answer their end with an empty page and the same cursor (to poll again later).
+            if (page.count === 0) return { next: null, total };
             throw new Error(`${source}: the next cursor at "${spec.cursor_path}" is the one just sent; refusing to loop`);
           }
           return { next: { kind: 'cursor', cursor }, total };
@@ -229,6 +231,8 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           next.hash = '';
           const href = withoutParam(next.href, secretParam);
           if (href === withoutParam(page.url, secretParam) || href === (p as { next: string | null }).next) {
+            // An empty last page that links to itself is the end, not a loop.
+            if (page.count === 0) return { next: null, total };
             throw new Error(`${source}: the next page link is the page just fetched; refusing to loop`);
           }
           return { next: { kind, next: href }, total };
