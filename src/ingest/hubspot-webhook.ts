@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type { RecordWrite } from '../domain/records.js';
+import { storableWrite, type RecordWrite } from '../domain/records.js';
 import { customerFromContact } from '../sources/hubspot/contact-mapping.js';
 import { applyRecordWrites } from '../store/record-writes.js';
 import type { WriteTx } from '../store/write-transaction.js';
@@ -135,11 +135,16 @@ function contactEvent(e: HubspotEvent): { action: ContactAction; externalId: str
   const externalId = typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? String(id) : typeof id === 'string' && /^\d{1,20}$/.test(id) ? id : null;
   if (externalId === null) throw new DeliveryRejected('the event has no objectId (a positive whole number)');
   if (typeof e.occurredAt !== 'number' || !Number.isFinite(e.occurredAt)) throw new DeliveryRejected('the event has no occurredAt');
+  // The range of a JavaScript date: past it the time cannot be written, and the event is refused rather than failing the store.
+  if (Math.abs(e.occurredAt) > MAX_DATE_MS) throw new DeliveryRejected('the event\'s occurredAt is not a time (epoch milliseconds)');
   if (action === 'propertyChange' && (typeof e.propertyName !== 'string' || e.propertyName === '')) {
     throw new DeliveryRejected('a propertyChange event needs a propertyName');
   }
   return { action: action as ContactAction, externalId, occurredAt: e.occurredAt };
 }
+
+/** The largest epoch milliseconds a Date can hold (ECMA-262). */
+const MAX_DATE_MS = 8.64e15;
 
 interface WebhookNote {
   /** When each property was last set by an event (ISO 8601). */
@@ -276,7 +281,8 @@ export async function applyHubspotEvent(tx: WriteTx, e: HubspotEvent): Promise<H
   const { externalId } = contactEvent(e);
   const current = await readCurrent(tx, 'customer', externalId);
   const plan = planContactEvent(e, current);
-  const records = 'writes' in plan ? await applyRecordWrites(tx, plan.writes) : [untouched('customer', externalId, plan.result)];
+  // Text PostgreSQL cannot keep (U+0000, lone surrogates) is cleaned as a sync does: refused, the event could never be replayed.
+  const records = 'writes' in plan ? await applyRecordWrites(tx, plan.writes.map(storableWrite)) : [untouched('customer', externalId, plan.result)];
   return {
     records,
     answer: { status: 200, body: { event_id: e.eventId, subscription_type: e.subscriptionType, records } },

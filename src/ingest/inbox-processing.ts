@@ -1,3 +1,4 @@
+import secureJson from 'secure-json-parse';
 import type { Logger } from 'pino';
 import { ApiError } from '../errors.js';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
@@ -96,7 +97,8 @@ export function storedAnswer(deliveryId: string | null, applied: AppliedWrite[])
 export const genericDeliveryHandler: DeliveryHandler = async (tx, d) => {
   let body: unknown;
   try {
-    body = JSON.parse(d.body);
+    // As on arrival (raw-json-body.ts): a leading BOM is allowed there, so it must be here.
+    body = secureJson.parse(d.body, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch {
     throw new DeliveryRejected('the stored body is not JSON');
   }

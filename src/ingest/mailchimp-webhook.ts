@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { RecordWrite } from '../domain/records.js';
+import { storableWrite, type RecordWrite } from '../domain/records.js';
 import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
 import type { WriteTx } from '../store/write-transaction.js';
 import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from './inbox-processing.js';
@@ -155,7 +155,8 @@ export async function applyMailchimpEvent(tx: WriteTx, form: FormObject): Promis
   const data = dataOf(form);
   const firedAt = firedAtMs(form.fired_at);
   const records: AppliedWrite[] = [];
-  const apply = async (writes: RecordWrite[]) => records.push(...(await applyRecordWrites(tx, writes)));
+  // Text PostgreSQL cannot keep (U+0000, lone surrogates) is cleaned as a sync does: refused, the event could never be replayed.
+  const apply = async (writes: RecordWrite[]) => records.push(...(await applyRecordWrites(tx, writes.map(storableWrite))));
 
   switch (type) {
     case 'subscribe':

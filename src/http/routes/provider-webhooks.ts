@@ -104,6 +104,11 @@ export const providerWebhookRoutes: FastifyPluginAsyncTypebox<ProviderWebhookRou
     }
     const raw = body as Buffer;
     req.rawBody = raw;
+    // A raw NUL byte is no form encoding (it would be %00), and PostgreSQL cannot keep it in the inbox's text column.
+    if (raw.includes(0)) {
+      done(new ApiError('bad_request', 'the form body holds a raw NUL byte; form values encode it as %00'), undefined);
+      return;
+    }
     try {
       done(null, parseMailchimpForm(raw.toString('utf8')));
     } catch (err) {
