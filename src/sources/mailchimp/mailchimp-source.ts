@@ -27,14 +27,15 @@ const SECOND = 1_000;
  * - list: walking `GET /campaigns` oldest first by offset, created after `since`
  *   (null: every campaign). `sentSince`, when set, is where the sent phase
  *   starts once the listing is done.
- * - sent: walking the campaigns sent after `sentSince`, by send time: an old
+ * - sent: walking the campaigns sent after `sentSince`, by send time, and
+ *   created before `createdBefore` (the listing covered the rest): an old
  *   draft sent since the last run is outside the created-since window.
  * - idle: between runs; `newestCreated` is the newest create_time seen and
  *   `lastStartedAt` when the last completed run began.
  */
 export type MailchimpCheckpoint =
   | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null; startedAt?: string; sentSince?: string | null }
-  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string }
+  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string; createdBefore?: string }
   | { phase: 'idle'; newestCreated: string | null; lastStartedAt?: string };
 
 /** The sent phase starts this long before the last run began, for clock skew and sends in flight. */
@@ -102,9 +103,14 @@ export class MailchimpSource implements SourceConnector {
     // created later in the same second as the newest one seen would be left out for good.
     // So start a second earlier; the campaigns of that second come back as "unchanged".
     const newest = saved.newestCreated ? Date.parse(saved.newestCreated) - SECOND : Number.NaN;
-    const from = Number.isFinite(newest) ? Math.min(window, newest) : window;
-    const lastStart = saved.lastStartedAt ? Date.parse(saved.lastStartedAt) : Number.NaN;
-    const sentSince = new Date(Number.isFinite(lastStart) ? lastStart - SENT_LOOKBACK_MS : window).toISOString();
+    const lastStart = saved.lastStartedAt ? Date.parse(saved.lastStartedAt) - SENT_LOOKBACK_MS : Number.NaN;
+    // The last run's start too: when it saw no campaign at all, the newest is unknown, and
+    // a campaign created between that run and the window's start would never be listed.
+    const from = Math.min(window, ...[newest, lastStart].filter(Number.isFinite));
+    // Sent since the last run, and every campaign sent within the window: one still
+    // `sending` when a run looked (big lists and timewarp sends take hours) must be
+    // fetched again once `sent`, though its send_time is before the last run's start.
+    const sentSince = new Date(Number.isFinite(lastStart) ? Math.min(lastStart, window) : window).toISOString();
     return { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated, startedAt, sentSince };
   }
 
@@ -116,7 +122,7 @@ export class MailchimpSource implements SourceConnector {
       const query =
         phase.phase === 'list'
           ? { sort_field: 'create_time', since_create_time: phase.since ?? undefined }
-          : { sort_field: 'send_time', since_send_time: phase.sentSince };
+          : { sort_field: 'send_time', since_send_time: phase.sentSince, before_create_time: phase.createdBefore };
       // A walk of every campaign from the first one, started in this run, can tell
       // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
       const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
@@ -135,7 +141,10 @@ export class MailchimpSource implements SourceConnector {
         }
         const sentSince = phase.phase === 'list' ? (phase.sentSince ?? null) : null;
         if (sentSince !== null) {
-          cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt };
+          // The listing had every campaign created after its `since`: the sent phase needs only the older ones
+          // (a second's overlap: both bounds are exclusive, and come back "unchanged").
+          const createdBefore = phase.phase === 'list' && phase.since !== null ? new Date(Date.parse(phase.since) + SECOND).toISOString() : undefined;
+          cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt, ...(createdBefore ? { createdBefore } : {}) };
           yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
           break;
         }
