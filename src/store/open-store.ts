@@ -146,6 +146,23 @@ const PG_IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 /** Without a bound, a server that accepts TCP but never answers (a dead host behind a proxy) hangs the start, or the writer, for good. */
 const PG_CONNECT_TIMEOUT_MS = 10_000;
 
+/** Server answers that mean DATABASE_URL itself is wrong, not that the server is away. */
+const PG_CONFIG_ERRORS = new Map([
+  ['3D000', 'names a database that does not exist'],
+  ['28P01', 'has a user or password the server refuses'],
+  ['28000', 'names a user the server does not let in'],
+]);
+
+/** A ConfigError naming DATABASE_URL for such an answer (found on err or its causes), else null. */
+function postgresConfigError(err: unknown): ConfigError | null {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    const what = typeof code === 'string' ? PG_CONFIG_ERRORS.get(code) : undefined;
+    if (what) return new ConfigError('DATABASE_URL', `${what} (${e.message})`);
+  }
+  return null;
+}
+
 function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
   const pool = new pg.Pool({
     connectionString: url,
@@ -185,7 +202,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   } catch (err) {
     if (sqlite?.inTransaction) sqlite.exec('rollback');
     await db.destroy();
-    throw err;
+    throw config.kind === 'postgres' ? (postgresConfigError(err) ?? err) : err;
   }
   let checkpointer: WalCheckpointer | null = null;
   if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:' && options.checkpointThread !== false) {
