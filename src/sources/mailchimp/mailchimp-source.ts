@@ -30,12 +30,14 @@ const SECOND = 1_000;
  * - sent: walking the campaigns sent after `sentSince`, by send time, and
  *   created before `createdBefore` (the listing covered the rest): an old
  *   draft sent since the last run is outside the created-since window.
+ *   Both keep `total`, the total_items of the last page, so a walk resumed
+ *   after deletions upstream steps back over the campaigns that slid past it.
  * - idle: between runs; `newestCreated` is the newest create_time seen and
  *   `lastStartedAt` when the last completed run began.
  */
 export type MailchimpCheckpoint =
-  | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null; startedAt?: string; sentSince?: string | null }
-  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string; createdBefore?: string }
+  | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null; startedAt?: string; sentSince?: string | null; total?: number }
+  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string; createdBefore?: string; total?: number }
   | { phase: 'idle'; newestCreated: string | null; lastStartedAt?: string };
 
 /** The sent phase starts this long before the last run began, for clock skew and sends in flight. */
@@ -127,7 +129,7 @@ export class MailchimpSource implements SourceConnector {
       // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
       const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
       let newest = phase.newestCreated;
-      for await (const step of this.walk(ctx, query, phase.offset)) {
+      for await (const step of this.walk(ctx, query, phase.offset, typeof phase.total === 'number' ? phase.total : null)) {
         const page = await step.body;
         if (page.skipped > 0) ctx.log.warn({ skipped: page.skipped }, 'Mailchimp campaigns without an id skipped');
         if (page.newestCreated && (!newest || page.newestCreated > newest)) newest = page.newestCreated;
@@ -135,7 +137,7 @@ export class MailchimpSource implements SourceConnector {
         const hashed = page.writes.map((w) => w.content);
         for (const r of records) seen?.add(r.external_id);
         if (!step.last) {
-          cp = { ...phase, offset: step.nextOffset, newestCreated: newest };
+          cp = { ...phase, offset: step.nextOffset, newestCreated: newest, total: step.total };
           yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
           continue;
         }
@@ -169,6 +171,8 @@ export class MailchimpSource implements SourceConnector {
     ctx: SyncContext,
     query: Record<string, string | undefined>,
     offset: number,
+    /** total_items when the walk was saved at `offset`, for a resumed walk. */
+    savedTotal: number | null,
   ): AsyncGenerator<{ body: Promise<CampaignPageBody>; nextOffset: number; last: boolean; total: number }> {
     const decoder = (this.decoder ??= new CampaignPageDecoder());
     const decode = async (text: string): Promise<DecodedCampaignPage> => {
@@ -199,7 +203,7 @@ export class MailchimpSource implements SourceConnector {
     const dropAhead = () => {
       for (const a of ahead.splice(0)) a.stop.abort();
     };
-    let prevTotal: number | null = null;
+    let prevTotal: number | null = savedTotal;
     try {
       for (;;) {
         // The head only: the campaigns are still being prepared on the decoder's thread.
