@@ -97,6 +97,12 @@ export class MailchimpSource implements SourceConnector {
   /** Where a run starts: the saved walk, or a new one from what the last run saw. */
   private startingPoint(checkpoint: unknown): Exclude<MailchimpCheckpoint, { phase: 'idle' }> {
     const saved = isCheckpoint(checkpoint) ? checkpoint : null;
+    // A walk of every campaign starts over from the first: only a walk done whole in one run
+    // tells which stored campaigns Mailchimp no longer has (the rest come back "unchanged").
+    if (saved?.phase === 'list' && saved.since === null && saved.offset > 0) {
+      const { total: _total, ...rest } = saved;
+      return { ...rest, offset: 0 };
+    }
     if (saved?.phase === 'list' || saved?.phase === 'sent') return saved;
     const startedAt = new Date().toISOString();
     if (saved?.phase !== 'idle') return { phase: 'list', since: null, offset: 0, newestCreated: null, startedAt, sentSince: null };
