@@ -9,6 +9,12 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-review-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
+function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
 /** Runs src/server.ts with `env` and waits for it to exit (it must: the configuration is bad). */
 function refusedStart(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -36,8 +42,10 @@ describe('a bad value stops the start with one line naming the variable, exit co
     ['BODY_LIMIT', { BODY_LIMIT: '9'.repeat(400) }],
     ['HOST', { HOST: 'no such host' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:///' }],
+    // A PostgreSQL database that does not exist was exit code 1 and a migration error, naming no variable.
+    ...(process.env.TEST_DATABASE_URL ? [['DATABASE_URL', { DATABASE_URL: withDatabase(process.env.TEST_DATABASE_URL, 'tributary_no_such_database') }] as const] : []),
   ] as const) {
-    it(`${variable}`, async () => {
+    it(`${variable}=${String(Object.values(env)[0]).slice(0, 60)}`, async () => {
       const res = await refusedStart(env);
       const lines = res.stderr.split('\n').filter((l) => l.trim() !== '');
       expect(lines, res.stderr).toHaveLength(1);
