@@ -127,7 +127,8 @@ function readDuration(env: Env, name: string, fallback: number, max?: number): n
 function readIntervals(env: Env): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [name, raw] of Object.entries(env)) {
-    const m = /^SYNC_INTERVAL_([A-Z0-9_]+)$/.exec(name);
+    // The source part in any case (SYNC_INTERVAL_crm too): a name silently ignored would be a schedule that never runs.
+    const m = /^SYNC_INTERVAL_([A-Za-z0-9_]+)$/.exec(name);
     if (!m || raw === undefined || raw.trim() === '') continue;
     out[(m[1] as string).toLowerCase()] = parseDuration(name, raw);
   }

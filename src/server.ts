@@ -79,7 +79,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  logger.info({ host: config.host, port: config.port, database: describeDatabase(config) }, 'tributary listening');
+  // The bound port, not the asked one: PORT=0 takes any free port.
+  const bound = app.server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : config.port;
+  logger.info({ host: config.host, port, database: describeDatabase(config) }, 'tributary listening');
 }
 
 /** One line for a start-up failure: AggregateError (every address of a host refused) has an empty message of its own. */

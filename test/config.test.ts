@@ -128,6 +128,8 @@ describe('loadConfig: good values', () => {
     expect(c.tasks.pollMs).toBe(250);
     expect(c.syncIntervals).toEqual({ crm: 15 * 60_000, marketing: 2 * 3_600_000 });
     expect(loadConfig({}).syncIntervals).toEqual({});
+    // Written in lower case, it was ignored without a word.
+    expect(loadConfig({ SYNC_INTERVAL_crm: '15m' }).syncIntervals).toEqual({ crm: 15 * 60_000 });
   });
 
   it('HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL (trailing slash dropped)', () => {
