@@ -302,7 +302,7 @@ export class TaskRunner {
     const extraWrites = extra.map(storableWrite);
     const writes = [...own, ...extraWrites];
     const hashed = [...(page.hashed ?? (await hashWrites(own))), ...(await hashWrites(extraWrites))];
-    const applied = await inWriteTransaction(this.store, async (tx) => {
+    const applied = await this.countingStoreErrors(() => inWriteTransaction(this.store, async (tx) => {
       const applied = await applyRecordWrites(tx, writes, hashed);
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
       await saveCheckpoint(tx, task.source, page.checkpoint);
@@ -315,8 +315,18 @@ export class TaskRunner {
         .executeTakeFirst();
       if (Number(res.numUpdatedRows) !== 1) throw new LeaseLost('task no longer owned by this process');
       return applied;
-    });
+    }));
     countRecordsWritten(this.metrics, applied);
     Object.assign(progress, next);
+  }
+
+  /** Runs a page's transaction; a failure of the store's (not a lost lease) is counted in tributary_store_errors_total. */
+  private async countingStoreErrors<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof LeaseLost)) this.metrics?.storeErrors.inc({ operation: 'sync_page' });
+      throw err;
+    }
   }
 }
