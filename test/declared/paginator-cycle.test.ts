@@ -73,3 +73,33 @@ it('link_header: an empty last page that links to itself is the end', async () =
   const walked = await pagesWalked({ type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } }, 10);
   expect(walked).toBe(2);
 });
+
+it('cursor: has_more true without a cursor fails the run instead of ending it as complete', async () => {
+  lb.handler = (u, res) => {
+    const c = u.searchParams.get('cursor');
+    json(res, c === null ? { items: [{ id: 'r1' }], more: true, next: 'B' } : { items: [{ id: 'r2' }], more: true, next: null });
+  };
+  const walked = await pagesWalked(
+    {
+      type: 'customer',
+      base_url: lb.url,
+      path: '/v1/items',
+      records: 'items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'cursor', cursor_path: 'next', has_more: 'more' },
+    },
+    10,
+  );
+  expect(walked).toBe('rejected');
+});
+
+it('cursor: ever new cursors to ever empty pages end in an error, not an endless walk', async () => {
+  let n = 0;
+  lb.handler = (_u, res) => json(res, { items: [], next: `c${++n}` });
+  const walked = await pagesWalked(
+    { type: 'customer', base_url: lb.url, path: '/v1/items', records: 'items', mapping: { external_id: 'id' }, pagination: { kind: 'cursor', cursor_path: 'next' } },
+    200,
+  );
+  expect(walked).toBe('rejected');
+  expect(lb.seen.length).toBeLessThanOrEqual(52);
+});

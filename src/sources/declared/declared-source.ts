@@ -39,6 +39,9 @@ function readCheckpoint(v: unknown): DeclaredCheckpoint | null {
   return null;
 }
 
+/** Empty pages in a row, each linking to another, after which a cursor or link walk is taken for endless. */
+const MAX_EMPTY_PAGES = 50;
+
 function joinUrl(base: string, path: string): string {
   if (/^https?:\/\//i.test(path)) return path;
   return base.replace(/\/+$/, '') + (path.startsWith('/') ? path : `/${path}`);
@@ -189,6 +192,7 @@ export class DeclaredSource implements SourceConnector {
     // forward, but for the deliberate step back after deletions.
     const cycles = this.paginator.kind === 'cursor' || this.paginator.kind === 'link_header' || this.paginator.kind === 'next_url';
     const visited = new Set<string>(cycles ? [JSON.stringify(cp.position)] : []);
+    let emptyRun = 0;
     let inFlight = fetchAt(cp);
     for (;;) {
       const { req, res } = await inFlight;
@@ -198,6 +202,9 @@ export class DeclaredSource implements SourceConnector {
         const key = JSON.stringify(next);
         if (visited.has(key)) throw new Error(`${this.name}: the next page leads back to one this walk already fetched; refusing to loop`);
         visited.add(key);
+        // Ever new links to ever empty pages would never end either.
+        emptyRun = items.length === 0 ? emptyRun + 1 : 0;
+        if (emptyRun >= MAX_EMPTY_PAGES) throw new Error(`${this.name}: ${MAX_EMPTY_PAGES} empty pages in a row, each with a next page; refusing to walk on`);
       }
       if (next !== null) inFlight = (await requestAhead(() => fetchAt({ ...cp, position: next }))).response;
 

@@ -190,7 +190,12 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           const cursor = typeof raw === 'string' ? raw : typeof raw === 'number' && Number.isFinite(raw) ? String(raw) : '';
           const more = spec.has_more === undefined ? true : getPath(page.body, spec.has_more) === true;
           const total = numberAt(page.body, spec.total);
-          if (!more || cursor === '') return { next: null, total };
+          if (!more) return { next: null, total };
+          if (cursor === '') {
+            // Upstream says there is more but gives no way to it: ending here would pass for a complete walk.
+            if (spec.has_more !== undefined) throw new Error(`${source}: "${spec.has_more}" says there are more pages, but there is no cursor at "${spec.cursor_path}"`);
+            return { next: null, total };
+          }
           if (cursor === (p as { cursor: string | null }).cursor) {
             // Some change feeds answer their end with an empty page and the same cursor (to poll again later).
             if (page.count === 0) return { next: null, total };
