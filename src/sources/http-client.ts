@@ -96,6 +96,12 @@ export interface SourceClientOptions {
   concurrency?: number;
   logger?: SourceLogger;
   hooks?: SourceClientHooks;
+  /**
+   * Credentials that must never reach an error message or a log: an upstream
+   * error body that echoes the request (its URL with an API key, a header)
+   * has them replaced before it is quoted. Values under 4 characters are left alone.
+   */
+  secrets?: readonly string[];
   /** Called on every 429 with its headers and body (parsed JSON, or the text). */
   classifyRateLimit?(status: number, headers: ResponseHeaders, body: unknown): RateLimitDecision;
   /** Source of jitter in [0, 1); for tests. Default Math.random. */
@@ -160,6 +166,13 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     maxResponseSize: options.maxResponseBytes ?? 64 * 1024 * 1024,
   });
   let closing: Promise<void> | undefined;
+  const secrets = (options.secrets ?? []).filter((v) => v.length >= 4);
+  /** An error body fit to quote: every secret (and its URL-encoded form) masked. */
+  const scrub = (text: string): string => {
+    let out = text;
+    for (const v of secrets) for (const form of new Set([v, encodeURIComponent(v)])) out = out.split(form).join('[redacted]');
+    return out;
+  };
 
   async function request<T = unknown>(req: SourceRequest): Promise<SourceResponse<T>> {
     const method = req.method ?? 'GET';
@@ -223,10 +236,10 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
         const parsed = req.decode ? await decodeWith(req.decode, text) : parseJson(text);
         // T is the caller's claim about the shape; connectors check what they use.
         if (parsed.ok) return { kind: 'ok', response: { status, headers: resHeaders, body: parsed.value as T } };
-        const error = new UpstreamInvalidJsonError({ ...ctx(n, parsed.error), status, body: text });
+        const error = new UpstreamInvalidJsonError({ ...ctx(n, parsed.error), status, body: scrub(text) });
         return { kind: 'retry', reason: 'invalid_json', error, status };
       }
-      const httpError = new UpstreamHttpError({ ...ctx(n), status, body: text });
+      const httpError = new UpstreamHttpError({ ...ctx(n), status, body: scrub(text) });
       if (!RETRY_STATUSES.has(status)) return { kind: 'fail', error: httpError };
       if (status === 429 && options.classifyRateLimit) {
         const parsed = parseJson(text);

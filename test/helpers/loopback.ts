@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 export interface Loopback {
   url: string;
   seen: string[];
+  /** The Authorization header of the last request, if any. */
+  lastAuth?: string;
   handler: (u: URL, res: http.ServerResponse) => void;
   close(): Promise<void>;
 }
@@ -13,6 +15,7 @@ export async function startLoopback(): Promise<Loopback> {
   const lb: Loopback = { url: '', seen: [], handler: (_u, res) => res.end(), close: async () => {} };
   const server = http.createServer((req, res) => {
     lb.seen.push(req.url ?? '');
+    lb.lastAuth = req.headers.authorization;
     lb.handler(new URL(req.url ?? '/', 'http://x'), res);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -98,6 +98,12 @@ export class DeclaredSource implements SourceConnector {
     return name === undefined ? '' : (this.declared.env[name] ?? '');
   }
 
+  /** The values of the variables the auth names, to be masked in quoted error bodies. */
+  private secretValues(): string[] {
+    const a = this.spec.auth as { token_env?: string; password_env?: string; key_env?: string };
+    return [a.token_env, a.password_env, a.key_env].map((n) => this.secret(n)).filter((v) => v !== '');
+  }
+
   private authHeaders(): Record<string, string> {
     const a = this.spec.auth;
     switch (a.kind) {
@@ -125,6 +131,7 @@ export class DeclaredSource implements SourceConnector {
       name: this.name,
       baseUrl: s.base_url,
       headers: { ...(s.headers ?? {}), ...this.authHeaders() },
+      secrets: this.secretValues(),
       concurrency: s.concurrency ?? 4,
       ...(s.rate_limit ? { rateLimit: { requests: s.rate_limit.requests, perMs: Math.round(s.rate_limit.per_seconds * 1000) } } : {}),
       // At least 1 ms: 0 would read as "no timeout" to undici.

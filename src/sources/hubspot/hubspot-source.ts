@@ -130,6 +130,7 @@ export class HubspotSource implements SourceConnector {
       name: this.name,
       baseUrl: this.options.baseUrl,
       headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` },
+      secrets: this.options.accessToken ? [this.options.accessToken] : [],
       // HubSpot private apps: 100 requests per 10 seconds (burst) by default.
       rateLimit: { requests: 100, perMs: 10_000 },
       concurrency: 4,

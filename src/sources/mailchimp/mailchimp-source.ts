@@ -80,6 +80,7 @@ export class MailchimpSource implements SourceConnector {
       baseUrl: this.options.baseUrl ?? '',
       // Basic auth: any user name, the API key as the password.
       headers: { authorization: `Basic ${Buffer.from(`tributary:${this.options.apiKey ?? ''}`).toString('base64')}` },
+      secrets: this.options.apiKey ? [this.options.apiKey] : [],
       // Mailchimp allows 10 simultaneous connections per user.
       concurrency: 10,
       ...this.options.client,
