@@ -10,6 +10,7 @@ import { expectProblem } from '../helpers/app.js';
 import { ENGINES } from '../helpers/databases.js';
 import {
   Harness,
+  allRecords,
   contactIds,
   dataTotal,
   expectExactly,
@@ -213,6 +214,44 @@ for (const engine of ENGINES) {
       for (const id of bulk) expect((byId.get(id)?.attributes as Record<string, unknown>).lifecyclestage).toBe('customer');
       later.forEach((id, i) => expect(byId.get(id)?.name).toBe(`Later ${i}`));
     });
+
+    // A contact of a bulk edit edited again mid-walk used to make another slip past a page
+    // boundary (the tie was paged by offset), lost for good: the next run's lookback starts past it.
+    for (const editAtSearch of [2, 3]) {
+      it(`a bulk-edited contact is not lost when another contact of the tie is edited before search request #${editAtSearch}`, async () => {
+        let clock = Date.now();
+        hs = await startFakeHubspot({ contacts: 1_000, now: () => clock });
+        const app = await h.boot(new Map([['crm', hubspotConnector(hs)]]));
+        expect((await runSync(app, 'crm')).status).toBe('succeeded');
+
+        // A bulk edit: 500 contacts stamped in the same millisecond.
+        clock = Date.now() + 60_000;
+        const bulk = contactIds(500, 1101);
+        for (const id of bulk) hs.state.updateContact(id, { firstname: 'Bulk' });
+
+        // An hour later, while the incremental run pages through the tie, a contact of the
+        // tie that was already fetched is edited again.
+        const log = hs.state.requests;
+        const add = log.add.bind(log);
+        let n = 0;
+        log.add = (entry) => {
+          if (entry.path === SEARCH && ++n === editAtSearch) {
+            clock += 3_600_000;
+            hs!.state.updateContact('1101', { firstname: 'Bulk', lastname: 'Again' });
+          }
+          return add(entry);
+        };
+        const inc = await runSync(app, 'crm');
+        expect(inc.status, inc.error ?? '').toBe('succeeded');
+        log.add = add;
+        // And the next run does not make up for it either.
+        expect((await runSync(app, 'crm')).status).toBe('succeeded');
+
+        const byId = new Map((await allRecords(app, 'crm')).map((r) => [r.external_id as string, r]));
+        const missed = bulk.filter((id) => (byId.get(id)?.attributes as Record<string, unknown>).firstname !== 'Bulk');
+        expect(missed).toEqual([]);
+      });
+    }
 
     it('an archived contact becomes a tombstone: hidden from /data, shown with include_deleted', async () => {
       hs = await startFakeHubspot({ contacts: 300 });

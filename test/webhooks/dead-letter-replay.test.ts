@@ -8,7 +8,7 @@ import { breakRecordWrites } from '../webhooks/helpers.js';
  * succeeds". A replay that fails again must not change what the key answers.
  */
 for (const engine of ENGINES) {
-  describe(`a failed replay keeps the dead letter's answer on ${engine.name}`, () => {
+  describe(`replaying dead letters of the generic route on ${engine.name}`, () => {
     let db: ScratchDatabase;
     let t: TestApp;
     beforeAll(async () => {
@@ -40,6 +40,27 @@ for (const engine of ENGINES) {
       } finally {
         await broken.heal();
       }
+    });
+
+    it('a body starting with a BOM is accepted when the store works', async () => {
+      const res = await postWebhook(t.app, '\uFEFF{"customer":{"external_id":"bom_ok","name":"A"}}', { 'webhook-id': 'bom-ok' });
+      expect(res.statusCode, res.body).toBe(200);
+    });
+
+    it('a dead letter whose body starts with a BOM is replayed once the store heals (the replay parsed with JSON.parse, which refuses the BOM)', async () => {
+      const broken = await breakRecordWrites(t.store, 'bom_dead%');
+      let answer: { inbox_id: number };
+      try {
+        const res = await postWebhook(t.app, '\uFEFF{"customer":{"external_id":"bom_dead_1","name":"B"}}', { 'webhook-id': 'bom-dead' });
+        expect(res.statusCode, res.body).toBe(202);
+        answer = res.json();
+      } finally {
+        await broken.heal();
+      }
+      const replayed = await t.app.inject({ method: 'POST', url: `/webhooks/events/${answer.inbox_id}/replay` });
+      expect(replayed.statusCode, replayed.body).toBe(200);
+      expect(replayed.json(), replayed.body).toMatchObject({ status: 'processed', error: null });
+      expect((await t.app.inject('/customers/bom_dead_1')).statusCode).toBe(200);
     });
   });
 }
