@@ -1,6 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
-import { loadSourcesFile, SourcesFileError, type DeclaredSourceConfig } from './sources/declared/load-sources-file.js';
+import { loadSourcesFile, SourcesFileError, type DeclaredSourceConfig } from './providers/declared/load-sources-file.js';
 
 /** Where the store lives; decided once from DATABASE_URL. */
 export type DatabaseConfig =

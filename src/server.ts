@@ -74,6 +74,9 @@ async function main(): Promise<void> {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      throw new ConfigError('PORT', `${config.port} is taken on ${config.host} by another process: stop it, or choose another port (PORT=8001)`);
+    }
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EADDRNOTAVAIL') {
       throw new ConfigError('HOST', `cannot be listened on ("${config.host}": ${describeError(err)})`);
     }

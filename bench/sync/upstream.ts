@@ -9,7 +9,7 @@
  * SYNC_UPSTREAM_PAGE (plain only: records a page). Prints one JSON line,
  * {"url": …, "credential": …}, once it listens.
  */
-import { startFakeHubspot, startFakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeHubspot, startFakeMailchimp } from '../../src/providers/fakes.js';
 import { startPlainUpstream } from './plain-upstream.js';
 
 function intEnv(name: string, fallback: number): number {

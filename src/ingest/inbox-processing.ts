@@ -15,6 +15,7 @@ import {
   type StoredAnswer,
 } from '../store/webhook-inbox.js';
 import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
+import type { InboxCatalog } from './inbox-catalog.js';
 import { writesFromWebhook } from './webhook-payload.js';
 
 /**
@@ -136,7 +137,7 @@ export type ReplayResult =
 export class InboxProcessor {
   constructor(
     private readonly store: Store,
-    private readonly handlers: ReadonlyMap<string, DeliveryHandler>,
+    private readonly catalog: InboxCatalog,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
@@ -209,7 +210,7 @@ export class InboxProcessor {
     const row = await getInboxRow(this.store.db, this.store.dialect.decodeJson, id);
     if (!row) return { kind: 'unknown' };
     if (row.status === 'processed' || row.status === 'duplicate') return { kind: 'conflict', status: row.status, duplicateOf: row.duplicateOf };
-    const handler = this.handlers.get(row.route);
+    const handler = this.catalog.handlerFor(row.route);
     const conflict = Symbol('conflict');
     let result: Processed | typeof conflict;
     try {
@@ -237,7 +238,7 @@ export class InboxProcessor {
   }
 
   private handlerFor(route: string): DeliveryHandler {
-    const handler = this.handlers.get(route);
+    const handler = this.catalog.handlerFor(route);
     if (!handler) throw new Error(`no inbox handler for route ${route}`);
     return handler;
   }

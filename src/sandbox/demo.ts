@@ -1,45 +1,62 @@
 /**
- * `npm run demo`: the service with local HubSpot- and Mailchimp-shaped APIs
- * seeded with sample data, so `curl localhost:8000/sync/crm` works on a fresh
- * machine with no accounts. The fakes run in this process; the service runs
- * as a child process with the environment pointing at them.
+ * `npm run demo`: the service beside every provider's fake API, seeded with
+ * sample data, so `curl -X POST localhost:8000/sync/<source>` works on a
+ * fresh machine with no accounts. The fakes run in this process; the service
+ * runs as a child process with the environment pointing at them.
+ *
+ * It starts from an empty database (data/demo.db) unless DEMO_KEEP_DATA=1:
+ * a kept one would make the first sync an incremental run with nothing new.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { startFakeHubspot } from './fake-hubspot.js';
-import { startFakeMailchimp } from './fake-mailchimp.js';
+import { PROVIDERS } from '../providers/index.js';
+import { fakeEnv, startFakes } from './start-fakes.js';
 
-const contacts = Number(process.env.DEMO_CONTACTS ?? 250);
-const campaigns = Number(process.env.DEMO_CAMPAIGNS ?? 40);
-const hubspot = await startFakeHubspot({ contacts });
-const mailchimp = await startFakeMailchimp({ campaigns });
+const DEFAULT_DB = './data/demo.db';
+const keep = process.env.DEMO_KEEP_DATA === '1';
+const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${DEFAULT_DB}`;
+if (!process.env.DATABASE_URL && !keep) {
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${DEFAULT_DB}${suffix}`, { force: true });
+}
 
-const serverEntry = fileURLToPath(new URL('../server.js', import.meta.url));
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  DATABASE_URL: process.env.DATABASE_URL ?? 'sqlite:./data/demo.db',
-  HUBSPOT_BASE_URL: hubspot.url,
-  HUBSPOT_ACCESS_TOKEN: hubspot.token,
-  MAILCHIMP_BASE_URL: mailchimp.url,
-  MAILCHIMP_API_KEY: mailchimp.apiKey,
-};
-const port = env.PORT ?? '8000';
-process.stdout.write(
-  [
-    `sandbox: fake HubSpot at ${hubspot.url} (${hubspot.state.size} contacts), fake Mailchimp at ${mailchimp.url} (${mailchimp.state.size} campaigns)`,
-    `sandbox: data in ${env.DATABASE_URL}. Try:`,
-    `  curl -s -X POST localhost:${port}/sync/crm`,
-    `  curl -s -X POST localhost:${port}/sync/marketing`,
-    `  curl -s 'localhost:${port}/tasks?status=all'`,
-    `  curl -s 'localhost:${port}/customers?limit=5'`,
-    '',
-  ].join('\n'),
-);
+const fakes = await startFakes('DEMO');
+const port = process.env.PORT ?? '8000';
+const host = process.env.HOST ?? '127.0.0.1';
+const env: NodeJS.ProcessEnv = { ...process.env, ...fakeEnv(fakes), DATABASE_URL: databaseUrl, PORT: port };
 
-const child = spawn(process.execPath, [serverEntry], { env, stdio: 'inherit' });
-const stop = (signal: NodeJS.Signals) => child.kill(signal);
-process.on('SIGINT', () => stop('SIGINT'));
-process.on('SIGTERM', () => stop('SIGTERM'));
+const stopFakes = () => Promise.all(fakes.map((f) => f.close()));
+const child = spawn(process.execPath, [fileURLToPath(new URL('../server.js', import.meta.url))], { env, stdio: 'inherit' });
+process.on('SIGINT', () => child.kill('SIGINT'));
+process.on('SIGTERM', () => child.kill('SIGTERM'));
 child.on('exit', (code) => {
-  void Promise.all([hubspot.close(), mailchimp.close()]).then(() => process.exit(code ?? 0));
+  void stopFakes().then(() => process.exit(code ?? 0));
 });
+
+/** The "Try:" lines are printed once the service answers, not before it may fail to start. */
+async function waitUntilListening(): Promise<boolean> {
+  for (let i = 0; i < 300 && child.exitCode === null; i++) {
+    try {
+      if ((await fetch(`http://${host}:${port}/healthz`)).ok) return true;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+if (await waitUntilListening()) {
+  const sources = PROVIDERS.filter((p) => p.fake).flatMap((p) => p.sourceNames);
+  const base = `localhost:${port}`;
+  process.stdout.write(
+    [
+      ...fakes.map((f) => `sandbox: ${f.summary}`),
+      `sandbox: data in ${databaseUrl} (${process.env.DATABASE_URL ? 'as DATABASE_URL names it' : keep ? 'kept from the last demo' : 'a fresh database; DEMO_KEEP_DATA=1 keeps it'}). Try:`,
+      ...sources.map((s) => `  curl -s -X POST ${base}/sync/${s}`),
+      `  curl -s '${base}/tasks?status=all'`,
+      `  curl -s '${base}/customers?limit=5'`,
+      '',
+    ].join('\n'),
+  );
+}

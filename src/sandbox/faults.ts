@@ -28,8 +28,8 @@ export interface StatusFault extends FaultScope {
   status: number;
   /** `Retry-After` header value in seconds; omitted when undefined. */
   retryAfterSeconds?: number;
-  /** HubSpot 429 only: which limit was hit. Mailchimp ignores it. */
-  policyName?: HubspotRateLimitPolicy;
+  /** Which limit was hit, for a fake whose 429 body names it (others ignore it). */
+  policyName?: string;
   /** Replace the provider's error body: a string is sent raw (e.g. an HTML gateway page), anything else as JSON. */
   body?: unknown;
   /** Extra response headers. */
@@ -57,7 +57,7 @@ export interface MalformedFault extends FaultScope {
   kind: 'malformed';
   /**
    * - `invalid-json`: the real page cut off halfway.
-   * - `missing-collection`: valid JSON without the record array (`results` for HubSpot, `campaigns` for Mailchimp).
+   * - `missing-collection`: valid JSON without the record array (the provider's `collectionKey`).
    * - `empty-body`: 200 with a zero-length body.
    */
   variant: MalformedVariant;
@@ -71,7 +71,6 @@ export interface ResetFault extends FaultScope {
 export type FaultSpec = StatusFault | HangFault | SlowFault | MalformedFault | ResetFault;
 export type FaultKind = FaultSpec['kind'];
 export type MalformedVariant = 'invalid-json' | 'missing-collection' | 'empty-body';
-export type HubspotRateLimitPolicy = 'TEN_SECONDLY_ROLLING' | 'DAILY';
 
 /** Options of the convenience methods: the spec without its `kind` (and its required fields as arguments). */
 export type StatusFaultOptions = Omit<StatusFault, 'kind' | 'status'>;
@@ -153,7 +152,7 @@ export class FaultInjector {
     return this.add({ ...options, kind: 'status', status });
   }
 
-  /** 429 with `Retry-After` (default 1 s); HubSpot's body names `policyName` (default TEN_SECONDLY_ROLLING). */
+  /** 429 with `Retry-After` (default 1 s); a fake whose body names the limit shows `policyName`. */
   rateLimit(options: RateLimitOptions = {}): InjectedFault {
     const { retryAfterSeconds = 1, ...rest } = options;
     return this.add({

@@ -64,12 +64,12 @@ export function firstIndex(n: number, isPast: (index: number) => boolean): numbe
   return lo;
 }
 
-/** HubSpot style: `2019-10-30T03:30:17.883Z`. */
+/** Milliseconds, UTC: `2019-10-30T03:30:17.883Z`. */
 export function isoMillis(ms: number): string {
   return new Date(ms).toISOString();
 }
 
-/** Mailchimp style: `2015-10-21T15:41:36+00:00` (whole seconds, explicit offset). */
+/** Whole seconds with an explicit offset: `2015-10-21T15:41:36+00:00`. */
 export function isoSeconds(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
 }

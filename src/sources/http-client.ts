@@ -45,7 +45,7 @@ export interface SourceResponse<T> {
 
 /**
  * What a connector makes of a 429: 'retry' (honour Retry-After, else back
- * off), or park the task until `retryAt` (epoch ms), e.g. HubSpot's daily quota.
+ * off), or park the task until `retryAt` (epoch ms), e.g. an upstream's daily quota.
  */
 export type RateLimitDecision = 'retry' | { park: true; retryAt: number; reason: string };
 
@@ -67,9 +67,9 @@ export interface SourceClientHooks {
 }
 
 export interface SourceClientOptions {
-  /** For logs and errors, e.g. 'crm'. */
+  /** For logs and errors, the source name. */
   name: string;
-  /** May carry a path prefix, e.g. 'https://us6.api.mailchimp.com/3.0'. */
+  /** May carry a path prefix, e.g. 'https://api.example.com/3.0'. */
   baseUrl: string;
   /** Sent with every request (auth); a request's own headers override them. */
   headers?: Record<string, string>;
@@ -88,7 +88,7 @@ export interface SourceClientOptions {
   maxRetryAfterMs?: number;
   /** Retries of a 2xx whose body is not JSON, within maxRetries. Default 2. */
   maxInvalidJsonRetries?: number;
-  /** E.g. HubSpot's { requests: 100, perMs: 10_000 }. Default none. */
+  /** E.g. { requests: 100, perMs: 10_000 }. Default none. */
   rateLimit?: RateLimit;
   /** Largest response body read, in bytes; a larger one fails the call. Default 64 MiB. */
   maxResponseBytes?: number;

@@ -22,7 +22,7 @@ function positiveInteger(name: string, value: number): number {
  * entry, so retries count against the rate limit like any request, and a
  * backoff sleep (outside the queue) holds no concurrency slot.
  *
- * Strict mode is p-queue's sliding window: upstream limits such as HubSpot's
+ * Strict mode is p-queue's sliding window: upstream limits such as
  * "100 per 10 s" are enforced over any window, and p-queue's default fixed
  * windows would allow a burst of twice the cap across a window boundary.
  */

@@ -13,7 +13,7 @@ export type UpstreamErrorCode =
   | 'UPSTREAM_RATE_LIMIT_PARKED';
 
 export interface UpstreamErrorContext {
-  /** The client's name, e.g. 'crm'. */
+  /** The client's name, the source name. */
   source: string;
   method: string;
   /** The request path without its query string. */

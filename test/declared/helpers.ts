@@ -7,8 +7,8 @@ import { expect } from 'vitest';
 import type { App } from '../../src/app.js';
 import type { RecordWrite } from '../../src/domain/records.js';
 import type { SyncPage } from '../../src/sources/connector.js';
-import { DeclaredSource } from '../../src/sources/declared/declared-source.js';
-import { parseSourcesText } from '../../src/sources/declared/load-sources-file.js';
+import { DeclaredSource } from '../../src/providers/declared/connector.js';
+import { parseSourcesText } from '../../src/providers/declared/load-sources-file.js';
 import { waitFor } from '../helpers/wait.js';
 export { waitFor } from '../helpers/wait.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { nextLink } from '../../src/sources/declared/paginators.js';
+import { nextLink } from '../../src/providers/declared/paginators.js';
 import { customers, startFakeApi, type FakeApi } from './fake-api.js';
 import { declaredSource, expectEachOnce, walk } from './helpers.js';
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
-import { buildConnectors } from '../../src/sources/registry.js';
+import { buildConnectors } from '../../src/providers/index.js';
 import { scratchDir, writeSourcesFile } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

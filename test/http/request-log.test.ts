@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loggableUrl } from '../../src/app.js';
+import { buildApp } from '../../src/app.js';
+import { loggableUrl } from '../../src/providers/index.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InboxCatalog } from '../../src/ingest/inbox-catalog.js';
 import { genericDeliveryHandler, InboxProcessor, type DeliveryHandler } from '../../src/ingest/inbox-processing.js';
 import { createMetrics } from '../../src/metrics.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
@@ -63,7 +64,7 @@ for (const engine of ENGINES) {
         applied++;
         return genericDeliveryHandler(tx, d);
       };
-      const handlers = new Map([['test', counting]]);
+      const handlers = new InboxCatalog([{ source: 'test', routes: ['test'], handler: counting }]);
       const log = pino({ level: 'silent' });
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
@@ -97,8 +98,8 @@ for (const engine of ENGINES) {
       const gate = new Promise<void>((resolve) => (release = resolve));
       // Transactions of the first request: receipt, all together, one by one, then the dead letter (held).
       const held = holdingTransaction(store, 4, gate);
-      const first = new InboxProcessor(held.store, new Map([['test', failing]]), createMetrics(), log);
-      const retry = new InboxProcessor(store, new Map([['test', genericDeliveryHandler]]), createMetrics(), log);
+      const first = new InboxProcessor(held.store, new InboxCatalog([{ source: 'test', routes: ['test'], handler: failing }]), createMetrics(), log);
+      const retry = new InboxProcessor(store, new InboxCatalog([{ source: 'test', routes: ['test'], handler: genericDeliveryHandler }]), createMetrics(), log);
       const body = JSON.stringify({ customer: { external_id: 'retried-2', name: 'Grace', email: 'grace@example.com' } });
 
       const firstDone = first.receive('test', {}, [{ key: 'evt-2', body }]);

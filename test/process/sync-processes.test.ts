@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
+import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';

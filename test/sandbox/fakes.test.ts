@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startFakeHubspot, startFakeMailchimp, type FakeHubspot, type FakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeHubspot, startFakeMailchimp, type FakeHubspot, type FakeMailchimp } from '../../src/providers/fakes.js';
 import { FaultInjector } from '../../src/sandbox/faults.js';
 
 // Every fake a test starts is closed after it, even when the test fails.

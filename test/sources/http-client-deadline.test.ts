@@ -6,8 +6,8 @@
  * active slot, alive for good, never timed out nor retried.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { parseSourcesText } from '../../src/sources/declared/load-sources-file.js';
-import { DeclaredSource } from '../../src/sources/declared/declared-source.js';
+import { parseSourcesText } from '../../src/providers/declared/load-sources-file.js';
+import { DeclaredSource } from '../../src/providers/declared/connector.js';
 import { createSourceClient } from '../../src/sources/http-client.js';
 import { silent } from '../declared/helpers.js';
 import { startLoopback, type Loopback } from '../helpers/loopback.js';

@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { HubspotSource } from '../../src/sources/hubspot/hubspot-source.js';
+import { HubspotSource } from '../../src/providers/hubspot/connector.js';
 import { sendJson, startUpstream, type Upstream } from '../sources/upstream-server.js';
 
 const ups: Upstream[] = [];

@@ -7,8 +7,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
-import { HubspotSource, type HubspotCheckpoint } from '../../src/sources/hubspot/hubspot-source.js';
+import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
+import { HubspotSource, type HubspotCheckpoint } from '../../src/providers/hubspot/connector.js';
 
 let hs: FakeHubspot | undefined;
 afterEach(async () => {

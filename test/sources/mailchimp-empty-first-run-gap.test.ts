@@ -8,8 +8,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it, vi } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 
 const DAY = 86_400_000;
 let mc: FakeMailchimp | undefined;

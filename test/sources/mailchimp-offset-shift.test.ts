@@ -7,9 +7,9 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
 import type { SyncPage } from '../../src/sources/connector.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 
 let mc: FakeMailchimp | undefined;
 afterEach(async () => {

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFromPrepared } from '../../src/domain/prepared-write.js';
 import { hashContent, storableWrite } from '../../src/domain/records.js';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
-import { CampaignPageDecoder } from '../../src/sources/mailchimp/campaign-page-decoder.js';
-import { campaignFromMailchimp, type MailchimpCampaign } from '../../src/sources/mailchimp/campaign-mapping.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
+import { CampaignPageDecoder } from '../../src/providers/mailchimp/campaign-page-decoder.js';
+import { campaignFromMailchimp, type MailchimpCampaign } from '../../src/providers/mailchimp/campaign-mapping.js';
 
 describe('the Mailchimp campaign page decoder', () => {
   let mc: FakeMailchimp;

@@ -5,8 +5,8 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 
 let mc: FakeMailchimp | undefined;
 afterEach(async () => {

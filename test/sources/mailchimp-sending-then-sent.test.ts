@@ -9,9 +9,9 @@
  */
 import { pino } from 'pino';
 import { afterEach, expect, it, vi } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
 import type { RecordWrite } from '../../src/domain/records.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

@@ -7,8 +7,8 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { SyncContext, SyncPage } from '../../src/sources/connector.js';
-import { HubspotSource } from '../../src/sources/hubspot/hubspot-source.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { HubspotSource } from '../../src/providers/hubspot/connector.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 import { ENGINES } from '../helpers/databases.js';
 import { sendJson, startUpstream, type Upstream } from '../sources/upstream-server.js';
 import { Harness, runSync } from '../sync/sync-helpers.js';

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRetryAfter } from '../../src/sources/backoff.js';
 import { createSourceClient, type SourceClient } from '../../src/sources/http-client.js';
-import { classifyHubspotRateLimit } from '../../src/sources/hubspot/hubspot-source.js';
+import { classifyHubspotRateLimit } from '../../src/providers/hubspot/connector.js';
 import { RateLimitParkedError } from '../../src/sources/upstream-errors.js';
 import { sendJson, startUpstream, type Upstream } from '../sources/upstream-server.js';
 

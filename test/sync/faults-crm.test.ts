@@ -6,7 +6,7 @@
  * checkpoint. Request counts are exact: each fault costs one request more.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
+import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
 import { ENGINES } from '../helpers/databases.js';
 import { Harness, contactIds, dataTotal, expectExactly, hubspotConnector, runSync, since } from './sync-helpers.js';
 

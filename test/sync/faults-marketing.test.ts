@@ -6,7 +6,7 @@
  * checkpoint. Request counts are exact: each fault costs one request more.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
 import { ENGINES } from '../helpers/databases.js';
 import { Harness, dataTotal, expectExactly, mailchimpConnector, runSync, since } from './sync-helpers.js';
 

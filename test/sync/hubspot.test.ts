@@ -4,8 +4,8 @@
  * through /data, on every engine.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
-import { classifyHubspotRateLimit } from '../../src/sources/hubspot/hubspot-source.js';
+import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
+import { classifyHubspotRateLimit } from '../../src/providers/hubspot/connector.js';
 import { expectProblem } from '../helpers/app.js';
 import { ENGINES } from '../helpers/databases.js';
 import {

@@ -8,7 +8,7 @@
  * walk of every campaign now starts over from the first.
  */
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/sandbox/index.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { waitFor } from '../helpers/wait.js';

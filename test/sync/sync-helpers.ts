@@ -5,11 +5,11 @@
  */
 import { expect } from 'vitest';
 import type { App } from '../../src/app.js';
-import type { FakeHubspot, FakeMailchimp, RequestLogEntry } from '../../src/sandbox/index.js';
+import type { FakeHubspot, FakeMailchimp, RequestLogEntry } from '../../src/providers/fakes.js';
 import type { SourceConnector } from '../../src/sources/connector.js';
 import type { SourceClientOptions } from '../../src/sources/http-client.js';
-import { HubspotSource } from '../../src/sources/hubspot/hubspot-source.js';
-import { MailchimpSource } from '../../src/sources/mailchimp/mailchimp-source.js';
+import { HubspotSource } from '../../src/providers/hubspot/connector.js';
+import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 import { startApp, walkByCursor, type TestApp } from '../helpers/app.js';
 import type { Engine, ScratchDatabase } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';

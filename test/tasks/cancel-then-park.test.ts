@@ -6,7 +6,7 @@
  * every new sync of it was a 409 meanwhile).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/sandbox/index.js';
+import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubspotEventKey, type HubspotEvent } from '../../src/ingest/hubspot-webhook.js';
-import { customerFromContact } from '../../src/sources/hubspot/contact-mapping.js';
+import { hubspotEventKey, type HubspotEvent } from '../../src/providers/hubspot/webhook.js';
+import { customerFromContact } from '../../src/providers/hubspot/contact-mapping.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { expectProblem, startApp, storedSnapshot, type TestApp } from '../helpers/app.js';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { inboxRows, MAILCHIMP_SECRET, postMailchimp, record } from '../webhooks/helpers.js';
-import { subscriberKey } from '../../src/ingest/mailchimp-webhook.js';
+import { subscriberKey } from '../../src/providers/mailchimp/webhook.js';
 
 const engine = ENGINES[0]!;
 

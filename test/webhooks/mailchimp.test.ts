@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignFromMailchimp } from '../../src/sources/mailchimp/campaign-mapping.js';
+import { campaignFromMailchimp } from '../../src/providers/mailchimp/campaign-mapping.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { expectProblem, startApp, storedSnapshot, type TestApp } from '../helpers/app.js';

@@ -7,10 +7,6 @@ declare module 'fastify' {
     /** The body exactly as received, for signatures and the inbox copy. */
     rawBody?: Buffer;
   }
-  interface FastifyContextConfig {
-    /** Reachable without an API key. */
-    public?: boolean;
-  }
 }
 
 /**

@@ -10,12 +10,11 @@ export interface HealthRoutesOptions {
   metrics: Metrics;
 }
 
-/** Liveness, readiness (the store answers) and Prometheus metrics. */
+/** Liveness and readiness (the store answers): public, for probes. */
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, metrics }) => {
   app.get(
     '/healthz',
     {
-      config: { public: true },
       schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
     },
     async () => ({ status: 'ok' as const }),
@@ -24,7 +23,6 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   app.get(
     '/readyz',
     {
-      config: { public: true },
       schema: {
         summary: 'Readiness: the store answers a query',
         tags: ['operations'],
@@ -41,7 +39,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       return { status: 'ready' as const, database: store.dialect.name };
     },
   );
+};
 
+export interface MetricsRouteOptions {
+  metrics: Metrics;
+}
+
+/** Prometheus metrics: protected like the data routes. */
+export const metricsRoute: FastifyPluginAsyncTypebox<MetricsRouteOptions> = async (app, { metrics }) => {
   app.get(
     '/metrics',
     {

@@ -30,7 +30,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
       schema: {
         summary: method === 'GET' ? 'Start a background sync of a source (seed-compatible GET)' : 'Start a background sync of a source',
         description:
-          'Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources: crm (HubSpot), marketing (Mailchimp), and any declared in SOURCES_FILE.',
+          `Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources here: ${[...connectors.keys()].join(', ')}.`,
         tags: ['sync'],
         params: SourceParams,
         querystring: SyncQuery,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
-import { INBOX_ROUTES, inboxSourceOf, type InboxSource } from '../../ingest/inbox-handlers.js';
+import type { InboxCatalog } from '../../ingest/inbox-catalog.js';
 import type { InboxProcessor } from '../../ingest/inbox-processing.js';
 import type { Store } from '../../store/open-store.js';
 import { getInboxRow, INBOX_STATUSES, listInboxRows, type InboxRow, type InboxStatus } from '../../store/webhook-inbox.js';
@@ -11,31 +11,30 @@ import { WriteResultItem } from '../schemas/records.js';
 export interface WebhookEventRoutesOptions {
   store: Store;
   processor: InboxProcessor;
+  catalog: InboxCatalog;
 }
-
-const SOURCES = Object.keys(INBOX_ROUTES) as InboxSource[];
 
 const InboxItem = Type.Object({
   id: Type.Integer(),
   received_at: Type.String({ format: 'date-time' }),
-  source: Type.String({ description: 'generic (POST /webhook), hubspot or mailchimp' }),
+  source: Type.String({ description: 'generic (POST /webhook) or the provider whose webhook route received it' }),
   route: Type.String(),
   status: Type.Enum([...INBOX_STATUSES], {
     description: 'received: stored, not processed yet; processed; failed: a dead letter (see error), replayable; duplicate: its key was seen before (see duplicate_of)',
   }),
-  idempotency_key: nullable(Type.String({ description: 'webhook-id / Idempotency-Key, or the HubSpot event key; null on duplicates' })),
+  idempotency_key: nullable(Type.String({ description: 'webhook-id / Idempotency-Key, or the provider\'s event key; null on duplicates' })),
   duplicate_of: nullable(Type.Integer({ description: 'On a duplicate: the id of the first copy' })),
   error: nullable(Type.String()),
   response_status: nullable(Type.Integer()),
   response: Type.Unknown({ description: 'The answer stored for the delivery (what a repeat of its key is answered)' }),
   headers: Type.Record(Type.String(), Type.String()),
-  body: Type.String({ description: 'The delivery (or HubSpot event) as received' }),
+  body: Type.String({ description: 'The delivery (or one event of a provider delivery) as received' }),
 });
 
-const toItem = (r: InboxRow) => ({
+const toItem = (r: InboxRow, source: string) => ({
   id: r.id,
   received_at: iso(r.receivedAt) as string,
-  source: inboxSourceOf(r.route),
+  source,
   route: r.route,
   status: r.status,
   idempotency_key: r.idempotencyKey,
@@ -70,7 +69,7 @@ const encodeCursor = (id: number) => Buffer.from(JSON.stringify({ b: id })).toSt
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 /** The webhook inbox: listing (dead letters first of all) and replay. Protected by API_KEY like the data routes. */
-export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, processor }) => {
+export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, processor, catalog }) => {
   const decode = store.dialect.decodeJson;
 
   app.get(
@@ -79,12 +78,12 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
       schema: {
         summary: 'Webhook deliveries in the inbox, newest first',
         description:
-          'Every delivery the webhook routes accepted, raw, with its status. `status=failed` lists the dead letters; `source` narrows to generic, hubspot or mailchimp. Follow `next_cursor` for older pages.',
+          'Every delivery the webhook routes accepted, raw, with its status. `status=failed` lists the dead letters; `source` narrows to generic or one provider. Follow `next_cursor` for older pages.',
         tags: ['webhooks'],
         querystring: Type.Object(
           {
             status: Type.Optional(Type.String({ pattern: STATUS_LIST, description: 'Comma-separated statuses, or all (default)' })),
-            source: Type.Optional(Type.Enum(SOURCES)),
+            source: Type.Optional(Type.Enum(catalog.sources)),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
             cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
           },
@@ -100,11 +99,11 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
       const limit = req.query.limit ?? 50;
       const status = req.query.status ?? 'all';
       const statuses = status === 'all' ? undefined : ([...new Set(status.split(','))] as InboxStatus[]);
-      const routes = req.query.source ? [...INBOX_ROUTES[req.query.source]] : undefined;
+      const routes = req.query.source ? [...catalog.routesOf(req.query.source)] : undefined;
       const beforeId = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor);
       const rows = await listInboxRows(store.db, decode, { statuses, routes, beforeId, limit });
       const last = rows[rows.length - 1];
-      return { items: rows.map(toItem), limit, next_cursor: rows.length === limit && last ? encodeCursor(last.id) : null };
+      return { items: rows.map((r) => toItem(r, catalog.sourceOf(r.route))), limit, next_cursor: rows.length === limit && last ? encodeCursor(last.id) : null };
     },
   );
 
@@ -121,7 +120,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
     async (req) => {
       const row = await getInboxRow(store.db, decode, req.params.id);
       if (!row) throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
-      return toItem(row);
+      return toItem(row, catalog.sourceOf(row.route));
     },
   );
 

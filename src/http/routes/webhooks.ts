@@ -3,17 +3,13 @@ import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { ApiError } from '../../errors.js';
 import type { BatchWriter } from '../../ingest/batch-writer.js';
+import { GENERIC_INTAKE } from '../../ingest/inbox-catalog.js';
 import { secretKey, verifySignature } from '../../ingest/signature.js';
-import { HUBSPOT_KEY_PREFIX } from '../../ingest/hubspot-webhook.js';
-import { MAILCHIMP_KEY_PREFIX } from '../../ingest/mailchimp-webhook.js';
 import { writesFromWebhook } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
 import { headerText, inboxHeaders } from '../request-headers.js';
-
-/** Keys the provider routes write into the inbox's key column. */
-const RESERVED_KEY_PREFIXES = [HUBSPOT_KEY_PREFIX, MAILCHIMP_KEY_PREFIX];
 
 /** The store refused the records: the delivery is kept raw as a dead letter, to replay. */
 const DeadLetterAnswer = Type.Object(
@@ -29,9 +25,11 @@ const DeadLetterAnswer = Type.Object(
 export interface WebhookRoutesOptions {
   config: Config;
   writer: BatchWriter;
+  /** Keys the provider routes write into the inbox's key column: a generic delivery may not use them. */
+  reservedKeyPrefixes: readonly string[];
 }
 
-function idempotencyKey(req: FastifyRequest): string | null {
+function idempotencyKey(req: FastifyRequest, reservedPrefixes: readonly string[]): string | null {
   // An empty webhook-id names no delivery: the Idempotency-Key, if any, still does.
   for (const header of ['webhook-id', 'idempotency-key']) {
     const key = headerText(req, header);
@@ -43,7 +41,7 @@ function idempotencyKey(req: FastifyRequest): string | null {
     }
     // Provider deliveries keep their keys in the same column: a generic
     // delivery wearing one would answer for (and silently drop) the real one.
-    const reserved = RESERVED_KEY_PREFIXES.find((prefix) => key.startsWith(prefix));
+    const reserved = reservedPrefixes.find((prefix) => key.startsWith(prefix));
     if (reserved !== undefined) {
       throw new ApiError('validation', 'the idempotency key uses a reserved prefix', {
         errors: [{ path: `/header/${header}`, message: `must not start with "${reserved}"` }],
@@ -55,14 +53,13 @@ function idempotencyKey(req: FastifyRequest): string | null {
 }
 
 /** POST /webhook and its seed alias: verify, store with the inbox copy, then answer. */
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { config, writer }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { config, writer, reservedKeyPrefixes }) => {
   const keys = config.webhookSecrets.map(secretKey);
 
-  for (const url of ['/webhook', '/receive_webhook']) {
+  for (const url of GENERIC_INTAKE.routes) {
     app.post(
       url,
       {
-        config: { public: true },
         schema: {
           summary: url === '/webhook' ? 'Receive a webhook delivery' : 'Receive a webhook delivery (seed-compatible alias of /webhook)',
           description:
@@ -100,7 +97,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
       },
       async (req, reply) => {
         const writes = writesFromWebhook(req.body, config.maxRecordsPerDelivery);
-        const deliveryId = idempotencyKey(req);
+        const deliveryId = idempotencyKey(req, reservedKeyPrefixes);
         const outcome = await writer.submit({
           writes,
           delivery: {

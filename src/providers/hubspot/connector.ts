@@ -1,8 +1,8 @@
 import type { RecordWrite } from '../../domain/records.js';
-import { parseRetryAfter } from '../backoff.js';
-import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
-import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../http-client.js';
-import { keyedEntries } from '../keyed-entries.js';
+import { parseRetryAfter } from '../../sources/backoff.js';
+import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
+import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
+import { keyedEntries } from '../../sources/keyed-entries.js';
 import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';

@@ -5,12 +5,12 @@
  * HubSpot's `{status: "error", message, correlationId, category}` errors.
  */
 import { randomUUID } from 'node:crypto';
-import type { FaultInjector, StatusFault } from './faults.js';
-import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from './fake-server.js';
-import { HubspotState, type ContactSetOptions } from './hubspot-contacts.js';
-import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire } from './hubspot-list.js';
-import { SearchError, parseSearchRequest, searchContacts } from './hubspot-search.js';
-import { RequestLog } from './request-log.js';
+import type { FaultInjector, StatusFault } from '../../../sandbox/faults.js';
+import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from '../../../sandbox/fake-server.js';
+import { HubspotState, type ContactSetOptions } from './contacts.js';
+import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire } from './list.js';
+import { SearchError, parseSearchRequest, searchContacts } from './search.js';
+import { RequestLog } from '../../../sandbox/request-log.js';
 
 export interface FakeHubspotOptions extends ContactSetOptions, FakeServerOptions {
   /** The private-app token clients must send as `Authorization: Bearer <token>`. */

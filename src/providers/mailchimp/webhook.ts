@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { storableWrite, type RecordWrite } from '../domain/records.js';
-import { applyRecordWrites, type AppliedWrite } from '../store/record-writes.js';
-import type { WriteTx } from '../store/write-transaction.js';
-import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from './inbox-processing.js';
-import { readCurrent, writeFrom, type CurrentRecord } from './stored-record.js';
+import { storableWrite, type RecordWrite } from '../../domain/records.js';
+import { applyRecordWrites, type AppliedWrite } from '../../store/record-writes.js';
+import type { WriteTx } from '../../store/write-transaction.js';
+import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/inbox-processing.js';
+import { readCurrent, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 
 /** Every Mailchimp delivery key starts so; generic deliveries may not use it (they share the inbox's key column). */
 export const MAILCHIMP_KEY_PREFIX = 'mailchimp:';
+
+/** The inbox `route` of Mailchimp deliveries: the path without its secret. */
+export const MAILCHIMP_INBOX_ROUTE = '/webhooks/mailchimp';
 
 /**
  * A Mailchimp delivery's de-duplication key. Mailchimp sends no delivery id,

@@ -7,12 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import type { FaultInjector, StatusFault } from './faults.js';
-import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from './fake-server.js';
-import { parseTime } from './generated-data.js';
-import { MailchimpState, type CampaignSetOptions } from './mailchimp-campaigns.js';
-import { LIST_DEFAULT_COUNT, LIST_MAX_COUNT, ListError, listCampaigns, projectFields, type CampaignListQuery } from './mailchimp-list.js';
-import { RequestLog } from './request-log.js';
+import type { FaultInjector, StatusFault } from '../../../sandbox/faults.js';
+import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from '../../../sandbox/fake-server.js';
+import { parseTime } from '../../../sandbox/generated-data.js';
+import { MailchimpState, type CampaignSetOptions } from './campaigns.js';
+import { LIST_DEFAULT_COUNT, LIST_MAX_COUNT, ListError, listCampaigns, projectFields, type CampaignListQuery } from './list.js';
+import { RequestLog } from '../../../sandbox/request-log.js';
 
 export interface FakeMailchimpOptions extends CampaignSetOptions, FakeServerOptions {
   /** The API key clients send as the basic-auth password (default 'fakekey-us6'). */

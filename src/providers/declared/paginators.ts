@@ -4,7 +4,7 @@
  * response where the walk goes next. Positions are plain JSON: they are saved
  * in the checkpoint with every page, so an interrupted walk resumes where it was.
  */
-import type { QueryValue, ResponseHeaders } from '../http-client.js';
+import type { QueryValue, ResponseHeaders } from '../../sources/http-client.js';
 import { getPath } from './field-mapping.js';
 import type { PaginationSpec } from './schema.js';
 

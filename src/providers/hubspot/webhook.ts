@@ -1,11 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { storableWrite, type RecordWrite } from '../domain/records.js';
-import { customerFromContact } from '../sources/hubspot/contact-mapping.js';
-import { applyRecordWrites } from '../store/record-writes.js';
-import type { WriteTx } from '../store/write-transaction.js';
-import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from './inbox-processing.js';
-import type { SignatureCheck } from './signature.js';
-import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from './stored-record.js';
+import { storableWrite, type RecordWrite } from '../../domain/records.js';
+import { customerFromContact } from './contact-mapping.js';
+import { applyRecordWrites } from '../../store/record-writes.js';
+import type { WriteTx } from '../../store/write-transaction.js';
+import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/inbox-processing.js';
+import type { SignatureCheck } from '../../ingest/signature.js';
+import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 
 /** HubSpot's rule: refuse a request whose X-HubSpot-Request-Timestamp is older than 5 minutes. */
 export const HUBSPOT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
@@ -102,6 +102,9 @@ export interface HubspotEvent {
 
 /** Every HubSpot event key starts so; generic deliveries may not use it (they share the inbox's key column). */
 export const HUBSPOT_KEY_PREFIX = 'hubspot:';
+
+/** The inbox `route` of HubSpot events. */
+export const HUBSPOT_INBOX_ROUTE = '/webhooks/hubspot';
 
 /**
  * The de-duplication key of an event: HubSpot's eventId with the portal,

@@ -9,8 +9,8 @@
  * other query scans every contact, which is refused above SCAN_LIMIT rather
  * than left to time out.
  */
-import { firstIndex, parseTime } from './generated-data.js';
-import { MONOTONIC_PROPERTIES, type Contact, type HubspotState } from './hubspot-contacts.js';
+import { firstIndex, parseTime } from '../../../sandbox/generated-data.js';
+import { MONOTONIC_PROPERTIES, type Contact, type HubspotState } from './contacts.js';
 
 /** HubSpot: "The search endpoints are limited to 10,000 total results for any given query." */
 export const SEARCH_RESULT_CAP = 10_000;

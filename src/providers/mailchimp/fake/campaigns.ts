@@ -4,8 +4,8 @@
  * created). Like the HubSpot fake, a million campaigns cost memory only for
  * the ones touched.
  */
-import { TOPICS, Timeline, isoSeconds, mix, pick, seedNumber } from './generated-data.js';
-import { RequestLog } from './request-log.js';
+import { TOPICS, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
+import { RequestLog } from '../../../sandbox/request-log.js';
 
 export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent';
 

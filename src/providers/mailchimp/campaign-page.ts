@@ -1,5 +1,5 @@
 import { prepareWrite, type PreparedWrite } from '../../domain/prepared-write.js';
-import { hasStringId } from '../keyed-entries.js';
+import { hasStringId } from '../../sources/keyed-entries.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
 
 /** What the walk needs of a page to ask for the next one: known as soon as it is parsed. */

@@ -8,8 +8,8 @@
  * campaigns costs the page size. Anything else scans, refused above
  * SCAN_LIMIT rather than left to time out.
  */
-import { firstIndex } from './generated-data.js';
-import { lowerBound, type Campaign, type MailchimpState } from './mailchimp-campaigns.js';
+import { firstIndex } from '../../../sandbox/generated-data.js';
+import { lowerBound, type Campaign, type MailchimpState } from './campaigns.js';
 
 export const LIST_MAX_COUNT = 1000;
 export const LIST_DEFAULT_COUNT = 10;

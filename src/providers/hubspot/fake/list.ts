@@ -2,7 +2,7 @@
  * The fake HubSpot's contact listing (GET /crm/v3/objects/contacts): id order,
  * `after` cursor, archived or not; and how a contact is put on the wire.
  */
-import { ALWAYS_RETURNED, DEFAULT_PROPERTIES, type Contact, type HubspotState } from './hubspot-contacts.js';
+import { ALWAYS_RETURNED, DEFAULT_PROPERTIES, type Contact, type HubspotState } from './contacts.js';
 
 export const LIST_MAX_LIMIT = 100;
 export const LIST_DEFAULT_LIMIT = 10;

@@ -1,11 +1,11 @@
 import type { RecordWrite } from '../../domain/records.js';
-import type { SourceConnector, SyncContext, SyncPage } from '../connector.js';
-import { createSourceClient, type QueryValue, type SourceClient, type SourceClientOptions } from '../http-client.js';
+import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
+import { createSourceClient, type QueryValue, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { createRecordMapper, formatTime, getPath, parseTime, type RecordMapper } from './field-mapping.js';
 import type { DeclaredSourceConfig } from './load-sources-file.js';
 import { createPaginator, type PagePosition, type Paginator } from './paginators.js';
 import { envReferences, type SourceSpec, type TimeFormat } from './schema.js';
-import { requestAhead } from '../request-ahead.js';
+import { requestAhead } from '../../sources/request-ahead.js';
 
 /**
  * Where a declared source stands, saved with every committed page.

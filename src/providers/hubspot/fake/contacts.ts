@@ -4,8 +4,8 @@
  * archived base contacts, and created ones). A million-contact account thus
  * costs memory only for the records that were touched.
  */
-import { COMPANIES, FIRST_NAMES, LAST_NAMES, Timeline, isoMillis, mix, pick, seedNumber } from './generated-data.js';
-import { RequestLog } from './request-log.js';
+import { COMPANIES, FIRST_NAMES, LAST_NAMES, Timeline, isoMillis, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
+import { RequestLog } from '../../../sandbox/request-log.js';
 
 /** A contact as HubSpot CRM v3 returns it (all property values are strings). */
 export interface Contact {

@@ -1,8 +1,8 @@
-import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../connector.js';
-import { createSourceClient, type SourceClient, type SourceClientOptions, type SourceResponse } from '../http-client.js';
-import { UpstreamHttpError } from '../upstream-errors.js';
+import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
+import { createSourceClient, type SourceClient, type SourceClientOptions, type SourceResponse } from '../../sources/http-client.js';
+import { UpstreamHttpError } from '../../sources/upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
-import { hasStringId } from '../keyed-entries.js';
+import { hasStringId } from '../../sources/keyed-entries.js';
 import { writeFromPrepared } from '../../domain/prepared-write.js';
 import type { CampaignPageBody } from './campaign-page.js';
 import { CampaignPageDecoder, type DecodedCampaignPage } from './campaign-page-decoder.js';

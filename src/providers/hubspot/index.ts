@@ -1,0 +1,34 @@
+import type { Provider } from '../provider.js';
+import { limitsOf } from '../upstream-limits.js';
+import { HubspotSource } from './connector.js';
+import { startFakeHubspot } from './fake/server.js';
+import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler } from './webhook.js';
+import { hubspotWebhookRoutes } from './webhook-route.js';
+
+/** HubSpot CRM: contacts synced as customers of the `crm` source, and contact webhooks. */
+export const hubspot: Provider = {
+  name: 'hubspot',
+  title: `${HUBSPOT_SOURCE} (HubSpot contacts)`,
+  sourceNames: [HUBSPOT_SOURCE],
+  connectors: ({ hubspot: c }) => [
+    new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: c.accessToken, baseUrl: c.baseUrl, client: limitsOf(c) }),
+  ],
+  webhook: {
+    inboxRoute: HUBSPOT_INBOX_ROUTE,
+    keyPrefix: HUBSPOT_KEY_PREFIX,
+    handler: hubspotDeliveryHandler,
+    routes: hubspotWebhookRoutes,
+  },
+  fake: {
+    records: 'contacts',
+    defaultRecords: 250,
+    async start({ records, port, latencyMs }) {
+      const fake = await startFakeHubspot({ contacts: records ?? 250, port: port ?? 0, latencyMs: latencyMs ?? 0 });
+      return {
+        env: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: fake.token },
+        summary: `fake HubSpot at ${fake.url} (${fake.state.size} contacts; sync with POST /sync/${HUBSPOT_SOURCE})`,
+        close: () => fake.close(),
+      };
+    },
+  },
+};

@@ -1,0 +1,115 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { ApiError } from '../../errors.js';
+import { problemResponses } from '../../http/schemas/common.js';
+import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outcome.js';
+import { headerText, inboxHeaders } from '../../http/request-headers.js';
+import type { EventOutcome } from '../../ingest/inbox-processing.js';
+import type { WebhookRouteOptions } from '../provider.js';
+import { HUBSPOT_INBOX_ROUTE, hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
+
+/**
+ * The URIs HubSpot may have signed for this request: it signs the URL it
+ * called, which a TLS-terminating proxy turns into http:// and maybe another
+ * host. X-Forwarded-Proto/Host are tried first; trying more candidates only
+ * widens what we compute, never what an attacker can forge without the secret.
+ */
+function candidateUris(req: FastifyRequest): string[] {
+  const first = (v: string | undefined) => v?.split(',')[0]?.trim() || undefined;
+  const hosts = [first(headerText(req, 'x-forwarded-host')), headerText(req, 'host')].filter((h): h is string => !!h);
+  const protos = [first(headerText(req, 'x-forwarded-proto')), 'https', 'http'].filter((p): p is string => !!p);
+  const out = new Set<string>();
+  for (const host of hosts) for (const proto of protos) out.add(`${proto}://${host}${req.url}`);
+  return [...out];
+}
+
+const HubspotEventSchema = Type.Object(
+  {
+    eventId: Type.Integer({ minimum: 0 }),
+    subscriptionId: Type.Optional(Type.Integer({ minimum: 0 })),
+    portalId: Type.Integer({ minimum: 0 }),
+    occurredAt: Type.Integer({ minimum: 0, description: 'Unix ms' }),
+    subscriptionType: Type.String({ minLength: 1, maxLength: 200, examples: ['contact.propertyChange'] }),
+    attemptNumber: Type.Optional(Type.Integer({ minimum: 0 })),
+    objectId: Type.Optional(Type.Integer({ minimum: 0 })),
+    propertyName: Type.Optional(Type.String({ maxLength: 1000 })),
+    propertyValue: Type.Optional(Type.Unknown()),
+  },
+  { additionalProperties: true },
+);
+
+const EXAMPLE_EVENT = {
+  eventId: 100,
+  subscriptionId: 2401,
+  portalId: 62515,
+  occurredAt: 1767225600000,
+  subscriptionType: 'contact.propertyChange',
+  attemptNumber: 0,
+  objectId: 123,
+  propertyName: 'firstname',
+  propertyValue: 'Ann',
+  changeSource: 'CRM',
+};
+
+const HubspotAnswer = Type.Object({
+  status: Type.Literal('received'),
+  events: Type.Array(Type.Object({ event_id: Type.Integer(), ...Outcome })),
+});
+
+/**
+ * POST /webhooks/hubspot: v3 signatures, one inbox row per event,
+ * de-duplicated on the event key. Every accepted event is stored raw first,
+ * then processed; one that fails becomes a dead letter (GET /webhooks/events).
+ */
+export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, processor }) => {
+  const hubspotSecrets = config.hubspotClientSecrets;
+  if (hubspotSecrets.length === 0) app.log.warn('HUBSPOT_CLIENT_SECRET is not set: unsigned HubSpot webhooks are accepted');
+
+  app.post(
+    '/webhooks/hubspot',
+    {
+      schema: {
+        summary: 'Receive HubSpot webhook events',
+        description:
+          'HubSpot posts a JSON array of up to 100 events. With HUBSPOT_CLIENT_SECRET set, X-HubSpot-Signature-v3 must verify (HMAC-SHA256 of method + URI + body + timestamp, timestamp at most 5 minutes old). Each event is stored raw as its own inbox row, then processed: contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion and contact.restore update the customer whose external_id is the contact id (source crm); a repeated eventId is recorded as a duplicate; any other event is kept as a dead letter. Answers 200 once every event is processed or kept.',
+        tags: ['webhooks'],
+        headers: Type.Object(
+          {
+            'x-hubspot-signature-v3': Type.Optional(Type.String()),
+            'x-hubspot-request-timestamp': Type.Optional(Type.String({ description: 'Unix ms' })),
+          },
+          { additionalProperties: true },
+        ),
+        body: Type.Array(HubspotEventSchema, { minItems: 1, maxItems: 1000, examples: [[EXAMPLE_EVENT]] }),
+        response: { 200: HubspotAnswer, ...problemResponses(400, 401, 413, 415, 422, 429) },
+      },
+      preValidation: async (req) => {
+        if (!/^application\/json\s*(;|$)/i.test(headerText(req, 'content-type') ?? '')) {
+          throw new ApiError('unsupported_media_type', 'send the body as application/json');
+        }
+        if (hubspotSecrets.length === 0) return;
+        const check = verifyHubspotSignature(hubspotSecrets, {
+          method: req.method,
+          uris: candidateUris(req),
+          body: req.rawBody ?? Buffer.alloc(0),
+          timestamp: headerText(req, 'x-hubspot-request-timestamp'),
+          signature: headerText(req, 'x-hubspot-signature-v3'),
+        });
+        if (!check.ok) throw new ApiError('invalid_signature', check.reason);
+      },
+    },
+    async (req) => {
+      const events = req.body as HubspotEvent[];
+      const outcomes = await processor.receive(
+        HUBSPOT_INBOX_ROUTE,
+        inboxHeaders(req),
+        events.map((e) => ({ key: hubspotEventKey(e), body: JSON.stringify(e) })),
+      );
+      return {
+        status: 'received' as const,
+        events: outcomes.map((o: EventOutcome, i) => ({ event_id: (events[i] as HubspotEvent).eventId, ...o })),
+      };
+    },
+  );
+
+};

@@ -1,0 +1,37 @@
+import type { Config } from '../config.js';
+import type { SourceConnector } from '../sources/connector.js';
+import { declared } from './declared/index.js';
+import { hubspot } from './hubspot/index.js';
+import { mailchimp } from './mailchimp/index.js';
+import type { Provider, WebhookIntake } from './provider.js';
+
+/** Every provider: the one place that names them. Adding one is a folder and a line here. */
+export const PROVIDERS: readonly Provider[] = [hubspot, mailchimp, declared];
+
+/** Providers that receive webhooks, with their intake. */
+export function webhookProviders(): Array<Provider & { webhook: WebhookIntake }> {
+  return PROVIDERS.filter((p): p is Provider & { webhook: WebhookIntake } => p.webhook !== undefined);
+}
+
+/** Source names the built-in providers sync under: a declared source may not take one. */
+export function reservedSourceNames(): string[] {
+  return PROVIDERS.flatMap((p) => p.sourceNames);
+}
+
+/** The sources /sync can run, by name, in the order of the provider list. */
+export function buildConnectors(config: Config): Map<string, SourceConnector> {
+  const connectors = new Map<string, SourceConnector>();
+  for (const provider of PROVIDERS) {
+    for (const connector of provider.connectors(config)) {
+      if (connectors.has(connector.name)) throw new Error(`source "${connector.name}" is offered twice (${provider.name})`);
+      connectors.set(connector.name, connector);
+    }
+  }
+  return connectors;
+}
+
+/** A request URL fit for logs: any provider whose route carries a secret masks it. */
+export function loggableUrl(url: string): string {
+  for (const p of PROVIDERS) if (p.webhook?.maskUrl) url = p.webhook.maskUrl(url);
+  return url;
+}

@@ -1,0 +1,36 @@
+import type { Provider } from '../provider.js';
+import { limitsOf } from '../upstream-limits.js';
+import { MailchimpSource } from './connector.js';
+import { startFakeMailchimp } from './fake/server.js';
+import { MAILCHIMP_INBOX_ROUTE, MAILCHIMP_KEY_PREFIX, MAILCHIMP_SOURCE, mailchimpDeliveryHandler } from './webhook.js';
+import { mailchimpWebhookRoutes } from './webhook-route.js';
+
+/** Mailchimp Marketing: campaigns synced under the `marketing` source, and list webhooks. */
+export const mailchimp: Provider = {
+  name: 'mailchimp',
+  title: `${MAILCHIMP_SOURCE} (Mailchimp campaigns)`,
+  sourceNames: [MAILCHIMP_SOURCE],
+  connectors: ({ mailchimp: c }) => [
+    new MailchimpSource({ name: MAILCHIMP_SOURCE, apiKey: c.apiKey, baseUrl: c.baseUrl, client: limitsOf(c) }),
+  ],
+  webhook: {
+    inboxRoute: MAILCHIMP_INBOX_ROUTE,
+    keyPrefix: MAILCHIMP_KEY_PREFIX,
+    handler: mailchimpDeliveryHandler,
+    routes: mailchimpWebhookRoutes,
+    // The path carries the webhook secret.
+    maskUrl: (url) => url.replace(/^(\/webhooks\/mailchimp\/)[^/?#]*/i, '$1***'),
+  },
+  fake: {
+    records: 'campaigns',
+    defaultRecords: 40,
+    async start({ records, port, latencyMs }) {
+      const fake = await startFakeMailchimp({ campaigns: records ?? 40, port: port ?? 0, latencyMs: latencyMs ?? 0 });
+      return {
+        env: { MAILCHIMP_BASE_URL: fake.url, MAILCHIMP_API_KEY: fake.apiKey },
+        summary: `fake Mailchimp at ${fake.url} (${fake.state.size} campaigns; sync with POST /sync/${MAILCHIMP_SOURCE})`,
+        close: () => fake.close(),
+      };
+    },
+  },
+};

@@ -1,0 +1,61 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../config.js';
+import type { DeliveryHandler, InboxProcessor } from '../ingest/inbox-processing.js';
+import type { SourceConnector } from '../sources/connector.js';
+
+/** What a provider's webhook routes are given when they are registered. */
+export interface WebhookRouteOptions {
+  config: Config;
+  processor: InboxProcessor;
+}
+
+/** How deliveries of one provider arrive, are kept in the inbox and are applied. */
+export interface WebhookIntake {
+  /**
+   * The inbox `route` its deliveries are stored under; its provider name is
+   * their `source` in GET /webhooks/events. A replay looks the handler up by it.
+   */
+  inboxRoute: string;
+  /** Its deliveries' keys start so; a generic delivery may not use it (they share the inbox's key column). */
+  keyPrefix: string;
+  /** Applies one stored delivery, on arrival and on replay alike. */
+  handler: DeliveryHandler;
+  /** Registers the public routes that receive it (the webhook rate limit applies to them). */
+  routes: FastifyPluginAsync<WebhookRouteOptions>;
+  /** The request URL fit for logs, where the URL carries a secret. */
+  maskUrl?(url: string): string;
+}
+
+/** Environment that points the service at a running fake, and how to stop it. */
+export interface RunningFake {
+  env: Record<string, string>;
+  /** One line: what is serving where. */
+  summary: string;
+  close(): Promise<void>;
+}
+
+/** A local fake of the provider's API, for the demo sandbox. */
+export interface ProviderFake {
+  /** `records`: how many it serves; `latencyMs`: the delay of each answer. */
+  start(options: { records?: number; port?: number; latencyMs?: number }): Promise<RunningFake>;
+  /** What its records are called: DEMO_<RECORDS> and FAKE_<RECORDS> set their number (DEMO_CONTACTS). */
+  records: string;
+  defaultRecords: number;
+}
+
+/**
+ * Everything about one provider, in its own folder: the only thing the rest
+ * of the service knows of it. Listed in providers/index.ts.
+ */
+export interface Provider {
+  /** Lower-case name, also the inbox `source` of its webhooks: 'hubspot'. */
+  name: string;
+  /** One line for the API docs: what the provider brings. */
+  title: string;
+  /** The source names this provider syncs under, reserved for it. */
+  sourceNames: readonly string[];
+  /** The sync connectors it offers for this configuration. */
+  connectors(config: Config): SourceConnector[];
+  webhook?: WebhookIntake;
+  fake?: ProviderFake;
+}
