@@ -140,8 +140,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await webhookRateLimit(senders, config.webhookRateLimit);
       const providers = webhookProviders();
       const reservedKeyPrefixes = providers.map((p) => p.webhook.keyPrefix);
-      await senders.register(webhookRoutes, { config, writer: services.writer, reservedKeyPrefixes });
-      for (const p of providers) await senders.register(p.webhook.routes, { config, processor: services.inbox });
+      await senders.register(webhookRoutes, { config, pipeline: services.pipeline, reservedKeyPrefixes });
+      for (const p of providers) await senders.register(p.webhook.routes, { config, pipeline: services.pipeline });
     });
   });
 
@@ -149,7 +149,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(async (guarded) => {
     apiKeyAuth(guarded, config.apiKeys);
     await guarded.register(metricsRoute, { metrics });
-    await guarded.register(webhookEventRoutes, { store, processor: services.inbox, catalog: services.catalog });
+    await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog });
     await guarded.register(dataRoutes, { store });
     await guarded.register(syncRoutes, { tasks: services.tasks, runner: services.runner, connectors: services.connectors });
   });

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
-import { BatchWriter } from './ingest/batch-writer.js';
 import { GENERIC_INTAKE, InboxCatalog } from './ingest/inbox-catalog.js';
-import { InboxProcessor } from './ingest/inbox-processing.js';
+import { DeliveryPipeline } from './ingest/pipeline.js';
+import { InboxReplayer } from './ingest/replay.js';
 import { InboxRetention } from './ingest/inbox-retention.js';
 import type { Metrics } from './metrics.js';
 import { buildConnectors, webhookProviders } from './providers/index.js';
@@ -24,14 +24,14 @@ export interface ServicesDeps {
 }
 
 /**
- * What runs behind the routes: the webhook writer and inbox, the task
+ * What runs behind the routes: the delivery pipeline and inbox replays, the task
  * runner and scheduler, inbox retention. Built together, started once the
  * app is ready, stopped in one place and in a safe order.
  */
 export class Services {
-  readonly writer: BatchWriter;
+  readonly pipeline: DeliveryPipeline;
   readonly catalog: InboxCatalog;
-  readonly inbox: InboxProcessor;
+  readonly replayer: InboxReplayer;
   readonly tasks: TaskStore;
   readonly runner: TaskRunner;
   readonly connectors: ReadonlyMap<string, SourceConnector>;
@@ -39,12 +39,12 @@ export class Services {
   private readonly retention: InboxRetention;
 
   constructor({ config, store, logger, metrics, connectors }: ServicesDeps) {
-    this.writer = new BatchWriter(store, { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords }, metrics, logger);
+    this.pipeline = new DeliveryPipeline(store, { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords }, metrics, logger);
     this.catalog = new InboxCatalog([
       GENERIC_INTAKE,
       ...webhookProviders().map((p) => ({ source: p.name, routes: [p.webhook.inboxRoute], handler: p.webhook.handler })),
     ]);
-    this.inbox = new InboxProcessor(store, this.catalog, metrics, logger.child({ component: 'inbox' }));
+    this.replayer = new InboxReplayer(store, this.catalog, metrics, logger.child({ component: 'inbox' }));
     this.retention = new InboxRetention(
       store,
       { retentionMs: config.webhookRetentionMs, failedRetentionMs: config.webhookFailedRetentionMs, intervalMs: 3_600_000 },
@@ -85,8 +85,8 @@ export class Services {
     await Promise.all([...this.connectors.values()].map((c) => c.close?.()));
   }
 
-  /** Once no request is in flight: what the writer holds is committed. */
+  /** Once no request is in flight: what the pipeline holds is committed. */
   async flush(): Promise<void> {
-    await this.writer.close();
+    await this.pipeline.close();
   }
 }

@@ -1,10 +1,11 @@
-import { genericDeliveryHandler, type DeliveryHandler } from './inbox-processing.js';
+import type { DeliveryHandler } from './delivery.js';
+import { genericDeliveryHandler } from './generic-delivery.js';
 
 /** One kind of delivery the inbox keeps: its `source` name, the inbox routes it is stored under, and its handler. */
 export interface InboxIntake {
   source: string;
   routes: readonly string[];
-  handler: DeliveryHandler;
+  handler: DeliveryHandler<unknown>;
 }
 
 /** The kinds of delivery the inbox knows, by source and by route. */
@@ -36,7 +37,7 @@ export class InboxCatalog {
     return this.bySource.get(source)?.routes ?? [];
   }
 
-  handlerFor(route: string): DeliveryHandler | undefined {
+  handlerFor(route: string): DeliveryHandler<unknown> | undefined {
     return this.byRoute.get(route)?.handler;
   }
 }

@@ -6,6 +6,12 @@ export const MAX_RECORD_DEPTH = 32;
 
 type Part = Record<string, unknown> | Array<Record<string, unknown>> | undefined;
 
+/** A schema-valid body of the generic route. */
+export interface WebhookPayload {
+  customer?: Part;
+  campaign?: Part;
+}
+
 const pointerSegment = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
@@ -37,20 +43,15 @@ function unstorableValue(record: unknown, at: string): FieldError | null {
 
 const asList = (part: Part): Array<Record<string, unknown>> => (part === undefined ? [] : Array.isArray(part) ? part : [part]);
 
-/**
- * Turns a schema-valid webhook body into record writes, refusing what the
- * schema cannot say: no records at all, too many in all, nesting too deep,
- * or text and numbers that cannot be stored as sent.
- */
-export function writesFromWebhook(
-  body: { customer?: Part; campaign?: Part },
-  maxRecords: number,
-): RecordWrite[] {
-  const groups = [
+const recordGroups = (body: WebhookPayload) =>
+  [
     ['customer', asList(body.customer)],
     ['campaign', asList(body.campaign)],
   ] as const;
-  const count = groups.reduce((n, [, list]) => n + list.length, 0);
+
+/** Refuses a body with no records, or more than `maxRecords` in all. */
+export function checkRecordCount(body: WebhookPayload, maxRecords: number): void {
+  const count = recordGroups(body).reduce((n, [, list]) => n + list.length, 0);
   if (count === 0) {
     throw new ApiError('validation', 'the body carries no records', {
       errors: [{ path: '/body', message: 'must have a customer or campaign object, or a non-empty array of them' }],
@@ -61,6 +62,19 @@ export function writesFromWebhook(
       errors: [{ path: '/body', message: `must hold at most ${maxRecords} records in all` }],
     });
   }
+}
+
+/**
+ * Turns a schema-valid webhook body into record writes, refusing what the
+ * schema cannot say: no records at all, too many in all, nesting too deep,
+ * or text and numbers that cannot be stored as sent.
+ */
+export function writesFromWebhook(
+  body: WebhookPayload,
+  maxRecords: number,
+): RecordWrite[] {
+  const groups = recordGroups(body);
+  checkRecordCount(body, maxRecords);
   const errors: FieldError[] = [];
   const writes: RecordWrite[] = [];
   for (const [type, list] of groups) {

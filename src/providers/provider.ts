@@ -1,12 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../config.js';
-import type { DeliveryHandler, InboxProcessor } from '../ingest/inbox-processing.js';
+import type { DeliveryHandler } from '../ingest/delivery.js';
+import type { DeliveryPipeline } from '../ingest/pipeline.js';
 import type { SourceConnector } from '../sources/connector.js';
 
 /** What a provider's webhook routes are given when they are registered. */
 export interface WebhookRouteOptions {
   config: Config;
-  processor: InboxProcessor;
+  pipeline: DeliveryPipeline;
 }
 
 /** How deliveries of one provider arrive, are kept in the inbox and are applied. */
@@ -19,7 +20,7 @@ export interface WebhookIntake {
   /** Its deliveries' keys start so; a generic delivery may not use it (they share the inbox's key column). */
   keyPrefix: string;
   /** Applies one stored delivery, on arrival and on replay alike. */
-  handler: DeliveryHandler;
+  handler: DeliveryHandler<unknown>;
   /** Registers the public routes that receive it (the webhook rate limit applies to them). */
   routes: FastifyPluginAsync<WebhookRouteOptions>;
   /** The request URL fit for logs, where the URL carries a secret. */

@@ -123,6 +123,26 @@ export interface NewInboxRow {
   error?: string | null;
 }
 
+/** Inserts rows in as few statements as the engine allows (no ids back). */
+export async function recordInboxRows(tx: WriteTx, rows: readonly NewInboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await insertRows(
+    tx,
+    rows.map((row) => ({
+      received_at: row.receivedAt,
+      route: row.route,
+      idempotency_key: row.idempotencyKey,
+      duplicate_of: row.duplicateOf ?? null,
+      headers: JSON.stringify(row.headers),
+      body: row.body,
+      status: row.status,
+      response_status: row.answer ? row.answer.status : null,
+      response: row.answer ? JSON.stringify(row.answer.body) : null,
+      error: row.error == null ? null : errorText(row.error),
+    })),
+  );
+}
+
 /** Inserts one row and returns its id. */
 export async function insertInboxRow(tx: WriteTx, row: NewInboxRow): Promise<number> {
   const inserted = await tx.trx

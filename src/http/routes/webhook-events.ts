@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { InboxCatalog } from '../../ingest/inbox-catalog.js';
-import type { InboxProcessor } from '../../ingest/inbox-processing.js';
+import type { InboxReplayer } from '../../ingest/replay.js';
 import type { Store } from '../../store/open-store.js';
 import { getInboxRow, INBOX_STATUSES, listInboxRows, type InboxRow, type InboxStatus } from '../../store/webhook-inbox.js';
 import { iso, nullable, problemResponses } from '../schemas/common.js';
@@ -10,7 +10,7 @@ import { WriteResultItem } from '../schemas/records.js';
 
 export interface WebhookEventRoutesOptions {
   store: Store;
-  processor: InboxProcessor;
+  replayer: InboxReplayer;
   catalog: InboxCatalog;
 }
 
@@ -69,7 +69,7 @@ const encodeCursor = (id: number) => Buffer.from(JSON.stringify({ b: id })).toSt
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 /** The webhook inbox: listing (dead letters first of all) and replay. Protected by API_KEY like the data routes. */
-export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, processor, catalog }) => {
+export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, replayer, catalog }) => {
   const decode = store.dialect.decodeJson;
 
   app.get(
@@ -145,7 +145,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
       },
     },
     async (req) => {
-      const result = await processor.replay(req.params.id);
+      const result = await replayer.replay(req.params.id);
       if (result.kind === 'unknown') throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
       if (result.kind === 'conflict') {
         const detail =
@@ -155,7 +155,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
         throw new ApiError('conflict', detail, { delivery_status: result.status, duplicate_of: result.duplicateOf });
       }
       const o = result.outcome;
-      return { id: o.inbox_id, status: o.status as 'processed' | 'failed', records: o.records, error: o.error };
+      return { id: o.inbox_id ?? req.params.id, status: o.status as 'processed' | 'failed', records: o.records, error: o.error };
     },
   );
 };

@@ -2,10 +2,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Config } from '../../config.js';
 import { ApiError } from '../../errors.js';
-import type { BatchWriter } from '../../ingest/batch-writer.js';
+import { prepareDelivery } from '../../ingest/delivery.js';
+import { genericDeliveryHandler } from '../../ingest/generic-delivery.js';
+import type { DeliveryPipeline } from '../../ingest/pipeline.js';
 import { GENERIC_INTAKE } from '../../ingest/inbox-catalog.js';
 import { secretKey, verifySignature } from '../../ingest/signature.js';
-import { writesFromWebhook } from '../../ingest/webhook-payload.js';
+import { checkRecordCount } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
 import { problemResponses } from '../schemas/common.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
@@ -24,7 +26,7 @@ const DeadLetterAnswer = Type.Object(
 
 export interface WebhookRoutesOptions {
   config: Config;
-  writer: BatchWriter;
+  pipeline: DeliveryPipeline;
   /** Keys the provider routes write into the inbox's key column: a generic delivery may not use them. */
   reservedKeyPrefixes: readonly string[];
 }
@@ -53,7 +55,7 @@ function idempotencyKey(req: FastifyRequest, reservedPrefixes: readonly string[]
 }
 
 /** POST /webhook and its seed alias: verify, store with the inbox copy, then answer. */
-export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { config, writer, reservedKeyPrefixes }) => {
+export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { config, pipeline, reservedKeyPrefixes }) => {
   const keys = config.webhookSecrets.map(secretKey);
 
   for (const url of GENERIC_INTAKE.routes) {
@@ -96,24 +98,22 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
         },
       },
       async (req, reply) => {
-        const writes = writesFromWebhook(req.body, config.maxRecordsPerDelivery);
+        checkRecordCount(req.body, config.maxRecordsPerDelivery);
+        // The handler a replay runs too; what it refuses here is the sender's 422, and nothing is stored.
+        const prepared = prepareDelivery(genericDeliveryHandler, req.body);
+        if (prepared.rejected !== undefined) throw prepared.refusal ?? new ApiError('validation', prepared.rejected);
         const deliveryId = idempotencyKey(req, reservedKeyPrefixes);
-        const outcome = await writer.submit({
-          writes,
-          delivery: {
-            receivedAt: Date.now(),
-            route: url,
-            idempotencyKey: deliveryId,
-            headers: inboxHeaders(req),
-            body: (req.rawBody ?? Buffer.alloc(0)).toString('utf8'),
-          },
-          answer: (applied) => ({
-            status: 200,
-            body: { status: 'stored', delivery_id: deliveryId, stored: applied.length, records: applied },
-          }),
+        const [outcome] = await pipeline.submit({
+          route: url,
+          headers: inboxHeaders(req),
+          receivedAt: Date.now(),
+          events: [{ key: deliveryId, body: (req.rawBody ?? Buffer.alloc(0)).toString('utf8'), prepared }],
+          weight: prepared.writes?.length ?? 1,
+          rowIds: false,
         });
-        if (outcome.duplicate) reply.header('idempotent-replayed', 'true');
-        return reply.code(outcome.answer.status as 200).send(outcome.answer.body as never);
+        const answer = outcome?.answer ?? { status: 500, body: null };
+        if (outcome?.status === 'duplicate') reply.header('idempotent-replayed', 'true');
+        return reply.code(answer.status as 200).send(answer.body as never);
       },
     );
   }

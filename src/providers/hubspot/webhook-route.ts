@@ -4,9 +4,9 @@ import { ApiError } from '../../errors.js';
 import { problemResponses } from '../../http/schemas/common.js';
 import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outcome.js';
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
-import type { EventOutcome } from '../../ingest/inbox-processing.js';
+import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
-import { HUBSPOT_INBOX_ROUTE, hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
+import { HUBSPOT_INBOX_ROUTE, hubspotDeliveryHandler, hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
 
 /**
  * The URIs HubSpot may have signed for this request: it signs the URL it
@@ -61,7 +61,7 @@ const HubspotAnswer = Type.Object({
  * de-duplicated on the event key. Every accepted event is stored raw first,
  * then processed; one that fails becomes a dead letter (GET /webhooks/events).
  */
-export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, processor }) => {
+export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline }) => {
   const hubspotSecrets = config.hubspotClientSecrets;
   if (hubspotSecrets.length === 0) app.log.warn('HUBSPOT_CLIENT_SECRET is not set: unsigned HubSpot webhooks are accepted');
 
@@ -100,14 +100,18 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
     },
     async (req) => {
       const events = req.body as HubspotEvent[];
-      const outcomes = await processor.receive(
-        HUBSPOT_INBOX_ROUTE,
-        inboxHeaders(req),
-        events.map((e) => ({ key: hubspotEventKey(e), body: JSON.stringify(e) })),
-      );
+      const outcomes = await pipeline.submit({
+        route: HUBSPOT_INBOX_ROUTE,
+        headers: inboxHeaders(req),
+        receivedAt: Date.now(),
+        // Each event is kept as its own inbox row, and replayed alone.
+        events: events.map((e) => ({ key: hubspotEventKey(e), body: JSON.stringify(e), prepared: prepareDelivery(hubspotDeliveryHandler, e) })),
+        weight: events.length,
+        rowIds: true,
+      });
       return {
         status: 'received' as const,
-        events: outcomes.map((o: EventOutcome, i) => ({ event_id: (events[i] as HubspotEvent).eventId, ...o })),
+        events: outcomes.map((o, i) => ({ event_id: (events[i] as HubspotEvent).eventId, ...o })),
       };
     },
   );

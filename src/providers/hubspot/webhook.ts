@@ -3,7 +3,7 @@ import { storableWrite, type RecordWrite } from '../../domain/records.js';
 import { customerFromContact } from './contact-mapping.js';
 import { applyRecordWrites } from '../../store/record-writes.js';
 import type { WriteTx } from '../../store/write-transaction.js';
-import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/inbox-processing.js';
+import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/delivery.js';
 import type { SignatureCheck } from '../../ingest/signature.js';
 import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 
@@ -292,14 +292,18 @@ export async function applyHubspotEvent(tx: WriteTx, e: HubspotEvent): Promise<H
   };
 }
 
-/** The inbox handler of `/webhooks/hubspot`: each row holds one event as JSON. */
-export const hubspotDeliveryHandler: DeliveryHandler = async (tx, d) => {
-  let event: unknown;
-  try {
-    event = JSON.parse(d.body);
-  } catch {
-    throw new DeliveryRejected('the stored event is not JSON');
-  }
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new DeliveryRejected('the stored event is not an object');
-  return applyHubspotEvent(tx, event as HubspotEvent);
+/** The handler of `/webhooks/hubspot`: each inbox row holds one event as JSON. */
+export const hubspotDeliveryHandler: DeliveryHandler<HubspotEvent> = {
+  parse(raw) {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      throw new DeliveryRejected('the stored event is not JSON');
+    }
+  },
+  prepare(event) {
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new DeliveryRejected('the stored event is not an object');
+    return event as HubspotEvent;
+  },
+  apply: (tx, event) => applyHubspotEvent(tx, event),
 };

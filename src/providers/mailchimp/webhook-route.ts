@@ -6,9 +6,9 @@ import { encodedBodyRefusal } from '../../http/plugins/raw-json-body.js';
 import { problemResponses } from '../../http/schemas/common.js';
 import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outcome.js';
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
-import type { EventOutcome } from '../../ingest/inbox-processing.js';
+import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
-import { FormFieldError, MAILCHIMP_INBOX_ROUTE, MAILCHIMP_TYPES, mailchimpDeliveryKey, parseMailchimpForm, type FormObject } from './webhook.js';
+import { FormFieldError, MAILCHIMP_INBOX_ROUTE, mailchimpDeliveryHandler, MAILCHIMP_TYPES, mailchimpDeliveryKey, parseMailchimpForm, type FormObject } from './webhook.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -23,7 +23,7 @@ const SecretParams = Type.Object({ secret: Type.String({ minLength: 1, maxLength
  * Each delivery is stored raw first, then processed; one that fails becomes
  * a dead letter (GET /webhooks/events).
  */
-export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, processor }) => {
+export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline }) => {
   const mailchimpSecret = config.mailchimpWebhookSecret;
 
   // Mailchimp posts forms. Parsed only in this plugin's routes (the JSON routes
@@ -98,8 +98,15 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
         throw new ApiError('validation', 'a Mailchimp webhook names its event type', { errors: [{ path: '/body/type', message: 'is required' }] });
       }
       const raw = (req.rawBody ?? Buffer.alloc(0)).toString('utf8');
-      const [outcome] = await processor.receive(MAILCHIMP_INBOX_ROUTE, inboxHeaders(req), [{ key: mailchimpDeliveryKey(raw), body: raw }]);
-      return { status: 'received' as const, events: [{ type, ...(outcome as EventOutcome) }] };
+      const outcomes = await pipeline.submit({
+        route: MAILCHIMP_INBOX_ROUTE,
+        headers: inboxHeaders(req),
+        receivedAt: Date.now(),
+        events: [{ key: mailchimpDeliveryKey(raw), body: raw, prepared: prepareDelivery(mailchimpDeliveryHandler, form) }],
+        weight: 1,
+        rowIds: true,
+      });
+      return { status: 'received' as const, events: outcomes.map((o) => ({ type, ...o })) };
     },
   );
 };

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { storableWrite, type RecordWrite } from '../../domain/records.js';
 import { applyRecordWrites, type AppliedWrite } from '../../store/record-writes.js';
 import type { WriteTx } from '../../store/write-transaction.js';
-import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/inbox-processing.js';
+import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/delivery.js';
 import { readCurrent, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 
 /** Every Mailchimp delivery key starts so; generic deliveries may not use it (they share the inbox's key column). */
@@ -227,13 +227,16 @@ export async function applyMailchimpEvent(tx: WriteTx, form: FormObject): Promis
   return { records, answer: { status: 200, body: { type, records } } };
 }
 
-/** The inbox handler of `/webhooks/mailchimp`: each row holds one form-encoded event. */
-export const mailchimpDeliveryHandler: DeliveryHandler = async (tx, d) => {
-  let form: FormObject;
-  try {
-    form = parseMailchimpForm(d.body);
-  } catch (err) {
-    throw new DeliveryRejected(err instanceof Error ? err.message : String(err));
-  }
-  return applyMailchimpEvent(tx, form);
+/** The handler of `/webhooks/mailchimp`: each inbox row holds one form-encoded event. */
+export const mailchimpDeliveryHandler: DeliveryHandler<FormObject> = {
+  parse(raw) {
+    try {
+      return parseMailchimpForm(raw);
+    } catch (err) {
+      throw new DeliveryRejected(err instanceof Error ? err.message : String(err));
+    }
+  },
+  // The form parser made it: an object of strings and objects, which apply reads field by field.
+  prepare: (form) => form as FormObject,
+  apply: (tx, form) => applyMailchimpEvent(tx, form),
 };
