@@ -154,7 +154,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     // both): BEGIN IMMEDIATE on the one connection it uses makes processes
     // starting together on one file migrate in turn, and a failure all-or-nothing.
     sqlite?.exec('begin immediate');
-    await migrateToLatest(db, dialect);
+    await migrateToLatest(db, dialect.name);
     sqlite?.exec('commit');
   } catch (err) {
     if (sqlite?.inTransaction) sqlite.exec('rollback');
