@@ -1,4 +1,4 @@
-import { sql, type ColumnDefinitionBuilder, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { postgresInboxStatements, sqliteInboxStatements, type InboxStatements } from './inbox-statements.js';
 import { postgresRecordStatements, sqliteRecordStatements, type RecordStatements } from './record-statements.js';
 import type { Database } from './schema.js';
@@ -8,23 +8,16 @@ import type { Database } from './schema.js';
  * named once here. Nothing else in the code asks which engine it runs on.
  */
 export interface Dialect {
+  /** Also what the migrations are given: they state their own column types for each engine. */
   readonly name: 'sqlite' | 'postgres';
-  /** Column type for integers that may pass 2^31 (times in ms, counters). */
-  readonly bigintType: 'integer' | 'bigint';
-  readonly doubleType: 'real' | 'double precision';
-  /** JSON columns hold the service's text as written (see migration 005). */
-  readonly jsonType: 'text' | 'json';
-  /** An auto-numbered primary key column. */
-  autoIdColumn(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder;
-  /** The type to declare for that key column. */
-  readonly autoIdType: 'integer' | 'bigint';
   /**
-   * The statement that opens every transaction (all of them write). It
-   * serializes writers across every process sharing the database, held to
-   * the end of the transaction. Row ids and change times are taken under it,
-   * so they grow in commit order and a change-feed reader never skips a row
-   * that commits late. On PostgreSQL the lock goes in the same message as
-   * BEGIN: one network round trip fewer for every write.
+   * The statement that opens every transaction (all of them write), sent by
+   * the drivers of kysely-dialects.ts. It serializes writers across every
+   * process sharing the database, held to the end of the transaction. Row
+   * ids and change times are taken under it, so they grow in commit order
+   * and a change-feed reader never skips a row that commits late. On
+   * PostgreSQL the lock goes in the same message as BEGIN: one network round
+   * trip fewer for every write.
    */
   readonly beginTransaction: string;
   /** Reads a JSON column: SQLite gives text, pg gives the parsed value. */
@@ -46,11 +39,6 @@ function decodeJson(value: unknown): unknown {
 
 export const sqliteDialect: Dialect = {
   name: 'sqlite',
-  bigintType: 'integer',
-  doubleType: 'real',
-  jsonType: 'text',
-  autoIdType: 'integer',
-  autoIdColumn: (col) => col.primaryKey().autoIncrement(),
   // Every transaction here writes, and reads the change clock first: taking the write lock
   // up front (as PostgreSQL's advisory lock does) makes another process's writer wait
   // (busy_timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when it commits between the
@@ -70,11 +58,6 @@ const WRITE_LOCK_KEY = 7_305_146_001;
 
 export const postgresDialect: Dialect = {
   name: 'postgres',
-  bigintType: 'bigint',
-  doubleType: 'double precision',
-  jsonType: 'json',
-  autoIdType: 'bigint',
-  autoIdColumn: (col) => col.primaryKey().generatedByDefaultAsIdentity(),
   // A message without parameters goes by the simple protocol, which takes several statements.
   // Read committed whatever the server's default: under repeatable read the snapshot would be
   // taken by the lock's statement before the lock is granted, and the change clock read next

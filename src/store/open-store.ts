@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { CompiledQuery, Kysely, PostgresDialect, SqliteDialect, type DatabaseConnection, type Dialect as KyselyDialect, type Driver, type TransactionSettings } from 'kysely';
+import { Kysely } from 'kysely';
 import pg from 'pg';
 import { ConfigError, type DatabaseConfig } from '../config.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
+import { LockingPostgresDialect, LockingSqliteDialect } from './kysely-dialects.js';
 import { migrateToLatest } from './migrations/index.js';
+import { CachedStatementDatabase } from './statement-cache.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import type { Database } from './schema.js';
 
@@ -23,30 +25,8 @@ const pgTypes = {
     oid === PG_INT8_OID ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
-/** Prepared statements kept per SQL text; the least recently used goes first. */
+/** Prepared statements kept per SQL text (CachedStatementDatabase). */
 const SQLITE_STATEMENT_CACHE = 200;
-
-/**
- * Kysely's SQLite driver prepares every query anew; preparing a 1,000-row
- * insert costs about as much as running it. Statements are reused by their
- * text instead. Safe because the driver runs one query at a time on this
- * connection and never holds a statement open (no streaming).
- */
-function cacheStatements(sqlite: SqliteDatabase.Database): void {
-  const prepare = sqlite.prepare.bind(sqlite);
-  const cache = new Map<string, SqliteDatabase.Statement>();
-  sqlite.prepare = ((source: string) => {
-    let stmt = cache.get(source);
-    if (stmt) {
-      cache.delete(source);
-    } else {
-      stmt = prepare(source);
-      if (cache.size >= SQLITE_STATEMENT_CACHE) cache.delete(cache.keys().next().value as string);
-    }
-    cache.set(source, stmt);
-    return stmt;
-  }) as typeof sqlite.prepare;
-}
 
 /** busy_timeout, and how long a start waits for another process switching the same file to WAL. */
 const SQLITE_BUSY_WAIT_MS = 5_000;
@@ -93,31 +73,8 @@ async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite:
   }
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
-  cacheStatements(sqlite);
-  return { db: new Kysely<Database>({ dialect: beginningWith(new SqliteDialect({ database: sqlite }), sqliteDialect.beginTransaction) }), sqlite };
-}
-
-/** `dialect` with every transaction opened by `begin` (see Dialect.beginTransaction). */
-function beginningWith(dialect: KyselyDialect, begin: string): KyselyDialect {
-  const createDriver = dialect.createDriver.bind(dialect);
-  dialect.createDriver = (): Driver => {
-    const driver = createDriver();
-    driver.beginTransaction = async (connection: DatabaseConnection, settings: TransactionSettings) => {
-      if (settings.isolationLevel || settings.accessMode) throw new Error('transactions here take no isolation level or access mode');
-      try {
-        await connection.executeQuery(CompiledQuery.raw(begin));
-      } catch (err) {
-        // BEGIN may have succeeded before the lock failed (a lock_timeout, a
-        // cancel): Kysely rolls back only after beginTransaction returns, so
-        // without this the connection would go back to the pool inside an
-        // aborted transaction and fail every query after it.
-        await connection.executeQuery(CompiledQuery.raw('rollback')).catch(() => {});
-        throw err;
-      }
-    };
-    return driver;
-  };
-  return dialect;
+  const database = new CachedStatementDatabase(sqlite, SQLITE_STATEMENT_CACHE);
+  return { db: new Kysely<Database>({ dialect: new LockingSqliteDialect({ database }, sqliteDialect.beginTransaction) }), sqlite };
 }
 
 export interface StoreOptions {
@@ -182,7 +139,7 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
   // a session idle in a transaction or restarts. Its next query fails instead.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  return new Kysely<Database>({ dialect: beginningWith(new PostgresDialect({ pool }), postgresDialect.beginTransaction) });
+  return new Kysely<Database>({ dialect: new LockingPostgresDialect({ pool }, postgresDialect.beginTransaction) });
 }
 
 /** Opens the store named by the configuration and brings its schema up to date. */
@@ -197,7 +154,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     // both): BEGIN IMMEDIATE on the one connection it uses makes processes
     // starting together on one file migrate in turn, and a failure all-or-nothing.
     sqlite?.exec('begin immediate');
-    await migrateToLatest(db, dialect);
+    await migrateToLatest(db, dialect.name);
     sqlite?.exec('commit');
   } catch (err) {
     if (sqlite?.inTransaction) sqlite.exec('rollback');

@@ -306,14 +306,7 @@ export class TaskRunner {
       const applied = await applyRecordWrites(tx, writes, hashed);
       next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
       await saveCheckpoint(tx, task.source, page.checkpoint);
-      const res = await tx.trx
-        .updateTable('tasks')
-        .set(this.tasks.progressUpdate(next))
-        .where('id', '=', task.id)
-        .where('lease_owner', '=', leaseOwner(task, this.options.owner))
-        .where('status', '=', 'running')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) throw new LeaseLost('task no longer owned by this process');
+      if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next))) throw new LeaseLost('task no longer owned by this process');
       return applied;
     }));
     countRecordsWritten(this.metrics, applied);

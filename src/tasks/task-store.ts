@@ -1,19 +1,33 @@
 import { randomUUID } from 'node:crypto';
-import { sql, type Selectable } from 'kysely';
 import type { Store } from '../store/open-store.js';
-import type { TasksTable } from '../store/schema.js';
+import {
+  claimNextTask,
+  finishTask,
+  flagCancel,
+  insertTask,
+  insertTaskIfDue,
+  renewLease,
+  requeueTask,
+  saveTaskProgress,
+  selectActiveTask,
+  selectExpiredTasks,
+  selectTask,
+  selectTasks,
+  takeBackExpiredTask,
+  type TaskProgress,
+  type TaskRow,
+  type TaskStatus,
+} from '../store/task-statements.js';
+import type { WriteTx } from '../store/write-transaction.js';
 
-export const TASK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-export const ACTIVE_STATUSES: readonly TaskStatus[] = ['queued', 'running'];
-
-export type TaskRow = Selectable<TasksTable>;
+export { ACTIVE_STATUSES, TASK_STATUSES, type TaskRow, type TaskStatus } from '../store/task-statements.js';
 
 export type EnqueueResult = { created: true; task: TaskRow } | { created: false; active: TaskRow };
 
 /**
- * All task SQL lives here. The rules it keeps:
- * - one queued-or-running task per source, enforced by a unique partial index;
+ * The task queue. Its statements are in store/task-statements.ts; the rules
+ * it keeps:
+ * - one queued-or-running task per source;
  * - a running task belongs to the process named in lease_owner until
  *   lease_expires_at; the owner extends the lease with each heartbeat, and a
  *   lease left to expire (the process died) is taken back by `reapExpired`;
@@ -23,31 +37,11 @@ export type EnqueueResult = { created: true; task: TaskRow } | { created: false;
 export class TaskStore {
   constructor(private readonly store: Store) {}
 
-  private get db() {
-    return this.store.db;
-  }
-
   /** Queues a sync unless one is already active for the source (then returns that one). */
   async enqueue(source: string, opts: { full: boolean; trigger: 'api' | 'schedule'; now?: number }): Promise<EnqueueResult> {
-    const now = opts.now ?? Date.now();
-    const task = {
-      id: randomUUID(),
-      source,
-      status: 'queued',
-      full_sync: opts.full ? 1 : 0,
-      trigger: opts.trigger,
-      run_after: now,
-      created_at: now,
-    };
-    // ON CONFLICT DO NOTHING on the partial unique index: the loser of a race
-    // inserts nothing and reads the winner, on both engines, without an error.
-    const inserted = await this.db
-      .insertInto('tasks')
-      .values(task)
-      .onConflict((oc) => oc.column('source').where(sql.ref('status'), 'in', sql`('queued', 'running')`).doNothing())
-      .returningAll()
-      .executeTakeFirst();
+    const inserted = await insertTask(this.store, { id: randomUUID(), source, full: opts.full, trigger: opts.trigger, now: opts.now ?? Date.now() });
     if (inserted) return { created: true, task: inserted };
+    // The loser of a race inserted nothing: it reads the winner.
     const active = await this.activeFor(source);
     if (active) return { created: false, active };
     // The active task finished between our insert and read: try once more.
@@ -56,69 +50,27 @@ export class TaskStore {
 
   /**
    * Queues a scheduled sync only if no task of the source was created within
-   * `intervalMs` and none is active, decided and inserted in one statement:
-   * two schedule checks (or two processes) cannot both find the source due.
+   * `intervalMs` and none is active, decided and inserted in one statement.
    */
   async enqueueIfDue(source: string, intervalMs: number, now = Date.now()): Promise<TaskRow | undefined> {
-    // The WHERE also settles SQLite's parse of INSERT … SELECT … ON CONFLICT.
-    const res = await sql<TaskRow>`
-      insert into tasks (id, source, status, full_sync, "trigger", run_after, created_at)
-      select ${randomUUID()}, ${source}, 'queued', 0, 'schedule', ${now}, ${now}
-      where not exists (select 1 from tasks where source = ${source} and created_at > ${now - intervalMs})
-      on conflict (source) where status in ('queued', 'running') do nothing
-      returning *`.execute(this.db);
-    return res.rows[0];
+    return insertTaskIfDue(this.store, randomUUID(), source, intervalMs, now);
   }
 
   async activeFor(source: string): Promise<TaskRow | undefined> {
-    return this.db
-      .selectFrom('tasks')
-      .selectAll()
-      .where('source', '=', source)
-      .where('status', 'in', ACTIVE_STATUSES)
-      .executeTakeFirst();
+    return selectActiveTask(this.store, source);
   }
 
   async get(id: string): Promise<TaskRow | undefined> {
-    return this.db.selectFrom('tasks').selectAll().where('id', '=', id).executeTakeFirst();
+    return selectTask(this.store, id);
   }
 
   async list(statuses: readonly TaskStatus[] | 'all', limit: number): Promise<TaskRow[]> {
-    let q = this.db.selectFrom('tasks').selectAll();
-    if (statuses !== 'all') q = q.where('status', 'in', statuses);
-    return q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return selectTasks(this.store, statuses, limit);
   }
 
-  /**
-   * Takes the oldest claimable queued task for this process. On PostgreSQL the
-   * candidate row is locked with SKIP LOCKED, so concurrent claimers pick
-   * different rows instead of queueing behind one; on SQLite the single
-   * writer makes the UPDATE … WHERE status = 'queued' atomic already.
-   */
+  /** Takes the oldest claimable queued task for this process; concurrent claimers get different ones. */
   async claim(owner: string, leaseMs: number, now = Date.now()): Promise<TaskRow | undefined> {
-    let candidate = this.db
-      .selectFrom('tasks')
-      .select('id')
-      .where('status', '=', 'queued')
-      .where('run_after', '<=', now)
-      .orderBy('run_after')
-      .orderBy('created_at')
-      .limit(1);
-    if (this.store.dialect.supportsSkipLocked) candidate = candidate.forUpdate().skipLocked();
-    return this.db
-      .updateTable('tasks')
-      .set((eb) => ({
-        status: 'running',
-        lease_owner: owner,
-        lease_expires_at: now + leaseMs,
-        heartbeat_at: now,
-        started_at: eb.fn.coalesce('started_at', eb.val(now)),
-        attempts: eb('attempts', '+', 1),
-      }))
-      .where('id', '=', (eb) => eb.selectFrom(candidate.as('c')).select('c.id'))
-      .where('status', '=', 'queued')
-      .returningAll()
-      .executeTakeFirst();
+    return claimNextTask(this.store, owner, leaseMs, now);
   }
 
   /**
@@ -126,20 +78,12 @@ export class TaskStore {
    * means the task is no longer ours (reaped or finished elsewhere).
    */
   async heartbeat(id: string, owner: string, leaseMs: number, now = Date.now()): Promise<{ cancelRequested: boolean } | undefined> {
-    const row = await this.db
-      .updateTable('tasks')
-      .set({ heartbeat_at: now, lease_expires_at: now + leaseMs })
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'running')
-      .returning(['cancel_requested'])
-      .executeTakeFirst();
-    return row ? { cancelRequested: row.cancel_requested === 1 } : undefined;
+    return renewLease(this.store, id, owner, leaseMs, now);
   }
 
-  /** Progress figures; written with each committed page. */
-  progressUpdate(p: { pages: number; fetched: number; written: number; totalEstimate: number | null }) {
-    return { pages: p.pages, records_fetched: p.fetched, records_written: p.written, total_estimate: p.totalEstimate };
+  /** Writes the progress figures in the transaction of the page they count. False when we had lost the task. */
+  async saveProgress(tx: WriteTx, id: string, owner: string, progress: TaskProgress): Promise<boolean> {
+    return saveTaskProgress(tx, id, owner, progress);
   }
 
   /** Ends a running task we own. False when we had lost it. */
@@ -150,14 +94,7 @@ export class TaskStore {
     error: string | null,
     now = Date.now(),
   ): Promise<boolean> {
-    const res = await this.db
-      .updateTable('tasks')
-      .set({ status, error, finished_at: now, lease_owner: null, lease_expires_at: null })
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'running')
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return finishTask(this.store, id, owner, status, error, now);
   }
 
   /**
@@ -169,24 +106,7 @@ export class TaskStore {
    * The resulting status, or null when we had lost the task.
    */
   async requeue(id: string, owner: string, runAfter: number, note: string | null, now = Date.now()): Promise<'queued' | 'cancelled' | null> {
-    // One statement: a cancel landing between a read and the update cannot be missed.
-    const cancelled = sql<boolean>`cancel_requested = 1`;
-    const row = await this.db
-      .updateTable('tasks')
-      .set({
-        status: sql`case when ${cancelled} then 'cancelled' else 'queued' end`,
-        run_after: runAfter,
-        error: sql`case when ${cancelled} then 'cancelled by request' else ${note} end`,
-        finished_at: sql`case when ${cancelled} then ${now} else finished_at end`,
-        lease_owner: null,
-        lease_expires_at: null,
-      })
-      .where('id', '=', id)
-      .where('lease_owner', '=', owner)
-      .where('status', '=', 'running')
-      .returning('status')
-      .executeTakeFirst();
-    return row ? (row.status as 'queued' | 'cancelled') : null;
+    return requeueTask(this.store, id, owner, runAfter, note, now);
   }
 
   /**
@@ -194,23 +114,8 @@ export class TaskStore {
    * which its owner sees at its next heartbeat (within a second) and stops.
    */
   async requestCancel(id: string, now = Date.now()): Promise<'cancelled' | 'requested' | 'finished' | 'unknown'> {
-    // One statement, so a task requeued (running -> queued) between two
-    // separate updates cannot slip past both and be reported finished.
-    // SET expressions read the row as it was before this update.
-    const wasQueued = sql<boolean>`status = 'queued'`;
-    const row = await this.db
-      .updateTable('tasks')
-      .set({
-        status: sql`case when ${wasQueued} then 'cancelled' else status end`,
-        cancel_requested: 1,
-        finished_at: sql`case when ${wasQueued} then ${now} else finished_at end`,
-        error: sql`case when ${wasQueued} then 'cancelled before it started' else error end`,
-      })
-      .where('id', '=', id)
-      .where('status', 'in', ACTIVE_STATUSES)
-      .returning('status')
-      .executeTakeFirst();
-    if (row) return row.status === 'cancelled' ? 'cancelled' : 'requested';
+    const flagged = await flagCancel(this.store, id, now);
+    if (flagged) return flagged === 'cancelled' ? 'cancelled' : 'requested';
     return (await this.get(id)) ? 'finished' : 'unknown';
   }
 
@@ -221,44 +126,20 @@ export class TaskStore {
    * `maxAttempts`-th lease loss, when they fail rather than crash-loop.
    */
   async reapExpired(maxAttempts: number, now = Date.now()): Promise<number> {
-    const expired = await this.db
-      .selectFrom('tasks')
-      .select(['id', 'lease_losses', 'cancel_requested', 'lease_owner'])
-      .where('status', '=', 'running')
-      .where('lease_expires_at', '<', now)
-      .execute();
     let n = 0;
-    for (const t of expired) {
-      const base = this.db
-        .updateTable('tasks')
-        .where('id', '=', t.id)
-        .where('status', '=', 'running')
-        .where('lease_expires_at', '<', now);
+    for (const t of await selectExpiredTasks(this.store, now)) {
       // Crashes only: claims after a park or a shutdown do not count.
-      const losses = t.lease_losses + 1;
-      const ended = t.cancel_requested === 1 || losses >= maxAttempts;
-      const res = ended
-        ? await base
-            .set({
-              status: t.cancel_requested === 1 ? 'cancelled' : 'failed',
-              lease_losses: losses,
-              finished_at: now,
-              lease_owner: null,
-              lease_expires_at: null,
-              error: `its process (${t.lease_owner ?? '?'}) stopped renewing the lease`,
+      const leaseLosses = t.lease_losses + 1;
+      const cancelled = t.cancel_requested === 1;
+      const owner = t.lease_owner ?? '?';
+      n +=
+        cancelled || leaseLosses >= maxAttempts
+          ? await takeBackExpiredTask(this.store, t.id, now, {
+              status: cancelled ? 'cancelled' : 'failed',
+              leaseLosses,
+              error: `its process (${owner}) stopped renewing the lease`,
             })
-            .executeTakeFirst()
-        : await base
-            .set({
-              status: 'queued',
-              lease_losses: losses,
-              run_after: now,
-              lease_owner: null,
-              lease_expires_at: null,
-              error: `requeued: its process (${t.lease_owner ?? '?'}) stopped renewing the lease`,
-            })
-            .executeTakeFirst();
-      n += Number(res.numUpdatedRows);
+          : await takeBackExpiredTask(this.store, t.id, now, { status: 'queued', leaseLosses, error: `requeued: its process (${owner}) stopped renewing the lease` });
     }
     return n;
   }

@@ -1,28 +1,40 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../dialect.js';
+import type { ColumnDefinitionBuilder, Kysely } from 'kysely';
+
+/** The engines this migration knows. It names its own column types for each: nothing outside this file changes what it creates. */
+type Engine = 'sqlite' | 'postgres';
+
+const TYPES = {
+  sqlite: { autoId: 'integer', bigint: 'integer', double: 'real', json: 'text' },
+  postgres: { autoId: 'bigint', bigint: 'bigint', double: 'double precision', json: 'json' },
+} as const;
+
+/** An auto-numbered primary key. */
+const autoId = (engine: Engine) => (c: ColumnDefinitionBuilder) =>
+  engine === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey().generatedByDefaultAsIdentity();
 
 /** The unified record table, its per-filter counters and the webhook inbox. */
-export function recordsMigration(d: Dialect) {
+export function recordsMigration(engine: Engine) {
+  const t = TYPES[engine];
   return {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
         .createTable('records')
-        .addColumn('row_id', d.autoIdType, (c) => d.autoIdColumn(c))
+        .addColumn('row_id', t.autoId, autoId(engine))
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('external_id', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
-        .addColumn('sender_id', d.bigintType)
+        .addColumn('sender_id', t.bigint)
         .addColumn('name', 'text')
         .addColumn('email', 'text')
         .addColumn('status', 'text')
-        .addColumn('budget', d.doubleType)
-        .addColumn('details', d.jsonType)
-        .addColumn('attributes', d.jsonType, (c) => c.notNull())
+        .addColumn('budget', t.double)
+        .addColumn('details', t.json)
+        .addColumn('attributes', t.json, (c) => c.notNull())
         .addColumn('content_hash', 'text', (c) => c.notNull())
-        .addColumn('source_updated_at', d.bigintType)
-        .addColumn('created_at', d.bigintType, (c) => c.notNull())
-        .addColumn('updated_at', d.bigintType, (c) => c.notNull())
-        .addColumn('deleted_at', d.bigintType)
+        .addColumn('source_updated_at', t.bigint)
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .addColumn('updated_at', t.bigint, (c) => c.notNull())
+        .addColumn('deleted_at', t.bigint)
         .addUniqueConstraint('records_type_external_id_key', ['type', 'external_id'])
         .execute();
       // Each index serves one ordering of GET /data: row order (plain paging),
@@ -42,21 +54,21 @@ export function recordsMigration(d: Dialect) {
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('source', 'text', (c) => c.notNull())
         .addColumn('deleted', 'integer', (c) => c.notNull())
-        .addColumn('n', d.bigintType, (c) => c.notNull())
+        .addColumn('n', t.bigint, (c) => c.notNull())
         .addPrimaryKeyConstraint('record_counts_pkey', ['type', 'source', 'deleted'])
         .execute();
 
       await db.schema
         .createTable('webhook_inbox')
-        .addColumn('id', d.autoIdType, (c) => d.autoIdColumn(c))
-        .addColumn('received_at', d.bigintType, (c) => c.notNull())
+        .addColumn('id', t.autoId, autoId(engine))
+        .addColumn('received_at', t.bigint, (c) => c.notNull())
         .addColumn('route', 'text', (c) => c.notNull())
         .addColumn('idempotency_key', 'text', (c) => c.unique())
-        .addColumn('headers', d.jsonType, (c) => c.notNull())
+        .addColumn('headers', t.json, (c) => c.notNull())
         .addColumn('body', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('response_status', 'integer')
-        .addColumn('response', d.jsonType)
+        .addColumn('response', t.json)
         .addColumn('error', 'text')
         .execute();
       await db.schema.createIndex('webhook_inbox_status_idx').on('webhook_inbox').columns(['status', 'id']).execute();

@@ -1,8 +1,16 @@
 import { sql, type Kysely } from 'kysely';
-import type { Dialect } from '../dialect.js';
+
+/** The engines this migration knows. It names its own column types for each: nothing outside this file changes what it creates. */
+type Engine = 'sqlite' | 'postgres';
+
+const TYPES = {
+  sqlite: { bigint: 'integer', json: 'text' },
+  postgres: { bigint: 'bigint', json: 'json' },
+} as const;
 
 /** Background tasks and the per-source sync checkpoints, in the same store as the data. */
-export function tasksMigration(d: Dialect) {
+export function tasksMigration(engine: Engine) {
+  const t = TYPES[engine];
   return {
     async up(db: Kysely<unknown>): Promise<void> {
       await db.schema
@@ -15,17 +23,17 @@ export function tasksMigration(d: Dialect) {
         .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('cancel_requested', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('lease_owner', 'text')
-        .addColumn('lease_expires_at', d.bigintType)
-        .addColumn('run_after', d.bigintType, (c) => c.notNull())
+        .addColumn('lease_expires_at', t.bigint)
+        .addColumn('run_after', t.bigint, (c) => c.notNull())
         .addColumn('pages', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('records_fetched', d.bigintType, (c) => c.notNull().defaultTo(0))
-        .addColumn('records_written', d.bigintType, (c) => c.notNull().defaultTo(0))
-        .addColumn('total_estimate', d.bigintType)
+        .addColumn('records_fetched', t.bigint, (c) => c.notNull().defaultTo(0))
+        .addColumn('records_written', t.bigint, (c) => c.notNull().defaultTo(0))
+        .addColumn('total_estimate', t.bigint)
         .addColumn('error', 'text')
-        .addColumn('created_at', d.bigintType, (c) => c.notNull())
-        .addColumn('started_at', d.bigintType)
-        .addColumn('heartbeat_at', d.bigintType)
-        .addColumn('finished_at', d.bigintType)
+        .addColumn('created_at', t.bigint, (c) => c.notNull())
+        .addColumn('started_at', t.bigint)
+        .addColumn('heartbeat_at', t.bigint)
+        .addColumn('finished_at', t.bigint)
         .execute();
       // The database itself allows one queued-or-running sync per source, so two
       // processes triggering the same source at once get one task, not two.
@@ -42,9 +50,9 @@ export function tasksMigration(d: Dialect) {
       await db.schema
         .createTable('sync_state')
         .addColumn('source', 'text', (c) => c.primaryKey())
-        .addColumn('checkpoint', d.jsonType)
-        .addColumn('updated_at', d.bigintType, (c) => c.notNull())
-        .addColumn('last_success_at', d.bigintType)
+        .addColumn('checkpoint', t.json)
+        .addColumn('updated_at', t.bigint, (c) => c.notNull())
+        .addColumn('last_success_at', t.bigint)
         .execute();
     },
   };

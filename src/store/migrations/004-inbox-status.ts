@@ -1,5 +1,12 @@
 import type { Kysely } from 'kysely';
-import type { Dialect } from '../dialect.js';
+
+/** The engines this migration knows. It names its own column types for each: nothing outside this file changes what it creates. */
+type Engine = 'sqlite' | 'postgres';
+
+const TYPES = {
+  sqlite: { bigint: 'integer' },
+  postgres: { bigint: 'bigint' },
+} as const;
 
 /**
  * The inbox as a dead-letter queue. Every delivery keeps a row whose status
@@ -14,10 +21,10 @@ import type { Dialect } from '../dialect.js';
  * `received_at` gets an index for the retention sweep, which deletes old
  * processed and duplicate rows by age.
  */
-export function inboxStatusMigration(d: Dialect) {
+export function inboxStatusMigration(engine: Engine) {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema.alterTable('webhook_inbox').addColumn('duplicate_of', d.bigintType).execute();
+      await db.schema.alterTable('webhook_inbox').addColumn('duplicate_of', TYPES[engine].bigint).execute();
       await db.schema.createIndex('webhook_inbox_received_idx').on('webhook_inbox').columns(['received_at', 'id']).execute();
       // The listing of one route's events, newest first (GET /webhooks/events?route=...).
       await db.schema.createIndex('webhook_inbox_route_idx').on('webhook_inbox').columns(['route', 'id']).execute();

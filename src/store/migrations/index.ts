@@ -1,5 +1,4 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import type { Dialect } from '../dialect.js';
 import { recordsMigration } from './001-records.js';
 import { tasksMigration } from './002-tasks.js';
 import { recordsSourceFeedMigration } from './003-records-source-feed.js';
@@ -7,23 +6,27 @@ import { inboxStatusMigration } from './004-inbox-status.js';
 import { jsonColumnsMigration } from './005-json-columns.js';
 import { taskLeaseLossesMigration } from './006-task-lease-losses.js';
 
+export type Engine = 'sqlite' | 'postgres';
+
 /**
- * One list of migrations for both engines; each takes the dialect so column
- * types come from its capabilities. Names sort in the order they must run.
+ * One list of migrations for both engines. A migration is frozen once it has
+ * run anywhere: it states its own column types for each engine and imports
+ * nothing from the service, so changing the service's code never changes
+ * what an old migration creates. Names sort in the order they must run.
  */
-function migrationsFor(d: Dialect): Record<string, Migration> {
+function migrationsFor(engine: Engine): Record<string, Migration> {
   return {
-    '001-records': recordsMigration(d),
-    '002-tasks': tasksMigration(d),
+    '001-records': recordsMigration(engine),
+    '002-tasks': tasksMigration(engine),
     '003-records-source-feed': recordsSourceFeedMigration(),
-    '004-inbox-status': inboxStatusMigration(d),
-    '005-json-columns': jsonColumnsMigration(d),
+    '004-inbox-status': inboxStatusMigration(engine),
+    '005-json-columns': jsonColumnsMigration(engine),
     '006-task-lease-losses': taskLeaseLossesMigration(),
   };
 }
 
-export async function migrateToLatest(db: Kysely<any>, d: Dialect): Promise<void> {
-  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(d) };
+export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<void> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(engine) };
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
