@@ -1,6 +1,9 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, CONFIG_SECTIONS, loadConfig, parseDatabaseUrl, parseDuration } from '../src/config/index.js';
+import { renderConfigDocs } from '../src/config/docs.js';
 import { formatDuration, patternVariable, duration, variable, integer } from '../src/config/variables.js';
 import { mailchimpBaseUrlFromKey } from '../src/providers/mailchimp/config.js';
 
@@ -443,6 +446,13 @@ describe('the table is the whole configuration', () => {
     expect([...read].filter((name) => !declared.has(name))).toEqual([]);
     // And every plain (non-pattern) variable is actually read.
     expect([...declared].filter((name) => !name.includes('<') && !read.has(name))).toEqual([]);
+  });
+
+  it('docs/configuration.md is what `npm run docs:config` generates from it', () => {
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
+    const committed = fs.readFileSync(file, 'utf8');
+    expect(committed, 'docs/configuration.md is out of date: run npm run docs:config').toBe(renderConfigDocs(CONFIG_SECTIONS));
+    for (const v of variables) expect(committed).toContain(`| \`${v.name}\` |`);
   });
 
   it('every documented default is accepted', () => {
