@@ -1,6 +1,11 @@
+import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, mailchimpBaseUrlFromKey, parseDatabaseUrl } from '../src/config.js';
+import { ConfigError, CONFIG_SECTIONS, loadConfig, parseDatabaseUrl, parseDuration } from '../src/config/index.js';
+import { renderConfigDocs } from '../src/config/docs.js';
+import { formatDuration, patternVariable, duration, variable, integer } from '../src/config/variables.js';
+import { mailchimpBaseUrlFromKey } from '../src/providers/mailchimp/config.js';
 
 /** loadConfig must throw a ConfigError that names `variable`, in its field and in its one-line message. */
 function expectConfigError(env: Record<string, string>, variable: string): ConfigError {
@@ -290,5 +295,168 @@ describe('upstream politeness limits', () => {
     expect(() => loadConfig({ HUBSPOT_RATE_LIMIT: 'lots' })).toThrow(/HUBSPOT_RATE_LIMIT/);
     expect(() => loadConfig({ MAILCHIMP_CONCURRENCY: '11' })).toThrow(/MAILCHIMP_CONCURRENCY/);
     expect(() => loadConfig({ HUBSPOT_CONCURRENCY: '0' })).toThrow(/HUBSPOT_CONCURRENCY/);
+  });
+});
+
+describe('durations: one form for every time', () => {
+  const forms: Array<[string, number]> = [
+    ['500ms', 500],
+    ['250', 250],
+    ['30s', 30_000],
+    ['15m', 15 * 60_000],
+    ['2h', 2 * 3_600_000],
+    ['1d', 86_400_000],
+    [' 5 S ', 5_000],
+  ];
+  for (const [raw, ms] of forms) {
+    it(`"${raw}" is ${ms} ms for each time variable`, () => {
+      const c = loadConfig({
+        TASK_LEASE: '90d', // long enough for any heartbeat below
+        TASK_HEARTBEAT: raw,
+        TASK_POLL: raw,
+        WEBHOOK_RETENTION: raw,
+        WEBHOOK_FAILED_RETENTION: raw,
+        SYNC_INTERVAL_CRM: raw,
+      });
+      expect([c.tasks.heartbeatMs, c.tasks.pollMs, c.webhookRetentionMs, c.webhookFailedRetentionMs, c.syncIntervals.crm]).toEqual(Array(5).fill(ms));
+      expect(loadConfig({ TASK_LEASE: raw, TASK_HEARTBEAT: '1' }).tasks.leaseMs).toBe(ms);
+      // REQUEST_TIMEOUT stops at an hour; WRITER_MAX_DELAY_MS at a second.
+      if (ms <= 3_600_000) expect(loadConfig({ REQUEST_TIMEOUT: raw }).requestTimeoutMs).toBe(ms);
+      if (ms <= 1000) expect(loadConfig({ WRITER_MAX_DELAY_MS: raw }).writerMaxDelayMs).toBe(ms);
+    });
+  }
+
+  it('WRITER_MAX_DELAY_MS keeps its plain milliseconds and takes the duration forms, 0 included', () => {
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '5' }).writerMaxDelayMs).toBe(5);
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '5ms' }).writerMaxDelayMs).toBe(5);
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '0' }).writerMaxDelayMs).toBe(0);
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '0ms' }).writerMaxDelayMs).toBe(0);
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '1s' }).writerMaxDelayMs).toBe(1000);
+    expect(loadConfig({ WRITER_MAX_DELAY_MS: '1000' }).writerMaxDelayMs).toBe(1000);
+  });
+
+  it('the bounds are checked in milliseconds whatever the unit', () => {
+    expect(expectConfigError({ WRITER_MAX_DELAY_MS: '2s' }, 'WRITER_MAX_DELAY_MS').message).toContain('at most 1s');
+    expectConfigError({ WRITER_MAX_DELAY_MS: '1001' }, 'WRITER_MAX_DELAY_MS');
+    expectConfigError({ WRITER_MAX_DELAY_MS: '5 ms later' }, 'WRITER_MAX_DELAY_MS');
+    expectConfigError({ WRITER_MAX_DELAY_MS: '-5' }, 'WRITER_MAX_DELAY_MS');
+    expect(expectConfigError({ REQUEST_TIMEOUT: '61m' }, 'REQUEST_TIMEOUT').message).toContain('at most 1h');
+    expect(loadConfig({ REQUEST_TIMEOUT: '60m' }).requestTimeoutMs).toBe(3_600_000);
+    expect(expectConfigError({ TASK_LEASE: '0s' }, 'TASK_LEASE').message).toContain('more than zero');
+    expectConfigError({ WEBHOOK_FAILED_RETENTION: '0' }, 'WEBHOOK_FAILED_RETENTION');
+    expectConfigError({ WEBHOOK_RETENTION: '1.5h' }, 'WEBHOOK_RETENTION');
+    expectConfigError({ TASK_POLL: '1w' }, 'TASK_POLL');
+  });
+
+  it('parseDuration and formatDuration agree', () => {
+    for (const text of ['1ms', '999ms', '1s', '90s', '15m', '2h', '30d']) expect(formatDuration(parseDuration('X', text))).toBe(text);
+    expect(formatDuration(2_147_483_647)).toBe('2147483647ms');
+    expect(formatDuration(0)).toBe('0ms');
+  });
+});
+
+describe('the table, kind by kind', () => {
+  it('text: HOST as given, trimmed', () => {
+    expect(loadConfig({ HOST: ' ::1 ' }).host).toBe('::1');
+  });
+
+  it('text with a check: MAILCHIMP_WEBHOOK_SECRET is refused without being quoted', () => {
+    const good = 'a'.repeat(16);
+    expect(loadConfig({ MAILCHIMP_WEBHOOK_SECRET: good }).mailchimpWebhookSecret).toBe(good);
+    const err = expectConfigError({ MAILCHIMP_WEBHOOK_SECRET: 'short/secret#' }, 'MAILCHIMP_WEBHOOK_SECRET');
+    expect(err.message).not.toContain('short/secret#');
+  });
+
+  it('integer: bounds inclusive, whole numbers only', () => {
+    expect(loadConfig({ TASK_MAX_CONCURRENT: '64', TASK_MAX_ATTEMPTS: '1' }).tasks).toMatchObject({ maxConcurrent: 64, maxAttempts: 1 });
+    expect(expectConfigError({ TASK_MAX_CONCURRENT: '65' }, 'TASK_MAX_CONCURRENT').message).toContain('from 1 to 64');
+    expectConfigError({ TASK_MAX_ATTEMPTS: '1e2' }, 'TASK_MAX_ATTEMPTS');
+  });
+
+  it('size: k and m units are binary, at least 1kb', () => {
+    expect(loadConfig({ BODY_LIMIT: '1kb' }).bodyLimitBytes).toBe(1024);
+    expect(loadConfig({ BODY_LIMIT: '3m' }).bodyLimitBytes).toBe(3 * 1024 * 1024);
+    expect(expectConfigError({ BODY_LIMIT: '1023' }, 'BODY_LIMIT').message).toContain('at least 1kb');
+  });
+
+  it('url: http(s) only, trailing slashes dropped', () => {
+    expect(loadConfig({ HUBSPOT_BASE_URL: 'https://h.example/api//' }).hubspot.baseUrl).toBe('https://h.example/api');
+    expectConfigError({ MAILCHIMP_BASE_URL: 'mailchimp.example' }, 'MAILCHIMP_BASE_URL');
+  });
+
+  it('list: commas or spaces, frozen; a list item check refuses without quoting', () => {
+    const c = loadConfig({ HUBSPOT_CLIENT_SECRET: 'one, two three' });
+    expect(c.hubspotClientSecrets).toEqual(['one', 'two', 'three']);
+    expect(Object.isFrozen(c.hubspotClientSecrets)).toBe(true);
+    expect(loadConfig({ API_KEY: ' , ' }).apiKeys).toEqual([]);
+  });
+
+  it('rate limit: per window, a bare unit meaning one of it, or off', () => {
+    expect(loadConfig({ WEBHOOK_RATE_LIMIT: '100/1s' }).webhookRateLimit).toEqual({ max: 100, windowMs: 1000 });
+    expect(loadConfig({ WEBHOOK_RATE_LIMIT: '10/s' }).webhookRateLimit).toEqual({ max: 10, windowMs: 1000 });
+    expect(loadConfig({ WEBHOOK_RATE_LIMIT: '600 / 1m' }).webhookRateLimit).toEqual({ max: 600, windowMs: 60_000 });
+    expect(loadConfig({ WEBHOOK_RATE_LIMIT: '5/250ms' }).webhookRateLimit).toEqual({ max: 5, windowMs: 250 });
+    expect(loadConfig({ WEBHOOK_RATE_LIMIT: 'OFF' }).webhookRateLimit).toBeNull();
+    expect(loadConfig({ MAILCHIMP_RATE_LIMIT: '10/2h' }).mailchimp.rateLimit).toEqual({ requests: 10, perMs: 7_200_000 });
+    for (const bad of ['100', '100/', '0/1s', '100/0s', '1/1w', 'fast']) expectConfigError({ WEBHOOK_RATE_LIMIT: bad }, 'WEBHOOK_RATE_LIMIT');
+  });
+
+  it('enum: LOG_LEVEL lists the levels it takes', () => {
+    expect(expectConfigError({ LOG_LEVEL: 'verbose' }, 'LOG_LEVEL').message).toContain('fatal, error, warn, info, debug, trace, silent');
+  });
+
+  it('pattern: one SYNC_INTERVAL_<SOURCE> per source, keyed in lower case, blank ones skipped', () => {
+    const c = loadConfig({ SYNC_INTERVAL_ACME_CRM: '1h', SYNC_INTERVAL_Other: '30s', SYNC_INTERVAL_BLANK: ' ', SYNC_INTERVAL_: '1h' });
+    expect(c.syncIntervals).toEqual({ acme_crm: 3_600_000, other: 30_000 });
+    expect(Object.isFrozen(c.syncIntervals)).toBe(true);
+  });
+
+  it('a variable declared with a default reads that default through its own parser', () => {
+    const v = variable('EXAMPLE_TIMEOUT', duration(), { default: '2m', description: 'x' });
+    expect(v.read({})).toBe(120_000);
+    expect(v.read({ EXAMPLE_TIMEOUT: '' })).toBe(120_000);
+    expect(v.read({ EXAMPLE_TIMEOUT: '3s' })).toBe(3_000);
+    expect(v.defaultText).toBe('`2m`');
+    const unset = variable('EXAMPLE_COUNT', integer(1, 9), { unset: null, means: 'none', description: 'x' });
+    expect(unset.read({})).toBeNull();
+    expect(unset.defaultText).toBe('unset: none');
+    const family = patternVariable('EXAMPLE_<X>', /^EXAMPLE_([A-Z]+)$/, integer(1, 9), { means: 'none', description: 'x' });
+    expect(() => family.read({ EXAMPLE_A: '10' })).toThrow(/EXAMPLE_A must be/);
+  });
+});
+
+describe('the table is the whole configuration', () => {
+  const variables = CONFIG_SECTIONS.flatMap((s) => Object.values(s.variables));
+
+  it('declares each name once', () => {
+    const names = variables.map((v) => v.name);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('every variable loadConfig reads is declared (SOURCES_FILE reads the ones its file names)', () => {
+    const read = new Set<string>();
+    const env = new Proxy({} as Record<string, string | undefined>, {
+      get(target, key) {
+        if (typeof key === 'string') read.add(key);
+        return undefined;
+      },
+    });
+    loadConfig(env);
+    const declared = new Set(variables.map((v) => v.name));
+    expect([...read].filter((name) => !declared.has(name))).toEqual([]);
+    // And every plain (non-pattern) variable is actually read.
+    expect([...declared].filter((name) => !name.includes('<') && !read.has(name))).toEqual([]);
+  });
+
+  it('docs/configuration.md is what `npm run docs:config` generates from it', () => {
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
+    const committed = fs.readFileSync(file, 'utf8');
+    expect(committed, 'docs/configuration.md is out of date: run npm run docs:config').toBe(renderConfigDocs(CONFIG_SECTIONS));
+    for (const v of variables) expect(committed).toContain(`| \`${v.name}\` |`);
+  });
+
+  it('every documented default is accepted', () => {
+    // Each default is written as a value and parsed like one: loading with none set proves they all parse.
+    expect(() => loadConfig({})).not.toThrow();
   });
 });

@@ -10,7 +10,7 @@ export interface HubspotContact {
   archivedAt?: string;
 }
 
-/** Properties asked for by default; HUBSPOT_PROPERTIES adds more. */
+/** Properties every sync asks for; the connector's `properties` option adds more. */
 export const DEFAULT_CONTACT_PROPERTIES = [
   'email',
   'firstname',

@@ -1,0 +1,115 @@
+/**
+ * The configuration: every variable is declared once in a section table (the
+ * service's here in core.ts, each provider's in its own folder), read from the
+ * environment by that table, and documented from it (docs/configuration.md).
+ */
+import { readDeclaredConfig, declaredSection } from '../providers/declared/config.js';
+import type { DeclaredSourceConfig } from '../providers/declared/load-sources-file.js';
+import { hubspotSection, readHubspotConfig, type HubspotConfig } from '../providers/hubspot/config.js';
+import { mailchimpSection, readMailchimpConfig, type MailchimpConfig } from '../providers/mailchimp/config.js';
+import { checkHeartbeat, serviceSection, taskSection, webhookSection, type DatabaseConfig, type UpstreamLimits } from './core.js';
+import { readSection, type Env, type Section, type Table } from './variables.js';
+
+export { ConfigError, parseDuration } from './variables.js';
+export { parseDatabaseUrl } from './core.js';
+export type { DatabaseConfig, UpstreamLimits };
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly database: DatabaseConfig;
+  /** Bearer keys accepted on protected routes; empty means the API is open. */
+  readonly apiKeys: readonly string[];
+  /** Standard Webhooks secrets (`whsec_…`); several allow rotation. Empty means unsigned webhooks are taken. */
+  readonly webhookSecrets: readonly string[];
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly maxRecordsPerDelivery: number;
+  /** Group commit: how long the writer waits to gather concurrent webhook writes, and how many records make a batch full. */
+  readonly writerMaxDelayMs: number;
+  readonly writerMaxBatchRecords: number;
+  /** Background tasks: lease length, heartbeat (also how fast a cancel is seen), queue poll, parallel tasks per process. */
+  readonly tasks: {
+    readonly leaseMs: number;
+    readonly heartbeatMs: number;
+    readonly pollMs: number;
+    readonly maxConcurrent: number;
+    /** TASK_MAX_ATTEMPTS: lease losses (a dead process) after which a task fails. */
+    readonly maxAttempts: number;
+  };
+  /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms), by source name in lower case. */
+  readonly syncIntervals: Readonly<Record<string, number>>;
+  readonly hubspot: HubspotConfig;
+  readonly mailchimp: MailchimpConfig;
+  /** SOURCES_FILE: JSON or YAML declaring more REST sources; read and checked at start. */
+  readonly sourcesFile: string | undefined;
+  /** The sources it declares, their credentials read from the environment variables it names. */
+  readonly declaredSources: readonly DeclaredSourceConfig[];
+  /** HUBSPOT_CLIENT_SECRET: the app's client secret(s) that sign X-HubSpot-Signature-v3; empty takes unsigned HubSpot webhooks. */
+  readonly hubspotClientSecrets: readonly string[];
+  /** MAILCHIMP_WEBHOOK_SECRET: the secret in the Mailchimp webhook URL; unset turns the Mailchimp route off. */
+  readonly mailchimpWebhookSecret: string | undefined;
+  /** WEBHOOK_RETENTION: processed and duplicate inbox rows older than this are deleted (ms). */
+  readonly webhookRetentionMs: number;
+  /** WEBHOOK_FAILED_RETENTION: dead letters older than this are deleted (ms); null keeps them until replayed. */
+  readonly webhookFailedRetentionMs: number | null;
+  /** WEBHOOK_RATE_LIMIT: requests per client over the webhook routes; null is no limit. */
+  readonly webhookRateLimit: { readonly max: number; readonly windowMs: number } | null;
+  /** REQUEST_TIMEOUT: a request (headers and body) must arrive within this (ms). */
+  readonly requestTimeoutMs: number;
+  /**
+   * TRUST_PROXY: which peers' X-Forwarded-For names the client (its IP is
+   * what the webhook rate limit counts): false (none), true (any), a number
+   * of proxy hops, or addresses and CIDR ranges.
+   */
+  readonly trustProxy: boolean | number | readonly string[];
+  /** CORS_ORIGINS: browser origins allowed to call the API ('*' for any); null answers no cross-origin request. */
+  readonly corsOrigins: '*' | readonly string[] | null;
+}
+
+/** Every section, in the order the docs list them. */
+export const CONFIG_SECTIONS: readonly Section<Table>[] = [serviceSection, webhookSection, taskSection, hubspotSection, mailchimpSection, declaredSection];
+
+/** Reads and checks the whole configuration; a bad value throws a one-line ConfigError naming its variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const service = readSection(serviceSection, env);
+  const webhooks = readSection(webhookSection, env);
+  const tasks = readSection(taskSection, env);
+  checkHeartbeat(tasks.leaseMs, tasks.heartbeatMs);
+  const hubspot = readHubspotConfig(env);
+  const mailchimp = readMailchimpConfig(env);
+  const declared = readDeclaredConfig(env);
+  const rate = webhooks.webhookRateLimit;
+  return Object.freeze({
+    host: service.host,
+    port: service.port,
+    database: service.database,
+    apiKeys: service.apiKeys,
+    webhookSecrets: webhooks.webhookSecrets,
+    logLevel: service.logLevel,
+    bodyLimitBytes: service.bodyLimitBytes,
+    maxRecordsPerDelivery: webhooks.maxRecordsPerDelivery,
+    writerMaxDelayMs: webhooks.writerMaxDelayMs,
+    writerMaxBatchRecords: webhooks.writerMaxBatchRecords,
+    tasks: Object.freeze({
+      leaseMs: tasks.leaseMs,
+      heartbeatMs: tasks.heartbeatMs,
+      pollMs: tasks.pollMs,
+      maxConcurrent: tasks.maxConcurrent,
+      maxAttempts: tasks.maxAttempts,
+    }),
+    syncIntervals: tasks.syncIntervals,
+    hubspot: hubspot.api,
+    mailchimp: mailchimp.api,
+    sourcesFile: declared.file,
+    declaredSources: declared.sources,
+    hubspotClientSecrets: hubspot.clientSecrets,
+    mailchimpWebhookSecret: mailchimp.webhookSecret,
+    webhookRetentionMs: webhooks.webhookRetentionMs,
+    webhookFailedRetentionMs: webhooks.webhookFailedRetentionMs,
+    webhookRateLimit: rate && Object.freeze({ max: rate.requests, windowMs: rate.perMs }),
+    requestTimeoutMs: service.requestTimeoutMs,
+    trustProxy: service.trustProxy,
+    corsOrigins: service.corsOrigins,
+  });
+}

@@ -1,0 +1,34 @@
+import type { UpstreamLimits } from '../../config/core.js';
+import { integer, list, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
+
+/** HubSpot's variables: the `crm` source's API access and politeness, and the webhook signature secret. */
+export const hubspotSection = section('HubSpot: the `crm` source and `POST /webhooks/hubspot`', {
+  accessToken: variable('HUBSPOT_ACCESS_TOKEN', text({ format: 'a private app access token' }), {
+    unset: undefined,
+    means: '`POST /sync/crm` answers 422 naming it',
+    description: 'the token the `crm` source (HubSpot CRM v3 contacts) calls the API with',
+  }),
+  baseUrl: variable('HUBSPOT_BASE_URL', url(), { default: 'https://api.hubapi.com', description: "the HubSpot API's base URL; tests and the sandbox point it at a fake" }),
+  // HubSpot private apps: 100 requests per 10 seconds by default.
+  rateLimit: variable('HUBSPOT_RATE_LIMIT', rateLimit(), { default: '100/10s', description: 'requests per window to HubSpot' }),
+  concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),
+  clientSecrets: variable('HUBSPOT_CLIENT_SECRET', list(), {
+    unset: Object.freeze([]) as readonly string[],
+    means: 'unsigned HubSpot webhooks taken, with a warning at start',
+    format: 'a list of secrets; several allow rotation',
+    description: "the HubSpot app's client secret: `POST /webhooks/hubspot` then wants a valid `X-HubSpot-Signature-v3`",
+  }),
+});
+
+export interface HubspotConfig extends UpstreamLimits {
+  readonly accessToken: string | undefined;
+  readonly baseUrl: string;
+}
+
+export function readHubspotConfig(env: Env): { api: HubspotConfig; clientSecrets: readonly string[] } {
+  const v = readSection(hubspotSection, env);
+  return {
+    api: Object.freeze({ accessToken: v.accessToken, baseUrl: v.baseUrl, rateLimit: v.rateLimit, concurrency: v.concurrency }),
+    clientSecrets: v.clientSecrets,
+  };
+}
