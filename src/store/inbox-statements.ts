@@ -2,8 +2,8 @@
  * The inbox statements of the webhook hot path (the lookup of keys answered
  * before and the insert of each batch's raw deliveries), written as SQL text
  * once per engine, like the record statements, instead of built through the
- * query builder for every batch. (Measured against the builder on a quiet
- * machine: within noise; BENCHMARKS.md, session 4.)
+ * query builder for every batch. (Measured against the builder, the CPU it
+ * saves per request was within run-to-run noise.)
  */
 import { CompiledQuery } from 'kysely';
 import { chunked, jsonText } from './statement-text.js';
