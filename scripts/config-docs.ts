@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderConfigDocs } from '../src/config/docs.js';
-import { CONFIG_SECTIONS } from '../src/config/index.js';
+import { CONFIG_SECTIONS } from '../src/config.js';
 
 const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../docs/configuration.md');
 fs.mkdirSync(path.dirname(file), { recursive: true });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, CONFIG_SECTIONS, loadConfig, parseDatabaseUrl, parseDuration } from '../src/config/index.js';
+import { ConfigError, CONFIG_SECTIONS, loadConfig, parseDatabaseUrl, parseDuration } from '../src/config.js';
 import { renderConfigDocs } from '../src/config/docs.js';
 import { formatDuration, patternVariable, duration, variable, integer } from '../src/config/variables.js';
 import { mailchimpBaseUrlFromKey } from '../src/providers/mailchimp/config.js';
@@ -46,8 +46,8 @@ describe('loadConfig: defaults', () => {
   });
 
   it('has HubSpot at its public base and no Mailchimp without a key', () => {
-    expect(config.hubspot).toMatchObject({ accessToken: undefined, baseUrl: 'https://api.hubapi.com' });
-    expect(config.mailchimp).toMatchObject({ apiKey: undefined, baseUrl: undefined });
+    expect(config.providers.hubspot.api).toMatchObject({ accessToken: undefined, baseUrl: 'https://api.hubapi.com' });
+    expect(config.providers.mailchimp.api).toMatchObject({ apiKey: undefined, baseUrl: undefined });
   });
 
   it('treats empty and blank values as unset', () => {
@@ -70,8 +70,8 @@ describe('loadConfig: defaults', () => {
     expect(Object.isFrozen(config.database)).toBe(true);
     expect(Object.isFrozen(config.apiKeys)).toBe(true);
     expect(Object.isFrozen(config.webhookSecrets)).toBe(true);
-    expect(Object.isFrozen(config.hubspot)).toBe(true);
-    expect(Object.isFrozen(config.mailchimp)).toBe(true);
+    expect(Object.isFrozen(config.providers.hubspot.api)).toBe(true);
+    expect(Object.isFrozen(config.providers.mailchimp.api)).toBe(true);
   });
 });
 
@@ -139,17 +139,17 @@ describe('loadConfig: good values', () => {
 
   it('HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL (trailing slash dropped)', () => {
     const c = loadConfig({ HUBSPOT_ACCESS_TOKEN: 'pat-na1-abc', HUBSPOT_BASE_URL: 'http://127.0.0.1:9999/' });
-    expect(c.hubspot).toMatchObject({ accessToken: 'pat-na1-abc', baseUrl: 'http://127.0.0.1:9999' });
+    expect(c.providers.hubspot.api).toMatchObject({ accessToken: 'pat-na1-abc', baseUrl: 'http://127.0.0.1:9999' });
   });
 
   it('MAILCHIMP_API_KEY: the data centre comes from the key suffix', () => {
     const c = loadConfig({ MAILCHIMP_API_KEY: '0123456789abcdef0123456789abcdef-us6' });
-    expect(c.mailchimp).toMatchObject({ apiKey: '0123456789abcdef0123456789abcdef-us6', baseUrl: 'https://us6.api.mailchimp.com/3.0' });
+    expect(c.providers.mailchimp.api).toMatchObject({ apiKey: '0123456789abcdef0123456789abcdef-us6', baseUrl: 'https://us6.api.mailchimp.com/3.0' });
   });
 
   it('MAILCHIMP_BASE_URL overrides the data centre', () => {
     const c = loadConfig({ MAILCHIMP_API_KEY: 'abc-us6', MAILCHIMP_BASE_URL: 'http://127.0.0.1:9998/3.0/' });
-    expect(c.mailchimp.baseUrl).toBe('http://127.0.0.1:9998/3.0');
+    expect(c.providers.mailchimp.api.baseUrl).toBe('http://127.0.0.1:9998/3.0');
   });
 });
 
@@ -277,18 +277,18 @@ describe('mailchimpBaseUrlFromKey', () => {
 describe('upstream politeness limits', () => {
   it('default to HubSpot 100 per 10 s with 4 at once, and Mailchimp 10 connections without a rate', () => {
     const c = loadConfig({});
-    expect(c.hubspot.rateLimit).toEqual({ requests: 100, perMs: 10_000 });
-    expect(c.hubspot.concurrency).toBe(4);
-    expect(c.mailchimp.rateLimit).toBeNull();
-    expect(c.mailchimp.concurrency).toBe(10);
+    expect(c.providers.hubspot.api.rateLimit).toEqual({ requests: 100, perMs: 10_000 });
+    expect(c.providers.hubspot.api.concurrency).toBe(4);
+    expect(c.providers.mailchimp.api.rateLimit).toBeNull();
+    expect(c.providers.mailchimp.api.concurrency).toBe(10);
   });
 
   it('are configurable, and "off" lifts a rate limit', () => {
     const c = loadConfig({ HUBSPOT_RATE_LIMIT: '50/1s', HUBSPOT_CONCURRENCY: '2', MAILCHIMP_RATE_LIMIT: '10/1m', MAILCHIMP_CONCURRENCY: '3' });
-    expect(c.hubspot.rateLimit).toEqual({ requests: 50, perMs: 1_000 });
-    expect(c.hubspot.concurrency).toBe(2);
-    expect(c.mailchimp.rateLimit).toEqual({ requests: 10, perMs: 60_000 });
-    expect(loadConfig({ HUBSPOT_RATE_LIMIT: 'off' }).hubspot.rateLimit).toBeNull();
+    expect(c.providers.hubspot.api.rateLimit).toEqual({ requests: 50, perMs: 1_000 });
+    expect(c.providers.hubspot.api.concurrency).toBe(2);
+    expect(c.providers.mailchimp.api.rateLimit).toEqual({ requests: 10, perMs: 60_000 });
+    expect(loadConfig({ HUBSPOT_RATE_LIMIT: 'off' }).providers.hubspot.api.rateLimit).toBeNull();
   });
 
   it('refuse bad values naming the variable', () => {
@@ -362,7 +362,7 @@ describe('the table, kind by kind', () => {
 
   it('text with a check: MAILCHIMP_WEBHOOK_SECRET is refused without being quoted', () => {
     const good = 'a'.repeat(16);
-    expect(loadConfig({ MAILCHIMP_WEBHOOK_SECRET: good }).mailchimpWebhookSecret).toBe(good);
+    expect(loadConfig({ MAILCHIMP_WEBHOOK_SECRET: good }).providers.mailchimp.webhookSecret).toBe(good);
     const err = expectConfigError({ MAILCHIMP_WEBHOOK_SECRET: 'short/secret#' }, 'MAILCHIMP_WEBHOOK_SECRET');
     expect(err.message).not.toContain('short/secret#');
   });
@@ -380,14 +380,14 @@ describe('the table, kind by kind', () => {
   });
 
   it('url: http(s) only, trailing slashes dropped', () => {
-    expect(loadConfig({ HUBSPOT_BASE_URL: 'https://h.example/api//' }).hubspot.baseUrl).toBe('https://h.example/api');
+    expect(loadConfig({ HUBSPOT_BASE_URL: 'https://h.example/api//' }).providers.hubspot.api.baseUrl).toBe('https://h.example/api');
     expectConfigError({ MAILCHIMP_BASE_URL: 'mailchimp.example' }, 'MAILCHIMP_BASE_URL');
   });
 
   it('list: commas or spaces, frozen; a list item check refuses without quoting', () => {
     const c = loadConfig({ HUBSPOT_CLIENT_SECRET: 'one, two three' });
-    expect(c.hubspotClientSecrets).toEqual(['one', 'two', 'three']);
-    expect(Object.isFrozen(c.hubspotClientSecrets)).toBe(true);
+    expect(c.providers.hubspot.clientSecrets).toEqual(['one', 'two', 'three']);
+    expect(Object.isFrozen(c.providers.hubspot.clientSecrets)).toBe(true);
     expect(loadConfig({ API_KEY: ' , ' }).apiKeys).toEqual([]);
   });
 
@@ -397,7 +397,7 @@ describe('the table, kind by kind', () => {
     expect(loadConfig({ WEBHOOK_RATE_LIMIT: '600 / 1m' }).webhookRateLimit).toEqual({ max: 600, windowMs: 60_000 });
     expect(loadConfig({ WEBHOOK_RATE_LIMIT: '5/250ms' }).webhookRateLimit).toEqual({ max: 5, windowMs: 250 });
     expect(loadConfig({ WEBHOOK_RATE_LIMIT: 'OFF' }).webhookRateLimit).toBeNull();
-    expect(loadConfig({ MAILCHIMP_RATE_LIMIT: '10/2h' }).mailchimp.rateLimit).toEqual({ requests: 10, perMs: 7_200_000 });
+    expect(loadConfig({ MAILCHIMP_RATE_LIMIT: '10/2h' }).providers.mailchimp.api.rateLimit).toEqual({ requests: 10, perMs: 7_200_000 });
     for (const bad of ['100', '100/', '0/1s', '100/0s', '1/1w', 'fast']) expectConfigError({ WEBHOOK_RATE_LIMIT: bad }, 'WEBHOOK_RATE_LIMIT');
   });
 

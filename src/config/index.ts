@@ -1,20 +1,30 @@
 /**
- * The configuration: every variable is declared once in a section table (the
- * service's here in core.ts, each provider's in its own folder), read from the
- * environment by that table, and documented from it (docs/configuration.md).
+ * The service's configuration: every variable is declared once in a section
+ * table (the service's in core.ts, each provider's in its own folder), read
+ * from the environment by that table, and documented from it
+ * (docs/configuration.md). src/config.ts puts the two together.
  */
-import { readDeclaredConfig, declaredSection } from '../providers/declared/config.js';
-import type { DeclaredSourceConfig } from '../providers/declared/load-sources-file.js';
-import { hubspotSection, readHubspotConfig, type HubspotConfig } from '../providers/hubspot/config.js';
-import { mailchimpSection, readMailchimpConfig, type MailchimpConfig } from '../providers/mailchimp/config.js';
 import { checkHeartbeat, serviceSection, taskSection, webhookSection, type DatabaseConfig, type UpstreamLimits } from './core.js';
 import { readSection, type Env, type Section, type Table } from './variables.js';
 
-export { ConfigError, parseDuration } from './variables.js';
+export { ConfigError, parseDuration, type Env } from './variables.js';
 export { parseDatabaseUrl } from './core.js';
 export type { DatabaseConfig, UpstreamLimits };
 
-export interface Config {
+/**
+ * Each provider's settings, by provider name. Empty here: each provider adds
+ * its entry (declaration merging) in its own config.ts, so the service core
+ * names none of them.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface ProviderSettings {}
+
+export interface Config extends ServiceConfig {
+  readonly providers: ProviderSettings;
+}
+
+/** The variables of the service itself. */
+export interface ServiceConfig {
   readonly host: string;
   readonly port: number;
   readonly database: DatabaseConfig;
@@ -39,16 +49,6 @@ export interface Config {
   };
   /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms), by source name in lower case. */
   readonly syncIntervals: Readonly<Record<string, number>>;
-  readonly hubspot: HubspotConfig;
-  readonly mailchimp: MailchimpConfig;
-  /** SOURCES_FILE: JSON or YAML declaring more REST sources; read and checked at start. */
-  readonly sourcesFile: string | undefined;
-  /** The sources it declares, their credentials read from the environment variables it names. */
-  readonly declaredSources: readonly DeclaredSourceConfig[];
-  /** HUBSPOT_CLIENT_SECRET: the app's client secret(s) that sign X-HubSpot-Signature-v3; empty takes unsigned HubSpot webhooks. */
-  readonly hubspotClientSecrets: readonly string[];
-  /** MAILCHIMP_WEBHOOK_SECRET: the secret in the Mailchimp webhook URL; unset turns the Mailchimp route off. */
-  readonly mailchimpWebhookSecret: string | undefined;
   /** WEBHOOK_RETENTION: processed and duplicate inbox rows older than this are deleted (ms). */
   readonly webhookRetentionMs: number;
   /** WEBHOOK_FAILED_RETENTION: dead letters older than this are deleted (ms); null keeps them until replayed. */
@@ -67,18 +67,15 @@ export interface Config {
   readonly corsOrigins: '*' | readonly string[] | null;
 }
 
-/** Every section, in the order the docs list them. */
-export const CONFIG_SECTIONS: readonly Section<Table>[] = [serviceSection, webhookSection, taskSection, hubspotSection, mailchimpSection, declaredSection];
+/** The service's sections, in the order the docs list them. */
+export const SERVICE_SECTIONS: readonly Section<Table>[] = [serviceSection, webhookSection, taskSection];
 
-/** Reads and checks the whole configuration; a bad value throws a one-line ConfigError naming its variable. */
-export function loadConfig(env: Env = process.env): Config {
+/** Reads and checks the service's variables; a bad value throws a one-line ConfigError naming its variable. */
+export function loadServiceConfig(env: Env = process.env): ServiceConfig {
   const service = readSection(serviceSection, env);
   const webhooks = readSection(webhookSection, env);
   const tasks = readSection(taskSection, env);
   checkHeartbeat(tasks.leaseMs, tasks.heartbeatMs);
-  const hubspot = readHubspotConfig(env);
-  const mailchimp = readMailchimpConfig(env);
-  const declared = readDeclaredConfig(env);
   const rate = webhooks.webhookRateLimit;
   return Object.freeze({
     host: service.host,
@@ -99,12 +96,6 @@ export function loadConfig(env: Env = process.env): Config {
       maxAttempts: tasks.maxAttempts,
     }),
     syncIntervals: tasks.syncIntervals,
-    hubspot: hubspot.api,
-    mailchimp: mailchimp.api,
-    sourcesFile: declared.file,
-    declaredSources: declared.sources,
-    hubspotClientSecrets: hubspot.clientSecrets,
-    mailchimpWebhookSecret: mailchimp.webhookSecret,
     webhookRetentionMs: webhooks.webhookRetentionMs,
     webhookFailedRetentionMs: webhooks.webhookFailedRetentionMs,
     webhookRateLimit: rate && Object.freeze({ max: rate.requests, windowMs: rate.perMs }),

@@ -1,6 +1,9 @@
 import { nestingDepth, recordFromPayload, storableText, type RecordWrite } from '../domain/records.js';
 import { ApiError, type FieldError } from '../errors.js';
 
+/** The source of records that arrive by the generic webhook routes. */
+export const WEBHOOK_SOURCE = 'webhook';
+
 /** Deepest JSON nesting accepted inside one record: deeper is refused, not stored. */
 export const MAX_RECORD_DEPTH = 32;
 
@@ -89,7 +92,7 @@ export function writesFromWebhook(
         errors.push(unstorable);
         return;
       }
-      writes.push(recordFromPayload(type, payload, 'webhook'));
+      writes.push(recordFromPayload(type, payload, WEBHOOK_SOURCE));
     });
   }
   if (errors.length > 0) throw new ApiError('validation', 'a record nests too deeply or holds a value that cannot be stored', { errors });

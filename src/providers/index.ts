@@ -1,4 +1,5 @@
-import type { Config } from '../config.js';
+import type { Config } from '../config/index.js';
+import { WEBHOOK_SOURCE } from '../ingest/webhook-payload.js';
 import type { SourceConnector } from '../sources/connector.js';
 import { declared } from './declared/index.js';
 import { hubspot } from './hubspot/index.js';
@@ -13,9 +14,9 @@ export function webhookProviders(): Array<Provider & { webhook: WebhookIntake }>
   return PROVIDERS.filter((p): p is Provider & { webhook: WebhookIntake } => p.webhook !== undefined);
 }
 
-/** Source names the built-in providers sync under: a declared source may not take one. */
+/** Source names the providers sync under, and the generic webhook's own: a declared source may not take one. */
 export function reservedSourceNames(): string[] {
-  return PROVIDERS.flatMap((p) => p.sourceNames);
+  return [...PROVIDERS.flatMap((p) => p.sourceNames), WEBHOOK_SOURCE];
 }
 
 /** The sources /sync can run, by name, in the order of the provider list. */

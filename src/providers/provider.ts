@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Config } from '../config.js';
+import type { Config, Env } from '../config/index.js';
+import type { Section, Table } from '../config/variables.js';
 import type { DeliveryHandler } from '../ingest/delivery.js';
 import type { DeliveryPipeline } from '../ingest/pipeline.js';
 import type { SourceConnector } from '../sources/connector.js';
@@ -44,6 +45,20 @@ export interface ProviderFake {
   defaultRecords: number;
 }
 
+/** What a provider's settings may depend on beyond its own variables. */
+export interface SettingsContext {
+  /** Source names the providers sync under: no declared source may take one. */
+  reservedSourceNames: ReadonlySet<string>;
+}
+
+/** A provider's configuration variables, and how they are read into its entry of `config.providers`. */
+export interface ProviderSettingsSpec {
+  /** Its variables, as the docs list them. */
+  section: Section<Table>;
+  /** Reads and checks them; throws ConfigError naming a bad one. */
+  read(env: Env, context: SettingsContext): unknown;
+}
+
 /**
  * Everything about one provider, in its own folder: the only thing the rest
  * of the service knows of it. Listed in providers/index.ts.
@@ -55,6 +70,8 @@ export interface Provider {
   title: string;
   /** The source names this provider syncs under, reserved for it. */
   sourceNames: readonly string[];
+  /** Its configuration variables; read into `config.providers.<name>`. */
+  settings?: ProviderSettingsSpec;
   /** The sync connectors it offers for this configuration. */
   connectors(config: Config): SourceConnector[];
   webhook?: WebhookIntake;

@@ -1,4 +1,4 @@
-import type { UpstreamLimits } from '../config.js';
+import type { UpstreamLimits } from '../config/index.js';
 import type { SourceClientOptions } from '../sources/http-client.js';
 
 /** A provider's configured limits as its client takes them. */

@@ -47,9 +47,9 @@ describe('SOURCES_FILE', () => {
   it('a valid YAML file declares its sources, which join crm and marketing', () => {
     const file = writeSourcesFile(scratch.dir, 'ok.yaml', { version: 1, sources: { acme: VALID, 'acme-2': { ...VALID, type: 'campaign', mapping: { external_id: 'id', status: 's' } } } });
     const config = loadConfig({ SOURCES_FILE: file, ACME_TOKEN: ' t0k ' });
-    expect(config.sourcesFile).toBe(file);
-    expect(config.declaredSources.map((s) => s.name)).toEqual(['acme', 'acme-2']);
-    expect(config.declaredSources[0]?.env).toEqual({ ACME_TOKEN: 't0k' });
+    expect(config.providers.declared.file).toBe(file);
+    expect(config.providers.declared.sources.map((s) => s.name)).toEqual(['acme', 'acme-2']);
+    expect(config.providers.declared.sources[0]?.env).toEqual({ ACME_TOKEN: 't0k' });
     const connectors = buildConnectors(config);
     expect([...connectors.keys()]).toEqual(['crm', 'marketing', 'acme', 'acme-2']);
     expect(connectors.get('acme-2')?.recordType).toBe('campaign');
@@ -64,13 +64,13 @@ describe('SOURCES_FILE', () => {
 
   it('unset: no declared sources', () => {
     const config = loadConfig({});
-    expect(config.sourcesFile).toBeUndefined();
-    expect(config.declaredSources).toEqual([]);
+    expect(config.providers.declared.file).toBeUndefined();
+    expect(config.providers.declared.sources).toEqual([]);
   });
 
   it('the documented example is valid', () => {
     const config = loadConfig({ SOURCES_FILE: path.join(ROOT, 'examples/sources.example.yaml') });
-    expect(config.declaredSources.map((s) => [s.name, s.spec.type, s.spec.pagination.kind])).toEqual([
+    expect(config.providers.declared.sources.map((s) => [s.name, s.spec.type, s.spec.pagination.kind])).toEqual([
       ['acme', 'customer', 'offset'],
       ['newsletters', 'campaign', 'cursor'],
     ]);

@@ -9,8 +9,7 @@ describe('configuration of the webhook limits', () => {
   it('reads the new variables, with their defaults', () => {
     const d = loadConfig({});
     expect(d).toMatchObject({
-      hubspotClientSecrets: [],
-      mailchimpWebhookSecret: undefined,
+      providers: { hubspot: { clientSecrets: [] }, mailchimp: { webhookSecret: undefined } },
       webhookRetentionMs: 30 * 86_400_000,
       webhookFailedRetentionMs: null,
       webhookRateLimit: null,
@@ -25,8 +24,7 @@ describe('configuration of the webhook limits', () => {
       REQUEST_TIMEOUT: '10s',
     });
     expect(c).toMatchObject({
-      hubspotClientSecrets: ['old-secret', 'new-secret'],
-      mailchimpWebhookSecret: MAILCHIMP_SECRET,
+      providers: { hubspot: { clientSecrets: ['old-secret', 'new-secret'] }, mailchimp: { webhookSecret: MAILCHIMP_SECRET } },
       webhookRetentionMs: 7 * 86_400_000,
       webhookFailedRetentionMs: 90 * 86_400_000,
       webhookRateLimit: { max: 100, windowMs: 1000 },

@@ -1,3 +1,4 @@
+import type { Config } from '../../config/index.js';
 import { ConfigError, readSection, section, text, variable, type Env } from '../../config/variables.js';
 import { loadSourcesFile, SourcesFileError, type DeclaredSourceConfig } from './load-sources-file.js';
 
@@ -11,12 +12,28 @@ export const declaredSection = section('Declared sources', {
   }),
 });
 
+/** `config.providers.declared`. */
+export interface DeclaredSettings {
+  /** SOURCES_FILE: JSON or YAML declaring more REST sources; read and checked at start. */
+  readonly file: string | undefined;
+  /** The sources it declares, their credentials read from the environment variables it names. */
+  readonly sources: readonly DeclaredSourceConfig[];
+}
+
+declare module '../../config/index.js' {
+  interface ProviderSettings {
+    readonly declared: DeclaredSettings;
+  }
+}
+
+export const declaredSettings = (config: Config): DeclaredSettings => config.providers.declared;
+
 /** SOURCES_FILE, read and validated now: a bad file stops the start with one line, like any bad value. */
-export function readDeclaredConfig(env: Env): { file: string | undefined; sources: readonly DeclaredSourceConfig[] } {
+export function readDeclaredSettings(env: Env, reserved: ReadonlySet<string> = new Set()): DeclaredSettings {
   const { file } = readSection(declaredSection, env);
-  if (!file) return { file: undefined, sources: Object.freeze([]) };
+  if (!file) return Object.freeze({ file: undefined, sources: Object.freeze([]) });
   try {
-    return { file, sources: Object.freeze(loadSourcesFile(file, env)) };
+    return Object.freeze({ file, sources: Object.freeze(loadSourcesFile(file, env, reserved)) });
   } catch (err) {
     if (err instanceof SourcesFileError) throw new ConfigError('SOURCES_FILE', err.message);
     throw err;

@@ -32,7 +32,7 @@ function oneLine(text: string): string {
 }
 
 /** Parses the text of a sources file: JSON when the name ends in .json, else YAML (which JSON also is). */
-export function parseSourcesText(text: string, file: string, env: Env = {}): DeclaredSourceConfig[] {
+export function parseSourcesText(text: string, file: string, env: Env = {}, reserved: ReadonlySet<string> = new Set()): DeclaredSourceConfig[] {
   let doc: unknown;
   try {
     doc = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true, uniqueKeys: true });
@@ -42,7 +42,7 @@ export function parseSourcesText(text: string, file: string, env: Env = {}): Dec
   }
   let specs: Map<string, SourceSpec>;
   try {
-    specs = validateSourcesFile(doc);
+    specs = validateSourcesFile(doc, reserved);
   } catch (err) {
     if (err instanceof SourcesSchemaError) throw new SourcesFileError(file, err.message);
     throw err;
@@ -55,7 +55,7 @@ export function parseSourcesText(text: string, file: string, env: Env = {}): Dec
 }
 
 /** Reads, parses and validates SOURCES_FILE. Throws SourcesFileError with one line on any problem. */
-export function loadSourcesFile(file: string, env: Env = {}): DeclaredSourceConfig[] {
+export function loadSourcesFile(file: string, env: Env = {}, reserved: ReadonlySet<string> = new Set()): DeclaredSourceConfig[] {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -65,5 +65,5 @@ export function loadSourcesFile(file: string, env: Env = {}): DeclaredSourceConf
       code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? oneLine(String(err))})`;
     throw new SourcesFileError(file, problem);
   }
-  return parseSourcesText(text, file, env);
+  return parseSourcesText(text, file, env, reserved);
 }

@@ -14,7 +14,7 @@ import { Type, type Static, type TSchema } from 'typebox';
 /** Declared source names: lowercase, usable in /sync/{name} and as the records' `source`. */
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Names the service itself uses for records' `source`. */
-export const RESERVED_SOURCE_NAMES: ReadonlySet<string> = new Set(['crm', 'marketing', 'webhook']);
+
 
 const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const DOT_PATH = '^[^.]+(\\.[^.]+)*$';
@@ -383,7 +383,7 @@ function checkKinded<K extends string>(
  * Validates a parsed sources file. Returns the sources by name, defaults not
  * yet applied (the connector applies them where it uses them).
  */
-export function validateSourcesFile(doc: unknown): Map<string, SourceSpec> {
+export function validateSourcesFile(doc: unknown, reserved: ReadonlySet<string> = new Set()): Map<string, SourceSpec> {
   if (doc === null || doc === undefined) throw new SourcesSchemaError(null, '', 'the file is empty (it must declare `sources:`)');
   check(SourcesFileShape, doc, null, '');
   const out = new Map<string, SourceSpec>();
@@ -391,8 +391,8 @@ export function validateSourcesFile(doc: unknown): Map<string, SourceSpec> {
     if (!SOURCE_NAME_PATTERN.test(name)) {
       throw new SourcesSchemaError(name, '', 'is not a valid source name: use lowercase letters, digits, _ and - (up to 64, starting with a letter or digit)');
     }
-    if (RESERVED_SOURCE_NAMES.has(name)) {
-      throw new SourcesSchemaError(name, '', `is a built-in source name; pick another (reserved: ${[...RESERVED_SOURCE_NAMES].join(', ')})`);
+    if (reserved.has(name)) {
+      throw new SourcesSchemaError(name, '', `is a built-in source name; pick another (reserved: ${[...reserved].join(', ')})`);
     }
     check(SourceBase, raw, name, '');
     const s = raw as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { UpstreamLimits } from '../../config/core.js';
+import type { Config, UpstreamLimits } from '../../config/index.js';
 import { integer, list, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
 
 /** HubSpot's variables: the `crm` source's API access and politeness, and the webhook signature secret. */
@@ -20,15 +20,30 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
   }),
 });
 
-export interface HubspotConfig extends UpstreamLimits {
+export interface HubspotApiConfig extends UpstreamLimits {
   readonly accessToken: string | undefined;
   readonly baseUrl: string;
 }
 
-export function readHubspotConfig(env: Env): { api: HubspotConfig; clientSecrets: readonly string[] } {
+/** `config.providers.hubspot`. */
+export interface HubspotSettings {
+  readonly api: HubspotApiConfig;
+  /** HUBSPOT_CLIENT_SECRET: the app's client secret(s) that sign X-HubSpot-Signature-v3; empty takes unsigned webhooks. */
+  readonly clientSecrets: readonly string[];
+}
+
+declare module '../../config/index.js' {
+  interface ProviderSettings {
+    readonly hubspot: HubspotSettings;
+  }
+}
+
+export function readHubspotSettings(env: Env): HubspotSettings {
   const v = readSection(hubspotSection, env);
-  return {
+  return Object.freeze({
     api: Object.freeze({ accessToken: v.accessToken, baseUrl: v.baseUrl, rateLimit: v.rateLimit, concurrency: v.concurrency }),
     clientSecrets: v.clientSecrets,
-  };
+  });
 }
+
+export const hubspotSettings = (config: Config): HubspotSettings => config.providers.hubspot;

@@ -1,5 +1,6 @@
 import type { Provider } from '../provider.js';
 import { limitsOf } from '../upstream-limits.js';
+import { hubspotSection, hubspotSettings, readHubspotSettings } from './config.js';
 import { HubspotSource } from './connector.js';
 import { startFakeHubspot } from './fake/server.js';
 import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler } from './webhook.js';
@@ -10,9 +11,11 @@ export const hubspot: Provider = {
   name: 'hubspot',
   title: `${HUBSPOT_SOURCE} (HubSpot contacts)`,
   sourceNames: [HUBSPOT_SOURCE],
-  connectors: ({ hubspot: c }) => [
-    new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: c.accessToken, baseUrl: c.baseUrl, client: limitsOf(c) }),
-  ],
+  settings: { section: hubspotSection, read: (env) => readHubspotSettings(env) },
+  connectors: (config) => {
+    const { api } = hubspotSettings(config);
+    return [new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: api.accessToken, baseUrl: api.baseUrl, client: limitsOf(api) })];
+  },
   webhook: {
     inboxRoute: HUBSPOT_INBOX_ROUTE,
     keyPrefix: HUBSPOT_KEY_PREFIX,

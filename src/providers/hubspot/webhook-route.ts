@@ -6,6 +6,7 @@ import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outco
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
+import { hubspotSettings } from './config.js';
 import { HUBSPOT_INBOX_ROUTE, hubspotDeliveryHandler, hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
 
 /**
@@ -62,7 +63,7 @@ const HubspotAnswer = Type.Object({
  * then processed; one that fails becomes a dead letter (GET /webhooks/events).
  */
 export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline }) => {
-  const hubspotSecrets = config.hubspotClientSecrets;
+  const hubspotSecrets = hubspotSettings(config).clientSecrets;
   if (hubspotSecrets.length === 0) app.log.warn('HUBSPOT_CLIENT_SECRET is not set: unsigned HubSpot webhooks are accepted');
 
   app.post(

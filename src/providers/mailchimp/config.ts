@@ -1,4 +1,4 @@
-import type { UpstreamLimits } from '../../config/core.js';
+import type { Config, UpstreamLimits } from '../../config/index.js';
 import { ConfigError, integer, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
 
 /** Mailchimp keys end in `-<dc>`; the API lives at that data centre. */
@@ -35,21 +35,36 @@ export const mailchimpSection = section('Mailchimp: the `marketing` source and `
   ),
 });
 
-export interface MailchimpConfig extends UpstreamLimits {
+export interface MailchimpApiConfig extends UpstreamLimits {
   readonly apiKey: string | undefined;
   readonly baseUrl: string | undefined;
 }
 
+/** `config.providers.mailchimp`. */
+export interface MailchimpSettings {
+  readonly api: MailchimpApiConfig;
+  /** MAILCHIMP_WEBHOOK_SECRET: the secret in the webhook URL; unset turns the route off. */
+  readonly webhookSecret: string | undefined;
+}
+
+declare module '../../config/index.js' {
+  interface ProviderSettings {
+    readonly mailchimp: MailchimpSettings;
+  }
+}
+
+export const mailchimpSettings = (config: Config): MailchimpSettings => config.providers.mailchimp;
+
 /** The API settings, the base URL taken from the key when not given. */
-export function readMailchimpConfig(env: Env): { api: MailchimpConfig; webhookSecret: string | undefined } {
+export function readMailchimpSettings(env: Env): MailchimpSettings {
   const v = readSection(mailchimpSection, env);
   const baseUrl = v.baseUrl ?? (v.apiKey ? mailchimpBaseUrlFromKey(v.apiKey) : undefined);
   if (v.apiKey && !baseUrl) {
     // The key itself is a credential: name the variable, never echo the value.
     throw new ConfigError('MAILCHIMP_API_KEY', 'must end in its data centre, such as -us6 (or set MAILCHIMP_BASE_URL)');
   }
-  return {
+  return Object.freeze({
     api: Object.freeze({ apiKey: v.apiKey, baseUrl, rateLimit: v.rateLimit, concurrency: v.concurrency }),
     webhookSecret: v.webhookSecret,
-  };
+  });
 }

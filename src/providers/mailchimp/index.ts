@@ -1,5 +1,6 @@
 import type { Provider } from '../provider.js';
 import { limitsOf } from '../upstream-limits.js';
+import { mailchimpSection, mailchimpSettings, readMailchimpSettings } from './config.js';
 import { MailchimpSource } from './connector.js';
 import { startFakeMailchimp } from './fake/server.js';
 import { MAILCHIMP_INBOX_ROUTE, MAILCHIMP_KEY_PREFIX, MAILCHIMP_SOURCE, mailchimpDeliveryHandler } from './webhook.js';
@@ -10,9 +11,11 @@ export const mailchimp: Provider = {
   name: 'mailchimp',
   title: `${MAILCHIMP_SOURCE} (Mailchimp campaigns)`,
   sourceNames: [MAILCHIMP_SOURCE],
-  connectors: ({ mailchimp: c }) => [
-    new MailchimpSource({ name: MAILCHIMP_SOURCE, apiKey: c.apiKey, baseUrl: c.baseUrl, client: limitsOf(c) }),
-  ],
+  settings: { section: mailchimpSection, read: (env) => readMailchimpSettings(env) },
+  connectors: (config) => {
+    const { api } = mailchimpSettings(config);
+    return [new MailchimpSource({ name: MAILCHIMP_SOURCE, apiKey: api.apiKey, baseUrl: api.baseUrl, client: limitsOf(api) })];
+  },
   webhook: {
     inboxRoute: MAILCHIMP_INBOX_ROUTE,
     keyPrefix: MAILCHIMP_KEY_PREFIX,

@@ -8,6 +8,7 @@ import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outco
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
+import { mailchimpSettings } from './config.js';
 import { FormFieldError, MAILCHIMP_INBOX_ROUTE, mailchimpDeliveryHandler, MAILCHIMP_TYPES, mailchimpDeliveryKey, parseMailchimpForm, type FormObject } from './webhook.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -24,7 +25,7 @@ const SecretParams = Type.Object({ secret: Type.String({ minLength: 1, maxLength
  * a dead letter (GET /webhooks/events).
  */
 export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline }) => {
-  const mailchimpSecret = config.mailchimpWebhookSecret;
+  const mailchimpSecret = mailchimpSettings(config).webhookSecret;
 
   // Mailchimp posts forms. Parsed only in this plugin's routes (the JSON routes
   // keep answering 415 to a form), within the same body limit.

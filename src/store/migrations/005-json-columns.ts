@@ -15,7 +15,7 @@ export const JSON_COLUMNS = [
 /**
  * PostgreSQL keeps the JSON columns as `json` (validated text) instead of
  * `jsonb`. No query looks inside them, so jsonb's binary form only cost
- * time: converting a 1.3 KB Mailchimp campaign to jsonb made a 1,000-row
+ * time: converting a 1.3 KB campaign record to jsonb made a 1,000-row
  * upsert take 63 ms in the server against 37 ms as json (BENCHMARKS.md). And
  * json keeps the text as written, so the API gives the same attributes, in
  * the same key order, on both engines. Databases created since this change
