@@ -9,6 +9,7 @@ export interface Metrics {
   readonly writerBatchRecords: Histogram;
   readonly writerBatchDeliveries: Histogram;
   readonly storeErrors: Counter<'operation'>;
+  readonly storeUnavailable: Counter<'operation'>;
   readonly webhookDuplicates: Counter;
 }
 
@@ -51,6 +52,12 @@ export function createMetrics(): Metrics {
     storeErrors: new Counter({
       name: 'tributary_store_errors_total',
       help: 'Store operations that failed, by operation',
+      labelNames: ['operation'],
+      registers: [registry],
+    }),
+    storeUnavailable: new Counter({
+      name: 'tributary_store_unavailable_total',
+      help: 'Store operations that failed for a passing reason (busy, full, read-only, connection lost), answered 503 with Retry-After',
       labelNames: ['operation'],
       registers: [registry],
     }),

@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.js';
 import { buildConnectors, webhookProviders } from './providers/index.js';
 import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
+import { StoreOutage } from './store/outage.js';
 import { TaskRunner } from './tasks/runner.js';
 import { SyncScheduler } from './tasks/scheduler.js';
 import { TaskStore } from './tasks/task-store.js';
@@ -35,16 +36,25 @@ export class Services {
   readonly tasks: TaskStore;
   readonly runner: TaskRunner;
   readonly connectors: ReadonlyMap<string, SourceConnector>;
+  /** One outage tracker for every store write behind the routes: one outage, a few log lines. */
+  readonly outage: StoreOutage;
   private readonly scheduler: SyncScheduler;
   private readonly retention: InboxRetention;
 
   constructor({ config, store, logger, metrics, connectors }: ServicesDeps) {
-    this.pipeline = new DeliveryPipeline(store, { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords }, metrics, logger);
+    this.outage = new StoreOutage(logger.child({ component: 'store' }), metrics);
+    this.pipeline = new DeliveryPipeline(
+      store,
+      { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords },
+      metrics,
+      logger,
+      this.outage,
+    );
     this.catalog = new InboxCatalog([
       GENERIC_INTAKE,
       ...webhookProviders().map((p) => ({ source: p.name, routes: [p.webhook.inboxRoute], handler: p.webhook.handler })),
     ]);
-    this.replayer = new InboxReplayer(store, this.catalog, metrics, logger.child({ component: 'inbox' }));
+    this.replayer = new InboxReplayer(store, this.catalog, metrics, logger.child({ component: 'inbox' }), this.outage);
     this.retention = new InboxRetention(
       store,
       { retentionMs: config.webhookRetentionMs, failedRetentionMs: config.webhookFailedRetentionMs, intervalMs: 3_600_000 },

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, problem, type ErrorCode, type FieldError, type ProblemBody } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { StoreUnavailable } from '../store/store-errors.js';
 import { fieldErrors } from './validation.js';
 
 // Fastify's own error codes for bad requests, mapped onto our registry.
@@ -41,7 +42,8 @@ function pathPattern(url: string): RegExp {
 }
 
 /** Any error a request can end in, as RFC 9457 problem details. */
-export function problemFor(err: FastifyError | ApiError, req: FastifyRequest): ProblemBody {
+export function problemFor(err: FastifyError | ApiError | StoreUnavailable, req: FastifyRequest): ProblemBody {
+  if (err instanceof StoreUnavailable) return problem('unavailable', err.message, { instance: req.url });
   if (err instanceof ApiError) {
     const errors = err.extra.errors;
     if (!errors || errors.length <= MAX_LISTED_ERRORS) return problem(err.code, err.message, { ...err.extra, instance: req.url });
@@ -104,8 +106,13 @@ export function problemHandling(app: FastifyInstance): void {
     return sendProblem(reply, problem('not_found', `no route ${req.method} ${path}`, { instance: req.url }));
   };
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+  app.setErrorHandler((err: FastifyError | ApiError | StoreUnavailable, req, reply) => {
     const body = problemFor(err, req);
+    if (err instanceof StoreUnavailable) {
+      // Logged once per outage by StoreOutage, not once per request.
+      reply.header('retry-after', String(err.retryAfterSeconds));
+      return sendProblem(reply, body);
+    }
     // The not-found route parses bodies too; with no route to take the body,
     // its content type, size or syntax is beside the point: say 404/405.
     if (req.is404 && body.status < 500) return noRoute(req, reply);

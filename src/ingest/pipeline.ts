@@ -3,6 +3,8 @@ import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { RecordWrite } from '../domain/records.js';
 import { applyRecordWrites } from '../store/record-writes.js';
 import { findFirstCopies, insertInboxRow, recordInboxRows, setInboxOutcome, type NewInboxRow, type StoredAnswer } from '../store/webhook-inbox.js';
+import { StoreOutage } from '../store/outage.js';
+import { StoreUnavailable } from '../store/store-errors.js';
 import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
 import { applyPrepared, DeliveryRejected, describeError, type DeliveryMeta, type EventOutcome, type PreparedDelivery } from './delivery.js';
 
@@ -92,6 +94,7 @@ export class DeliveryPipeline {
     private readonly options: PipelineOptions,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly outage: StoreOutage = new StoreOutage(log, metrics),
   ) {}
 
   /** Resolves with one outcome per event once they are committed; rejects only when the store cannot keep them at all. */
@@ -178,8 +181,15 @@ export class DeliveryPipeline {
   }
 
   private settle(p: Pending, event: number, outcome: EventOutcome): void {
+    if (p.left === 0) return; // already failed whole
     p.outcomes[event] = outcome;
     if (--p.left === 0) p.resolve(p.outcomes as EventOutcome[]);
+  }
+
+  private fail(p: Pending, err: unknown): void {
+    if (p.left === 0) return;
+    p.left = 0;
+    p.reject(err);
   }
 
   private async commit(units: Unit[]): Promise<void> {
@@ -193,8 +203,16 @@ export class DeliveryPipeline {
       if (duplicates > 0) this.metrics.webhookDuplicates.inc(duplicates);
       this.metrics.writerBatchDeliveries.observe(live.length);
       this.metrics.writerBatchRecords.observe(live.reduce((n, u) => n + u.pending.job.weight, 0));
+      this.outage.succeeded();
       for (const o of outcomes) this.settle(o.unit.pending, o.event, o.outcome);
     } catch (err) {
+      const failure = this.outage.failed('webhook_batch', err);
+      if (failure instanceof StoreUnavailable) {
+        // A passing failure (busy, full, connection lost) would fail each part alone too:
+        // every sender is told to retry, and nothing becomes a dead letter.
+        for (const u of live) this.fail(u.pending, failure);
+        return;
+      }
       this.metrics.storeErrors.inc({ operation: 'webhook_batch' });
       if (live.length > 1) {
         // One bad delivery must not fail its neighbours: retry each alone.
@@ -323,11 +341,12 @@ export class DeliveryPipeline {
         return { inbox_id: id, status: 'failed', duplicate_of: null, records: [], error: DEAD_LETTER_DETAIL, answer };
       });
       if (outcome.status === 'duplicate') this.metrics.webhookDuplicates.inc();
+      this.outage.succeeded();
       this.settle(unit.pending, e, outcome);
     } catch (deadErr) {
-      this.log.error({ err: deadErr }, 'webhook delivery could not be stored');
-      unit.pending.left = 0;
-      unit.pending.reject(err);
+      const failure = this.outage.failed('webhook_dead_letter', deadErr);
+      if (!(failure instanceof StoreUnavailable)) this.log.error({ err: deadErr }, 'webhook delivery could not be stored');
+      this.fail(unit.pending, failure instanceof StoreUnavailable ? failure : err);
     }
   }
 }

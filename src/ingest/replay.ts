@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { Store } from '../store/open-store.js';
+import { StoreOutage } from '../store/outage.js';
+import { StoreUnavailable } from '../store/store-errors.js';
 import { getInboxRow, setInboxOutcome, type InboxRow, type InboxStatus } from '../store/webhook-inbox.js';
 import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
 import { applyPrepared, DeliveryRejected, describeError, prepareStored, type DeliveryMeta, type EventOutcome } from './delivery.js';
@@ -33,6 +35,7 @@ export class InboxReplayer {
     private readonly catalog: InboxCatalog,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly outage: StoreOutage = new StoreOutage(log, metrics),
   ) {}
 
   async replay(id: number): Promise<ReplayResult> {
@@ -49,6 +52,9 @@ export class InboxReplayer {
         return this.applyStored(tx, current);
       });
     } catch (err) {
+      // A passing failure leaves the row as it was: the operator replays again later.
+      const failure = this.outage.failed('webhook_replay', err);
+      if (failure instanceof StoreUnavailable) throw failure;
       // The operator who replays sees the store's own error; a sender never does.
       this.metrics.storeErrors.inc({ operation: 'webhook_replay' });
       this.log.error({ err, inbox_id: id }, 'webhook replay failed; the delivery stays a dead letter');
