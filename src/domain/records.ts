@@ -222,6 +222,7 @@ export function nestingDepth(value: unknown, limit: number): number {
 }
 
 // U+0000 and unpaired UTF-16 surrogates: PostgreSQL refuses both in text columns.
+// eslint-disable-next-line no-control-regex -- U+0000 is exactly what it looks for
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 // ES2024, in V8 since Node 20; the project's lib is ES2023.

@@ -25,7 +25,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
   };
 }
 
-export async function migrateToLatest(db: Kysely<any>, engine: Engine): Promise<void> {
+export async function migrateToLatest<DB>(db: Kysely<DB>, engine: Engine): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrationsFor(engine) };
   const migrator = new Migrator({ db, provider });
   const { error, results } = await migrator.migrateToLatest();
