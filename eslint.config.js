@@ -12,6 +12,8 @@ export default tseslint.config(
   {
     languageOptions: { globals: { ...globals.node } },
     rules: {
+      // A variable set once but read by a closure before that (a server's handler) stays let.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // An unused argument named with a leading underscore is a signature kept on purpose.
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },

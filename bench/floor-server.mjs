@@ -70,7 +70,12 @@ const server = http.createServer((req, res) => {
       return;
     }
     const key = req.headers['webhook-id'] ?? null;
-    const answer = JSON.stringify({ status: 'stored', delivery_id: key, stored: 1, records: [{ type: 'customer', external_id: customer.external_id, result: 'created' }] });
+    const answer = JSON.stringify({
+      status: 'stored',
+      delivery_id: key,
+      stored: 1,
+      records: [{ type: 'customer', external_id: customer.external_id, result: 'created' }],
+    });
     const headers = JSON.stringify({ 'content-type': req.headers['content-type'], 'webhook-id': key });
     if (queue.push({ res, body, customer, key, headers, answer }) === 1) setImmediate(drain);
   });

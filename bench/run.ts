@@ -67,7 +67,11 @@ fs.mkdirSync(runDir, { recursive: true });
 const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-'));
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-const load = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 const loads: Array<{ phase: string; loadavg: string }> = [];
 const markLoad = (phase: string) => {
   loads.push({ phase, loadavg: load() });
@@ -241,7 +245,9 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
         await child.stop();
         const stored = await storedCounts(s);
         rows.push({ target, round, ...m, stored: { ...stored, expected: m.warmupOk + m.run.ok } });
-        say(`  ${target}: ${fmt.int(m.run.rate)} req/s, p99 ${fmt.ms(m.run.p99)} ms, ${fmt.int(m.run.serverCpuUs ?? Number.NaN)} CPU µs/request; stored ${stored.records} records / ${stored.inbox} inbox rows`);
+        say(
+          `  ${target}: ${fmt.int(m.run.rate)} req/s, p99 ${fmt.ms(m.run.p99)} ms, ${fmt.int(m.run.serverCpuUs ?? Number.NaN)} CPU µs/request; stored ${stored.records} records / ${stored.inbox} inbox rows`,
+        );
       } finally {
         await child.stop();
       }
@@ -306,7 +312,9 @@ async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
         say(`  loaded ${done.toLocaleString('en-US')}`);
       }
     });
-    say(`  ${engine}: ${settings.records.toLocaleString('en-US')} records in ${loaded.seconds.toFixed(1)} s (${fmt.int(settings.records / loaded.seconds)} records/s)`);
+    say(
+      `  ${engine}: ${settings.records.toLocaleString('en-US')} records in ${loaded.seconds.toFixed(1)} s (${fmt.int(settings.records / loaded.seconds)} records/s)`,
+    );
     const L = settings.limit;
     const pos = await positions(s.config, L, loaded.midpoint);
     const since = encodeURIComponent(new Date(loaded.midpoint).toISOString());
@@ -317,10 +325,20 @@ async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
       { name: 'first page', path: `/data?limit=${L}`, check: (b) => fullPage(b) ?? totalIs(pos.visible)(b), limits: 'cheap' },
       { name: 'middle page by cursor', path: `/data?limit=${L}&cursor=${pos.midCursor}`, check: fullPage, limits: 'cheap' },
       { name: 'last page by cursor', path: `/data?limit=${L}&cursor=${pos.endCursor}`, check: lastPage, limits: 'cheap' },
-      { name: 'first page, type=campaign', path: `/data?limit=${L}&type=campaign`, check: (b) => fullPage(b) ?? totalIs(pos.visibleCampaigns)(b), limits: 'cheap' },
+      {
+        name: 'first page, type=campaign',
+        path: `/data?limit=${L}&type=campaign`,
+        check: (b) => fullPage(b) ?? totalIs(pos.visibleCampaigns)(b),
+        limits: 'cheap',
+      },
       { name: 'last page by cursor, type=campaign', path: `/data?limit=${L}&type=campaign&cursor=${pos.endCampaignCursor}`, check: lastPage, limits: 'cheap' },
       // The feed's last page still carries a next_cursor: the client's bookmark for later changes.
-      { name: 'change feed: last page by cursor', path: `/data?limit=${L}&updated_since=${since}&cursor=${pos.endFeedCursor}`, check: fullPage, limits: 'cheap' },
+      {
+        name: 'change feed: last page by cursor',
+        path: `/data?limit=${L}&updated_since=${since}&cursor=${pos.endFeedCursor}`,
+        check: fullPage,
+        limits: 'cheap',
+      },
       { name: 'total only (limit=1), no filter', path: '/data?limit=1', check: totalIs(pos.visible), limits: 'cheap' },
       { name: 'total only, type=customer&source=crm', path: '/data?limit=1&type=customer&source=crm', limits: 'cheap' },
       { name: 'total only, include_deleted=true', path: '/data?limit=1&include_deleted=true', check: totalIs(settings.records), limits: 'cheap' },
@@ -386,7 +404,19 @@ function storedCell(r: WebhookRow): string {
 
 function webhookRunsTable(rows: WebhookRow[]): string {
   return table(
-    ['round', 'target', '2xx/s', 'vs adjacent bare', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'requests', 'non-2xx / errors', 'stored records / inbox / 2xx answers', 'deliveries per commit'],
+    [
+      'round',
+      'target',
+      '2xx/s',
+      'vs adjacent bare',
+      'p50 ms',
+      'p99 ms',
+      'server CPU µs/req',
+      'requests',
+      'non-2xx / errors',
+      'stored records / inbox / 2xx answers',
+      'deliveries per commit',
+    ],
     rows.map((r) => {
       const ref = r.target === 'bare' ? null : adjacentBare(rows, r);
       return [
@@ -411,13 +441,27 @@ function webhookRunsTable(rows: WebhookRow[]): string {
 function webhookSummaryTable(rows: WebhookRow[]): string {
   const targets = [...new Set(rows.map((r) => r.target))];
   return table(
-    ['target', 'median 2xx/s', 'rate vs bare (median of per-round ratios)', 'median p99 ms', 'p99 vs bare', 'median server CPU µs/req', 'CPU vs bare', 'every 2xx stored'],
+    [
+      'target',
+      'median 2xx/s',
+      'rate vs bare (median of per-round ratios)',
+      'median p99 ms',
+      'p99 vs bare',
+      'median server CPU µs/req',
+      'CPU vs bare',
+      'every 2xx stored',
+    ],
     targets.map((t) => {
       const mine = rows.filter((r) => r.target === t);
       const refs = mine.map((r) => (t === 'bare' ? null : adjacentBare(rows, r)));
       const ratio = (f: (r: WebhookRow, ref: { rate: number; p99: number; cpu: number }) => number) =>
         t === 'bare' ? '1.00x' : fmt.ratio(median(mine.map((r, i) => f(r, refs[i] as { rate: number; p99: number; cpu: number }))));
-      const stored = t === 'bare' ? 'n/a' : mine.every((r) => r.stored && r.stored.records === r.stored.expected && r.stored.inbox === r.stored.expected) ? 'yes, every run' : 'NO';
+      const stored =
+        t === 'bare'
+          ? 'n/a'
+          : mine.every((r) => r.stored && r.stored.records === r.stored.expected && r.stored.inbox === r.stored.expected)
+            ? 'yes, every run'
+            : 'NO';
       return [
         targetName(t),
         fmt.int(median(mine.map((r) => r.run.rate))),
@@ -451,8 +495,24 @@ function dataTable(d: DataSection): string {
   return table(
     ['GET /data', 'p50 ms', 'p99 ms', 'p50 vs first page', 'total', 'samples', 'check'],
     [
-      ...d.probes.map((p) => [p.name, fmt.ms(p.p50), fmt.ms(p.p99), fmt.ratio(p.p50 / first.p50), p.total === null ? 'null' : fmt.int(p.total), String(p.samples), p.problem ?? 'ok']),
-      ['(contrast) count(*) of visible rows, in-process, no HTTP', fmt.ms(d.rawCount.p50), '', fmt.ratio(d.rawCount.p50 / first.p50), fmt.int(d.rawCount.n), '5', ''],
+      ...d.probes.map((p) => [
+        p.name,
+        fmt.ms(p.p50),
+        fmt.ms(p.p99),
+        fmt.ratio(p.p50 / first.p50),
+        p.total === null ? 'null' : fmt.int(p.total),
+        String(p.samples),
+        p.problem ?? 'ok',
+      ]),
+      [
+        '(contrast) count(*) of visible rows, in-process, no HTTP',
+        fmt.ms(d.rawCount.p50),
+        '',
+        fmt.ratio(d.rawCount.p50 / first.p50),
+        fmt.int(d.rawCount.n),
+        '5',
+        '',
+      ],
     ],
     ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
@@ -494,12 +554,30 @@ async function main(): Promise<void> {
   markLoad('end');
 
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  const md: string[] = [`# Bench run ${stamp}`, '', `Revision: ${revision()}`, `Machine: ${JSON.stringify(machine())}`, `Settings: ${JSON.stringify(settings)}`, `Took ${minutes} min.`, ''];
+  const md: string[] = [
+    `# Bench run ${stamp}`,
+    '',
+    `Revision: ${revision()}`,
+    `Machine: ${JSON.stringify(machine())}`,
+    `Settings: ${JSON.stringify(settings)}`,
+    `Took ${minutes} min.`,
+    '',
+  ];
   if (webhookRows.length > 0) {
-    md.push(`## Webhook ingestion, ${settings.connections} connections`, '', webhookSummaryTable(webhookRows), '', 'Every run:', '', webhookRunsTable(webhookRows), '');
+    md.push(
+      `## Webhook ingestion, ${settings.connections} connections`,
+      '',
+      webhookSummaryTable(webhookRows),
+      '',
+      'Every run:',
+      '',
+      webhookRunsTable(webhookRows),
+      '',
+    );
     const cpu = webhookRows.map((r) => `${targetName(r.target)} ${fmt.int(r.run.clientCpuUs)}`).join(', ');
     md.push(`Load generator (autocannon, in the bench process) CPU µs per request: ${cpu}.`);
-    if (commitFloor) md.push(`SQLite commit of 25 small rows (WAL, synchronous=FULL) on this disk: p50 ${fmt.ms(commitFloor.p50)} ms, p99 ${fmt.ms(commitFloor.p99)} ms.`);
+    if (commitFloor)
+      md.push(`SQLite commit of 25 small rows (WAL, synchronous=FULL) on this disk: p50 ${fmt.ms(commitFloor.p50)} ms, p99 ${fmt.ms(commitFloor.p99)} ms.`);
     md.push('', `### A lone sender: 1 connection, ${SEQUENTIAL_REQUESTS} deliveries one after another (round 1)`, '', sequentialTable(webhookRows), '');
   }
   for (const d of dataSections) {
@@ -513,10 +591,21 @@ async function main(): Promise<void> {
     );
   }
   if (syncText) md.push(syncText);
-  md.push('## Load average during the run', '', table(['phase', 'load average (1, 5, 15 min)'], loads.map((l) => [l.phase, l.loadavg])), '');
+  md.push(
+    '## Load average during the run',
+    '',
+    table(
+      ['phase', 'load average (1, 5, 15 min)'],
+      loads.map((l) => [l.phase, l.loadavg]),
+    ),
+    '',
+  );
   const text = md.join('\n');
   fs.writeFileSync(path.join(runDir, 'results.md'), text);
-  fs.writeFileSync(path.join(runDir, 'results.json'), JSON.stringify({ stamp, revision: revision(), machine: machine(), settings, loads, commitFloor, webhook: webhookRows, data: dataSections }, null, 2));
+  fs.writeFileSync(
+    path.join(runDir, 'results.json'),
+    JSON.stringify({ stamp, revision: revision(), machine: machine(), settings, loads, commitFloor, webhook: webhookRows, data: dataSections }, null, 2),
+  );
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), text);
   say(`\n${text}`);
   say(`results: ${path.relative(root, runDir)}/results.{md,json}`);

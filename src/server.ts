@@ -29,11 +29,7 @@ async function main(): Promise<void> {
   }
   // Loaded only once the configuration is good: a bad value is reported at
   // once, without first loading the whole HTTP stack and database drivers.
-  const [{ pino }, { buildApp }, { openStore }] = await Promise.all([
-    import('pino'),
-    import('./app.js'),
-    import('./store/open-store.js'),
-  ]);
+  const [{ pino }, { buildApp }, { openStore }] = await Promise.all([import('pino'), import('./app.js'), import('./store/open-store.js')]);
   const logger = pino({ level: config.logLevel, base: { service: 'tributary' } });
   if (config.apiKeys.length === 0) logger.warn('API_KEY is not set: every route is open to anyone who can reach this port');
   if (config.webhookSecrets.length === 0) logger.warn('WEBHOOK_SECRET is not set: unsigned webhooks are accepted');

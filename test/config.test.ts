@@ -191,7 +191,9 @@ describe('loadConfig: each bad value throws a ConfigError naming its variable', 
     [{ SYNC_INTERVAL_CRM: '0' }, 'SYNC_INTERVAL_CRM'],
   ];
   for (const [env, variable] of cases) {
-    it(`${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}`, () => {
+    it(`${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`, () => {
       const err = expectConfigError(env, variable);
       // The message shows what was wrong, not only that something was.
       expect(err.message.length).toBeGreaterThan(variable.length + 20);

@@ -219,7 +219,10 @@ export async function positions(config: DatabaseConfig, limit: number, midpoint:
   try {
     const db = store.db;
     const count = async (type?: string) => {
-      let q = db.selectFrom('records').select((eb) => eb.fn.countAll<number>().as('n')).where('deleted_at', 'is', null);
+      let q = db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('deleted_at', 'is', null);
       if (type) q = q.where('type', '=', type);
       return Number((await q.executeTakeFirstOrThrow()).n);
     };

@@ -35,11 +35,22 @@ const port = 18000 + Math.floor(Math.random() * 1000);
 const flags = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/dist/server.js'], {
   stdio: 'inherit',
-  env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`, ...sourceEnv, LOG_LEVEL: 'warn' },
+  env: {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: process.env.PROFILE_DATABASE_URL ?? `sqlite:${path.join(dir, 'db.sqlite')}`,
+    ...sourceEnv,
+    LOG_LEVEL: 'warn',
+  },
 });
 const base = `http://127.0.0.1:${port}`;
 for (let i = 0; i < 100; i++) {
-  try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not yet */ }
+  try {
+    if ((await fetch(`${base}/readyz`)).ok) break;
+  } catch {
+    /* not yet */
+  }
   await sleep(100);
 }
 const t0 = Date.now();
@@ -48,7 +59,10 @@ const { task_id } = (await (await fetch(`${base}/sync/${marketing ? 'marketing' 
 for (;;) {
   await sleep(200);
   const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };
-  if (t.status !== 'running' && t.status !== 'queued') { console.log(t); break; }
+  if (t.status !== 'running' && t.status !== 'queued') {
+    console.log(t);
+    break;
+  }
 }
 const secs = (Date.now() - t0) / 1000;
 const cpu = cpuSeconds(child.pid as number);

@@ -121,7 +121,11 @@ export interface SyncReport {
 }
 
 const MiB = 2 ** 20;
-const loadavg = () => os.loadavg().map((v) => v.toFixed(2)).join(' ');
+const loadavg = () =>
+  os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 
 function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -226,7 +230,11 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
       if (task.status !== 'queued' && task.status !== 'running') break;
       if (performance.now() - t0 > limitMs) {
         cutShort = true;
-        await fetch(`${service.url}/tasks/cancel`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ task_id: accepted.task_id }) });
+        await fetch(`${service.url}/tasks/cancel`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ task_id: accepted.task_id }),
+        });
         s.say(`  ${label}: time limit (${Math.round(limitMs / 1000)} s) reached; cancelled`);
         task = await json<TaskView>(await fetch(`${service.url}/tasks/${accepted.task_id}`));
         break;
@@ -316,7 +324,7 @@ export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
       const p = await probeAlone(s, source, latencyMs);
       probes.push(p);
       s.say(
-        `  upstream alone, ${source} (${UPSTREAM[source].kind}), ${latencyMs} ms: ${fmt.int(p.probe.recordsPerSecond)} records/s, ${fmt.ms(p.probe.seconds * 1000 / p.probe.pages)} ms a page (${p.probe.pages} pages, ${fmt.int(p.probe.bytes / p.probe.records)} bytes a record)`,
+        `  upstream alone, ${source} (${UPSTREAM[source].kind}), ${latencyMs} ms: ${fmt.int(p.probe.recordsPerSecond)} records/s, ${fmt.ms((p.probe.seconds * 1000) / p.probe.pages)} ms a page (${p.probe.pages} pages, ${fmt.int(p.probe.bytes / p.probe.records)} bytes a record)`,
       );
     }
   }

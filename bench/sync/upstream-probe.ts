@@ -22,7 +22,10 @@ export function pageRequest(up: Upstream, n: number, pageSize: number): { url: s
   if (up.kind === 'hubspot') {
     const after = n === 0 ? '' : `&after=${1001 + n * pageSize}`;
     const props = 'email,firstname,lastname,phone,company,lifecyclestage,createdate,lastmodifieddate';
-    return { url: `${up.url}/crm/v3/objects/contacts?limit=${pageSize}${after}&properties=${props}&archived=false`, headers: { authorization: `Bearer ${up.credential}` } };
+    return {
+      url: `${up.url}/crm/v3/objects/contacts?limit=${pageSize}${after}&properties=${props}&archived=false`,
+      headers: { authorization: `Bearer ${up.credential}` },
+    };
   }
   return { url: `${up.url}/v1/contacts?offset=${n * pageSize}&limit=${pageSize}`, headers: { authorization: `Bearer ${up.credential}` } };
 }
@@ -64,5 +67,13 @@ export async function probeUpstream(up: Upstream, opts: { pageSize: number; maxP
   const seconds = (performance.now() - t0) / 1000;
   await agent.close();
   times.sort((a, b) => a - b);
-  return { pages: times.length, records, bytes, seconds, pageMsP50: times[Math.floor(times.length / 2)] ?? Number.NaN, recordsPerSecond: records / seconds, cutShort };
+  return {
+    pages: times.length,
+    records,
+    bytes,
+    seconds,
+    pageMsP50: times[Math.floor(times.length / 2)] ?? Number.NaN,
+    recordsPerSecond: records / seconds,
+    cutShort,
+  };
 }

@@ -89,7 +89,7 @@ const trustProxy: Kind<boolean | number | readonly string[]> = {
 };
 
 const corsOrigins: Kind<'*' | readonly string[] | null> = {
-  format: '`*`, or origins such as `https://app.example.com, http://localhost:3000` (scheme, host and port, as a browser\'s `Origin` header has them)',
+  format: "`*`, or origins such as `https://app.example.com, http://localhost:3000` (scheme, host and port, as a browser's `Origin` header has them)",
   parse(value, name) {
     const origins = splitList(value);
     if (origins.length === 0) return null;
@@ -125,7 +125,7 @@ export const serviceSection = section('The service', {
   port: variable('PORT', integer(0, 65535), { default: '8000', description: 'the port it listens on (`0`: any free port)' }),
   database: variable('DATABASE_URL', databaseUrl, {
     default: DEFAULT_DATABASE_URL,
-    description: "the store: a SQLite file (its folder is made if missing) or a PostgreSQL database; relative paths are from the working directory",
+    description: 'the store: a SQLite file (its folder is made if missing) or a PostgreSQL database; relative paths are from the working directory',
   }),
   logLevel: variable('LOG_LEVEL', oneOf(LOG_LEVELS), { default: 'info', description: 'the pino log level; logs are JSON lines on stdout' }),
   apiKeys: variable('API_KEY', list({ format: 'a list of keys' }), {
@@ -153,19 +153,26 @@ export const serviceSection = section('The service', {
 });
 
 export const webhookSection = section('Webhooks', {
-  webhookSecrets: variable('WEBHOOK_SECRET', list({ check: isWebhookSecret, message: 'must be whsec_ followed by base64 (at least 8 bytes); separate several with spaces or commas' }), {
-    unset: NO_ITEMS,
-    means: 'unsigned webhooks taken, with a warning at start',
-    format: 'a list of `whsec_<base64>` secrets (at least 8 bytes each); several allow rotation',
-    description: 'when set, webhooks must carry a valid [Standard Webhooks](https://www.standardwebhooks.com/) signature',
-  }),
+  webhookSecrets: variable(
+    'WEBHOOK_SECRET',
+    list({ check: isWebhookSecret, message: 'must be whsec_ followed by base64 (at least 8 bytes); separate several with spaces or commas' }),
+    {
+      unset: NO_ITEMS,
+      means: 'unsigned webhooks taken, with a warning at start',
+      format: 'a list of `whsec_<base64>` secrets (at least 8 bytes each); several allow rotation',
+      description: 'when set, webhooks must carry a valid [Standard Webhooks](https://www.standardwebhooks.com/) signature',
+    },
+  ),
   maxRecordsPerDelivery: variable('MAX_RECORDS_PER_DELIVERY', integer(1, 100_000), { default: '1000', description: 'records in one webhook request' }),
   writerMaxDelayMs: variable('WRITER_MAX_DELAY_MS', duration({ min: 0, max: 1000 }), {
     default: '0',
     description:
       'group commit: how long the first webhook of a batch waits for others. `0`: no wait; a batch holds what arrived in one turn of the event loop, and what arrives while it commits forms the next (see [BENCHMARKS.md](../BENCHMARKS.md))',
   }),
-  writerMaxBatchRecords: variable('WRITER_MAX_BATCH_RECORDS', integer(1, 100_000), { default: '5000', description: 'group commit: records that make a batch full' }),
+  writerMaxBatchRecords: variable('WRITER_MAX_BATCH_RECORDS', integer(1, 100_000), {
+    default: '5000',
+    description: 'group commit: records that make a batch full',
+  }),
   webhookRetentionMs: variable('WEBHOOK_RETENTION', duration(), {
     default: '30d',
     description: 'processed and duplicate inbox rows older than this are deleted; also how long a delivery id is remembered for de-duplication',

@@ -27,9 +27,7 @@ export function renderConfigDocs(sections: readonly Section<Table>[]): string {
   const parts = [INTRO];
   for (const s of sections) {
     const rows = Object.values(s.variables).map((v) => `| \`${v.name}\` | ${cell(v.defaultText)} | ${cell(v.description)} | ${cell(v.format)} |`);
-    parts.push(
-      [`## ${s.title}`, '', '| variable | default | meaning | accepted |', '| --- | --- | --- | --- |', ...rows, ''].join('\n'),
-    );
+    parts.push([`## ${s.title}`, '', '| variable | default | meaning | accepted |', '| --- | --- | --- | --- |', ...rows, ''].join('\n'));
   }
   return parts.join('\n');
 }

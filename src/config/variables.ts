@@ -206,7 +206,9 @@ export function duration(options: { readonly min?: number; readonly max?: number
   const max = options.max ?? Number.MAX_SAFE_INTEGER;
   const bounds = [
     min === 0 ? '`0` for none' : min === 1 ? 'more than zero' : `at least \`${formatDuration(min)}\``,
-    ...(max === Number.MAX_SAFE_INTEGER ? [] : [max === MAX_TIMER_MS ? 'at most about 24 days (the longest Node timer)' : `at most \`${formatDuration(max)}\``]),
+    ...(max === Number.MAX_SAFE_INTEGER
+      ? []
+      : [max === MAX_TIMER_MS ? 'at most about 24 days (the longest Node timer)' : `at most \`${formatDuration(max)}\``]),
   ];
   // The forms themselves are explained once, at the top of the docs.
   return { format: `a duration; ${bounds.join(', ')}`, parse: (value, name) => parseDuration(name, value, max, min) };
@@ -238,7 +240,9 @@ export function splitList(value: string): string[] {
 }
 
 /** Several values separated by commas or spaces; `check` refuses an item with `message`, which must not quote it (secrets). */
-export function list(options: { readonly format?: string; readonly check?: (item: string) => boolean; readonly message?: string } = {}): Kind<readonly string[]> {
+export function list(
+  options: { readonly format?: string; readonly check?: (item: string) => boolean; readonly message?: string } = {},
+): Kind<readonly string[]> {
   return {
     format: options.format ?? 'a list',
     parse(value, name) {

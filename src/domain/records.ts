@@ -76,10 +76,7 @@ export function recordFromPayload(type: RecordType, payload: Record<string, unkn
       email: type === 'customer' ? asString(payload.email) : null,
       status: type === 'campaign' ? asString(payload.status) : null,
       budget: type === 'campaign' && typeof payload.budget === 'number' ? payload.budget : null,
-      details:
-        type === 'campaign' && details !== null && typeof details === 'object' && !Array.isArray(details)
-          ? (details as Record<string, unknown>)
-          : null,
+      details: type === 'campaign' && details !== null && typeof details === 'object' && !Array.isArray(details) ? (details as Record<string, unknown>) : null,
     },
     attributes,
     sourceUpdatedAt: Number.isFinite(updatedAt) ? updatedAt : null,

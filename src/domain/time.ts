@@ -23,4 +23,3 @@ export function parseRfc3339(text: string): number | null {
   if (sign) ms -= (sign === '+' ? 1 : -1) * (Number(offH) * 60 + Number(offM)) * 60_000;
   return ms;
 }
-

@@ -8,7 +8,8 @@ export function encodeCursor(p: PagePosition): string {
 }
 
 export function decodeCursor(cursor: string): PagePosition {
-  const bad = () => new ApiError('validation', 'cursor is not one this service issued', { errors: [{ path: '/query/cursor', message: 'is not a valid cursor' }] });
+  const bad = () =>
+    new ApiError('validation', 'cursor is not one this service issued', { errors: [{ path: '/query/cursor', message: 'is not a valid cursor' }] });
   if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw bad();
   let parsed: unknown;
   try {

@@ -35,9 +35,7 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyRepl
 
 /** A route path (`/customers/:external_id`, `/docs/*`) as a regular expression over request paths. */
 function pathPattern(url: string): RegExp {
-  const segments = url.split('/').map((seg) =>
-    seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
-  );
+  const segments = url.split('/').map((seg) => (seg.startsWith(':') ? '[^/]+' : seg === '*' ? '.*' : seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   return new RegExp(`^${segments.join('/')}$`);
 }
 

@@ -198,7 +198,10 @@ export class DeliveryPipeline {
     try {
       const outcomes = await inWriteTransaction(this.store, (tx) => this.write(tx, live));
       // Counted once committed: a failed batch is retried in smaller parts.
-      countRecordsWritten(this.metrics, outcomes.flatMap((o) => o.outcome.records));
+      countRecordsWritten(
+        this.metrics,
+        outcomes.flatMap((o) => o.outcome.records),
+      );
       const duplicates = outcomes.filter((o) => o.outcome.status === 'duplicate').length;
       if (duplicates > 0) this.metrics.webhookDuplicates.inc(duplicates);
       this.metrics.writerBatchDeliveries.observe(live.length);
@@ -245,7 +248,10 @@ export class DeliveryPipeline {
     let run: Array<{ prepared: PlainDelivery; meta: DeliveryMeta; outcome: EventOutcome }> = [];
     const flush = async () => {
       if (run.length === 0) return;
-      const applied = await applyRecordWrites(tx, run.flatMap((r) => r.prepared.writes));
+      const applied = await applyRecordWrites(
+        tx,
+        run.flatMap((r) => r.prepared.writes),
+      );
       let offset = 0;
       for (const r of run) {
         r.outcome.records = applied.slice(offset, offset + r.prepared.writes.length);
@@ -301,7 +307,10 @@ export class DeliveryPipeline {
     const out = results.map(({ unit, event, outcome }) => ({ unit, event, outcome }));
     if (repeats.length === 0) return out;
     // Repeats point at their first copy, which is in by now.
-    const firstIds = await findFirstCopies(tx, repeats.map((r) => r.key));
+    const firstIds = await findFirstCopies(
+      tx,
+      repeats.map((r) => r.key),
+    );
     const plainRepeats: NewInboxRow[] = [];
     for (const r of repeats) {
       const first = firstIds.get(r.key);
@@ -310,7 +319,11 @@ export class DeliveryPipeline {
       let id: number | null = null;
       if (r.unit.pending.job.rowIds) id = await insertInboxRow(tx, row);
       else plainRepeats.push(row);
-      out.push({ unit: r.unit, event: r.event, outcome: { inbox_id: id, status: 'duplicate', duplicate_of: first?.id ?? null, records: [], error: null, answer } });
+      out.push({
+        unit: r.unit,
+        event: r.event,
+        outcome: { inbox_id: id, status: 'duplicate', duplicate_of: first?.id ?? null, records: [], error: null, answer },
+      });
     }
     await recordInboxRows(tx, plainRepeats);
     return out;

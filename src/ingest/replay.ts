@@ -9,9 +9,7 @@ import { applyPrepared, DeliveryRejected, describeError, prepareStored, type Del
 import type { InboxCatalog } from './inbox-catalog.js';
 
 export type ReplayResult =
-  | { kind: 'unknown' }
-  | { kind: 'conflict'; status: InboxStatus; duplicateOf: number | null }
-  | { kind: 'done'; outcome: EventOutcome };
+  { kind: 'unknown' } | { kind: 'conflict'; status: InboxStatus; duplicateOf: number | null } | { kind: 'done'; outcome: EventOutcome };
 
 type Processed = Pick<EventOutcome, 'status' | 'records' | 'error' | 'answer'>;
 

@@ -13,9 +13,7 @@ export function writeFrom(
   current: CurrentRecord | null,
   change: Partial<Pick<RecordWrite, 'attributes' | 'sourceUpdatedAt' | 'deleted'>> & { fields?: Partial<RecordFields> },
 ): RecordWrite {
-  const fields: RecordFields = current
-    ? { ...current.fields }
-    : { sender_id: null, name: null, email: null, status: null, budget: null, details: null };
+  const fields: RecordFields = current ? { ...current.fields } : { sender_id: null, name: null, email: null, status: null, budget: null, details: null };
   return {
     type,
     external_id: externalId,

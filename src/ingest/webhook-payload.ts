@@ -72,10 +72,7 @@ export function checkRecordCount(body: WebhookPayload, maxRecords: number): void
  * schema cannot say: no records at all, too many in all, nesting too deep,
  * or text and numbers that cannot be stored as sent.
  */
-export function writesFromWebhook(
-  body: WebhookPayload,
-  maxRecords: number,
-): RecordWrite[] {
+export function writesFromWebhook(body: WebhookPayload, maxRecords: number): RecordWrite[] {
   const groups = recordGroups(body);
   checkRecordCount(body, maxRecords);
   const errors: FieldError[] = [];

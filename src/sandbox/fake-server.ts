@@ -27,8 +27,7 @@ export interface FakeRequest {
 
 /** An answer: JSON (serialized here) or raw text with its content type. */
 export type FakeResponse =
-  | { status: number; headers?: Record<string, string>; json: unknown }
-  | { status: number; headers?: Record<string, string>; text: string; contentType: string };
+  { status: number; headers?: Record<string, string>; json: unknown } | { status: number; headers?: Record<string, string>; text: string; contentType: string };
 
 export interface FakeProvider {
   /** null lets the request through; otherwise the refusal to send (faults do not apply to it). */
@@ -124,13 +123,7 @@ export async function startFakeServer(
     write(res, answer.status, encoded);
   }
 
-  async function carryOut(
-    p: FakeProvider,
-    fault: Readonly<FaultSpec>,
-    request: FakeRequest,
-    res: ServerResponse,
-    entry: RequestLogEntry,
-  ): Promise<void> {
+  async function carryOut(p: FakeProvider, fault: Readonly<FaultSpec>, request: FakeRequest, res: ServerResponse, entry: RequestLogEntry): Promise<void> {
     switch (fault.kind) {
       case 'status':
         return respond(res, entry, p.errorFor(fault, request));

@@ -259,7 +259,11 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
         return { kind: 'retry', reason: 'timeout', error: new UpstreamTimeoutError({ ...ctx(n, error), networkCode: code, timeoutMs }) };
       }
       const detail = error instanceof Error ? error.message : String(error);
-      const unavailable = new UpstreamUnavailableError({ ...ctx(n, error), networkCode: code, detail: code && !detail.includes(code) ? `${code} ${detail}` : detail });
+      const unavailable = new UpstreamUnavailableError({
+        ...ctx(n, error),
+        networkCode: code,
+        detail: code && !detail.includes(code) ? `${code} ${detail}` : detail,
+      });
       if (code && RETRY_NETWORK_CODES.has(code)) return { kind: 'retry', reason: 'network', error: unavailable };
       return { kind: 'fail', error: unavailable };
     }

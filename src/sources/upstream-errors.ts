@@ -5,12 +5,7 @@
  * `code` is stable, for the task runner and for metrics labels.
  */
 
-export type UpstreamErrorCode =
-  | 'UPSTREAM_HTTP'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_TIMEOUT'
-  | 'UPSTREAM_INVALID_JSON'
-  | 'UPSTREAM_RATE_LIMIT_PARKED';
+export type UpstreamErrorCode = 'UPSTREAM_HTTP' | 'UPSTREAM_UNAVAILABLE' | 'UPSTREAM_TIMEOUT' | 'UPSTREAM_INVALID_JSON' | 'UPSTREAM_RATE_LIMIT_PARKED';
 
 export interface UpstreamErrorContext {
   /** The client's name, the source name. */

@@ -17,12 +17,7 @@ export interface CurrentRecord {
  * earlier in the same transaction.
  */
 export async function readCurrent(tx: WriteTx, type: RecordType, externalId: string): Promise<CurrentRecord | null> {
-  const row = await tx.trx
-    .selectFrom('records')
-    .selectAll()
-    .where('type', '=', type)
-    .where('external_id', '=', externalId)
-    .executeTakeFirst();
+  const row = await tx.trx.selectFrom('records').selectAll().where('type', '=', type).where('external_id', '=', externalId).executeTakeFirst();
   if (!row) return null;
   const { source, fields, attributes, sourceUpdatedAt, deleted } = recordFromRow(row, tx.dialect);
   return { source, fields, attributes, sourceUpdatedAt, deleted };

@@ -38,18 +38,7 @@ export interface InboxStatements {
   insert(rows: readonly InboxInsert[]): CompiledQuery[];
 }
 
-const COLUMNS = [
-  'received_at',
-  'route',
-  'idempotency_key',
-  'duplicate_of',
-  'headers',
-  'body',
-  'status',
-  'response_status',
-  'response',
-  'error',
-] as const;
+const COLUMNS = ['received_at', 'route', 'idempotency_key', 'duplicate_of', 'headers', 'body', 'status', 'response_status', 'response', 'error'] as const;
 
 const SELECTED = 'id, idempotency_key, status, response_status, response';
 

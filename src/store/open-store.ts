@@ -164,7 +164,10 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   let checkpointer: WalCheckpointer | null = null;
   if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:' && options.checkpointThread !== false) {
     checkpointer = new WalCheckpointer(config.path, (err) =>
-      options.log?.warn({ err }, `the WAL checkpointing thread failed; the commit that crosses ${SQLITE_BACKSTOP_CHECKPOINT_PAGES} pages of WAL checkpoints instead`),
+      options.log?.warn(
+        { err },
+        `the WAL checkpointing thread failed; the commit that crosses ${SQLITE_BACKSTOP_CHECKPOINT_PAGES} pages of WAL checkpoints instead`,
+      ),
     );
     // SQLite's default is 1,000 pages.
     sqlite.pragma(`wal_autocheckpoint = ${SQLITE_BACKSTOP_CHECKPOINT_PAGES}`);

@@ -16,9 +16,7 @@ export interface RecordFilter {
  * walks (updated_at, row_id), the change feed, where an updated record moves
  * to the end and so is seen again.
  */
-export type PagePosition =
-  | { kind: 'row'; rowId: number }
-  | { kind: 'change'; updatedAt: number; rowId: number };
+export type PagePosition = { kind: 'row'; rowId: number } | { kind: 'change'; updatedAt: number; rowId: number };
 
 export interface PageRequest extends RecordFilter {
   limit: number;
@@ -91,10 +89,7 @@ export async function readPage(store: Store, req: PageRequest): Promise<Page> {
   const last = records.at(-1);
   let next: PagePosition | null = null;
   if (last && (more || req.order === 'change')) {
-    next =
-      req.order === 'change'
-        ? { kind: 'change', updatedAt: last.updatedAt, rowId: last.rowId }
-        : { kind: 'row', rowId: last.rowId };
+    next = req.order === 'change' ? { kind: 'change', updatedAt: last.updatedAt, rowId: last.rowId } : { kind: 'row', rowId: last.rowId };
   }
   return { records, next };
 }
@@ -121,12 +116,7 @@ export async function countRecords(store: Store, f: RecordFilter): Promise<numbe
 }
 
 export async function findRecord(store: Store, type: RecordType, externalId: string): Promise<StoredRecord | null> {
-  const row = await store.db
-    .selectFrom('records')
-    .selectAll()
-    .where('type', '=', type)
-    .where('external_id', '=', externalId)
-    .executeTakeFirst();
+  const row = await store.db.selectFrom('records').selectAll().where('type', '=', type).where('external_id', '=', externalId).executeTakeFirst();
   return row ? toStored(row, store) : null;
 }
 

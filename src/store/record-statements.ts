@@ -93,10 +93,7 @@ export const sqliteRecordStatements: RecordStatements = {
     ...chunked(rows, SQLITE_ROWS_PER_INSERT).map((part) => {
       const params: unknown[] = [];
       for (const r of part) params.push(...values(r));
-      return CompiledQuery.raw(
-        `insert into records (${COLUMNS.join(', ')}) values ${part.map(() => sqliteRowPlaceholders).join(', ')} ${ON_CONFLICT}`,
-        params,
-      );
+      return CompiledQuery.raw(`insert into records (${COLUMNS.join(', ')}) values ${part.map(() => sqliteRowPlaceholders).join(', ')} ${ON_CONFLICT}`, params);
     }),
     ...(counters.length === 0
       ? []

@@ -17,7 +17,8 @@ const PG_TRANSIENT_CODES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 // node-postgres reports a lost or refused connection with messages, not codes.
-const PG_CONNECTION_MESSAGES = /connection terminated|terminating connection|timeout exceeded when trying to connect|connection timeout|client has encountered a connection error|cannot use a pool after calling end|server closed the connection/i;
+const PG_CONNECTION_MESSAGES =
+  /connection terminated|terminating connection|timeout exceeded when trying to connect|connection timeout|client has encountered a connection error|cannot use a pool after calling end|server closed the connection/i;
 
 const codeOf = (err: unknown): string | undefined => {
   const code = (err as { code?: unknown } | null)?.code;

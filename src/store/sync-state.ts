@@ -12,9 +12,7 @@ export async function saveCheckpoint(tx: WriteTx, source: string, checkpoint: un
   await tx.trx
     .insertInto('sync_state')
     .values({ source, checkpoint: JSON.stringify(checkpoint ?? null), updated_at: tx.now, last_success_at: null })
-    .onConflict((oc) =>
-      oc.column('source').doUpdateSet((eb) => ({ checkpoint: eb.ref('excluded.checkpoint'), updated_at: eb.ref('excluded.updated_at') })),
-    )
+    .onConflict((oc) => oc.column('source').doUpdateSet((eb) => ({ checkpoint: eb.ref('excluded.checkpoint'), updated_at: eb.ref('excluded.updated_at') })))
     .execute();
 }
 

@@ -50,7 +50,12 @@ export async function insertTask(store: Store, t: NewTask): Promise<TaskRow | un
       run_after: t.now,
       created_at: t.now,
     })
-    .onConflict((oc) => oc.column('source').where(sql.ref('status'), 'in', sql`('queued', 'running')`).doNothing())
+    .onConflict((oc) =>
+      oc
+        .column('source')
+        .where(sql.ref('status'), 'in', sql`('queued', 'running')`)
+        .doNothing(),
+    )
     .returningAll()
     .executeTakeFirst();
 }
@@ -73,12 +78,7 @@ export async function insertTaskIfDue(store: Store, id: string, source: string, 
 }
 
 export async function selectActiveTask(store: Store, source: string): Promise<TaskRow | undefined> {
-  return store.db
-    .selectFrom('tasks')
-    .selectAll()
-    .where('source', '=', source)
-    .where('status', 'in', ACTIVE_STATUSES)
-    .executeTakeFirst();
+  return store.db.selectFrom('tasks').selectAll().where('source', '=', source).where('status', 'in', ACTIVE_STATUSES).executeTakeFirst();
 }
 
 export async function selectTask(store: Store, id: string): Promise<TaskRow | undefined> {
@@ -173,7 +173,14 @@ export async function finishTask(
  * ends it as cancelled when its cancel flag is set. The resulting status,
  * or null when it is not held.
  */
-export async function requeueTask(store: Store, id: string, owner: string, runAfter: number, note: string | null, now: number): Promise<'queued' | 'cancelled' | null> {
+export async function requeueTask(
+  store: Store,
+  id: string,
+  owner: string,
+  runAfter: number,
+  note: string | null,
+  now: number,
+): Promise<'queued' | 'cancelled' | null> {
   // One statement: a cancel landing between a read and the update cannot be missed.
   const cancelled = sql<boolean>`cancel_requested = 1`;
   const row = await store.db
@@ -243,11 +250,7 @@ export interface TakeBack {
 
 /** Applies `change` to a task whose lease is still expired at `now`; 1 if it was, 0 if it was renewed or ended meanwhile. */
 export async function takeBackExpiredTask(store: Store, id: string, now: number, change: TakeBack): Promise<number> {
-  const base = store.db
-    .updateTable('tasks')
-    .where('id', '=', id)
-    .where('status', '=', 'running')
-    .where('lease_expires_at', '<', now);
+  const base = store.db.updateTable('tasks').where('id', '=', id).where('status', '=', 'running').where('lease_expires_at', '<', now);
   const res =
     change.status === 'queued'
       ? await base

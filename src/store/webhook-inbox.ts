@@ -91,7 +91,10 @@ async function insertRows(tx: WriteTx, rows: readonly InboxInsert[]): Promise<vo
 
 /** Keeps each delivery raw, with its answer, in the transaction that stored its records. */
 export async function recordDeliveries(tx: WriteTx, deliveries: readonly InboxDelivery[]): Promise<void> {
-  await insertRows(tx, deliveries.map((d) => inboxCopy(d, 'processed', null)));
+  await insertRows(
+    tx,
+    deliveries.map((d) => inboxCopy(d, 'processed', null)),
+  );
 }
 
 /**

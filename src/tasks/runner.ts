@@ -221,7 +221,9 @@ export class TaskRunner {
         // One turn of the event loop, so the requests for the next pages are on
         // the wire before the commit (synchronous on SQLite) holds the thread.
         await nextTurn();
-        const swept = r.value.complete ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log }) : [];
+        const swept = r.value.complete
+          ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log })
+          : [];
         await this.commitPage(task, r.value, progress, swept);
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
@@ -276,7 +278,10 @@ export class TaskRunner {
     const missing = (await liveExternalIds(this.store, connector.recordType, source)).filter((id) => !seen.has(id));
     if (missing.length === 0) return [];
     if (missing.length > MAX_SWEEP) {
-      ctx.log.warn({ missing: missing.length, max: MAX_SWEEP }, 'too many stored records missing from a complete walk to check one by one; no tombstones this run');
+      ctx.log.warn(
+        { missing: missing.length, max: MAX_SWEEP },
+        'too many stored records missing from a complete walk to check one by one; no tombstones this run',
+      );
       return [];
     }
     const { gone, present } = await connector.confirmGone(missing, ctx);
@@ -302,13 +307,16 @@ export class TaskRunner {
     const extraWrites = extra.map(storableWrite);
     const writes = [...own, ...extraWrites];
     const hashed = [...(page.hashed ?? (await hashWrites(own))), ...(await hashWrites(extraWrites))];
-    const applied = await this.countingStoreErrors(() => inWriteTransaction(this.store, async (tx) => {
-      const applied = await applyRecordWrites(tx, writes, hashed);
-      next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
-      await saveCheckpoint(tx, task.source, page.checkpoint);
-      if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next))) throw new LeaseLost('task no longer owned by this process');
-      return applied;
-    }));
+    const applied = await this.countingStoreErrors(() =>
+      inWriteTransaction(this.store, async (tx) => {
+        const applied = await applyRecordWrites(tx, writes, hashed);
+        next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
+        await saveCheckpoint(tx, task.source, page.checkpoint);
+        if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next)))
+          throw new LeaseLost('task no longer owned by this process');
+        return applied;
+      }),
+    );
     countRecordsWritten(this.metrics, applied);
     Object.assign(progress, next);
   }

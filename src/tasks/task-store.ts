@@ -87,13 +87,7 @@ export class TaskStore {
   }
 
   /** Ends a running task we own. False when we had lost it. */
-  async finish(
-    id: string,
-    owner: string,
-    status: 'succeeded' | 'failed' | 'cancelled',
-    error: string | null,
-    now = Date.now(),
-  ): Promise<boolean> {
+  async finish(id: string, owner: string, status: 'succeeded' | 'failed' | 'cancelled', error: string | null, now = Date.now()): Promise<boolean> {
     return finishTask(this.store, id, owner, status, error, now);
   }
 
@@ -139,7 +133,11 @@ export class TaskStore {
               leaseLosses,
               error: `its process (${owner}) stopped renewing the lease`,
             })
-          : await takeBackExpiredTask(this.store, t.id, now, { status: 'queued', leaseLosses, error: `requeued: its process (${owner}) stopped renewing the lease` });
+          : await takeBackExpiredTask(this.store, t.id, now, {
+              status: 'queued',
+              leaseLosses,
+              error: `requeued: its process (${owner}) stopped renewing the lease`,
+            });
     }
     return n;
   }

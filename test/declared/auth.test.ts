@@ -49,7 +49,9 @@ describe('declared source auth', () => {
 
   it('API key in a header, with a prefix', async () => {
     api.requireHeader = { name: 'x-api-key', value: 'Token k-1' };
-    const source = declaredSource('acme', spec({ kind: 'api_key', in: 'header', name: 'X-Api-Key', prefix: 'Token ', key_env: 'ACME_KEY' }), { ACME_KEY: 'k-1' });
+    const source = declaredSource('acme', spec({ kind: 'api_key', in: 'header', name: 'X-Api-Key', prefix: 'Token ', key_env: 'ACME_KEY' }), {
+      ACME_KEY: 'k-1',
+    });
     expect((await walk(source)).records).toHaveLength(12);
     await source.close();
   });
@@ -58,7 +60,10 @@ describe('declared source auth', () => {
     api.requireQuery = { name: 'api_key', value: 'k&2 /x' };
     const source = declaredSource(
       'acme',
-      spec({ kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' }, { kind: 'next_url', next_path: 'meta.next', limit_param: 'limit', limit: 5 }),
+      spec(
+        { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' },
+        { kind: 'next_url', next_path: 'meta.next', limit_param: 'limit', limit: 5 },
+      ),
       { ACME_KEY: 'k&2 /x' },
     );
     const w = await walk(source);

@@ -47,7 +47,19 @@ const decodeCursor = (c: string) => Number(Buffer.from(c, 'base64url').toString(
 
 export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi> {
   const sockets = new Set<Socket>();
-  const api: FakeApi = { url: '', records, requests: [], latencyMs: 0, requireHeader: null, requireQuery: null, maxPageSize: 1000, firstPage: 1, nextUrlBase: null, onRequest: null, close: async () => {} };
+  const api: FakeApi = {
+    url: '',
+    records,
+    requests: [],
+    latencyMs: 0,
+    requireHeader: null,
+    requireQuery: null,
+    maxPageSize: 1000,
+    firstPage: 1,
+    nextUrlBase: null,
+    onRequest: null,
+    close: async () => {},
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', api.url);
     const entry: FakeRequest = { url, headers: req.headers, aborted: false };
@@ -75,7 +87,11 @@ export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi>
     if (after) matching = matching.filter((r) => Number(r.modified) >= Number(after));
 
     const size = Math.min(api.maxPageSize, Number(q.get('limit') ?? q.get('per_page') ?? q.get('page_size') ?? 10));
-    const offset = q.get('cursor') ? decodeCursor(q.get('cursor') as string) : q.get('page') ? (Number(q.get('page')) - api.firstPage) * size : Number(q.get('offset') ?? 0);
+    const offset = q.get('cursor')
+      ? decodeCursor(q.get('cursor') as string)
+      : q.get('page')
+        ? (Number(q.get('page')) - api.firstPage) * size
+        : Number(q.get('offset') ?? 0);
     const items = matching.slice(offset, offset + size);
     const end = offset + items.length;
     const more = end < matching.length;

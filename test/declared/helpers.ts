@@ -71,7 +71,6 @@ export interface TaskView {
   error: string | null;
 }
 
-
 export async function getTask(app: App, id: string): Promise<TaskView> {
   const res = await app.inject(`/tasks/${id}`);
   expect(res.statusCode, res.body).toBe(200);

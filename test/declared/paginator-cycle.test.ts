@@ -36,7 +36,10 @@ it('link_header: a next link back to the first page does not walk forever', asyn
     const p = u.searchParams.get('page') ?? '1';
     json(res, [{ id: `r${p}` }], { link: `</v1/items?page=${p === '1' ? 2 : 1}>; rel="next"` });
   };
-  const walked = await pagesWalked({ type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } }, 40);
+  const walked = await pagesWalked(
+    { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } },
+    40,
+  );
   expect(walked, `walked ${walked} pages over 2 distinct URLs: ${lb.seen.slice(0, 6).join(' ')} …`).toBe('rejected');
 });
 
@@ -46,7 +49,14 @@ it('cursor: a cursor that alternates between two values does not walk forever', 
     json(res, { items: [{ id: `r${c ?? 'start'}` }], next: c === 'A' ? 'B' : 'A' });
   };
   const walked = await pagesWalked(
-    { type: 'customer', base_url: lb.url, path: '/v1/items', records: 'items', mapping: { external_id: 'id' }, pagination: { kind: 'cursor', cursor_path: 'next' } },
+    {
+      type: 'customer',
+      base_url: lb.url,
+      path: '/v1/items',
+      records: 'items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'cursor', cursor_path: 'next' },
+    },
     40,
   );
   expect(walked, `walked ${walked} pages: ${lb.seen.slice(0, 6).join(' ')} …`).toBe('rejected');
@@ -59,7 +69,14 @@ it('cursor: an empty page that gives back the cursor just sent is the end of the
     json(res, c === 'END' ? { items: [], next: 'END' } : { items: [{ id: 'r1' }, { id: 'r2' }], next: 'END' });
   };
   const walked = await pagesWalked(
-    { type: 'customer', base_url: lb.url, path: '/v1/items', records: 'items', mapping: { external_id: 'id' }, pagination: { kind: 'cursor', cursor_path: 'next' } },
+    {
+      type: 'customer',
+      base_url: lb.url,
+      path: '/v1/items',
+      records: 'items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'cursor', cursor_path: 'next' },
+    },
     10,
   );
   expect(walked).toBe(2);
@@ -70,7 +87,10 @@ it('link_header: an empty last page that links to itself is the end', async () =
     const p = u.searchParams.get('page');
     json(res, p === '2' ? [] : [{ id: 'r1' }], { link: '</v1/items?page=2>; rel="next"' });
   };
-  const walked = await pagesWalked({ type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } }, 10);
+  const walked = await pagesWalked(
+    { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } },
+    10,
+  );
   expect(walked).toBe(2);
 });
 
@@ -97,7 +117,14 @@ it('cursor: ever new cursors to ever empty pages end in an error, not an endless
   let n = 0;
   lb.handler = (_u, res) => json(res, { items: [], next: `c${++n}` });
   const walked = await pagesWalked(
-    { type: 'customer', base_url: lb.url, path: '/v1/items', records: 'items', mapping: { external_id: 'id' }, pagination: { kind: 'cursor', cursor_path: 'next' } },
+    {
+      type: 'customer',
+      base_url: lb.url,
+      path: '/v1/items',
+      records: 'items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'cursor', cursor_path: 'next' },
+    },
     200,
   );
   expect(walked).toBe('rejected');

@@ -70,7 +70,10 @@ describe('declared paginators', () => {
     api.records = customers(21);
     const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 7 }));
     const w = await walk(source);
-    expectEachOnce(w.records, customers(21).map((c) => c.id));
+    expectEachOnce(
+      w.records,
+      customers(21).map((c) => c.id),
+    );
     expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0', '7', '14', '21']);
     await source.close();
   });
@@ -167,8 +170,15 @@ describe('declared incremental walks', () => {
     api.requests.length = 0;
     const since = { phase: 'idle', since: Date.parse('2024-03-01T00:10:00Z') };
     const second = await walk(source, since);
-    expectEachOnce(second.records, customers(16, 10).map((c) => c.id));
-    expect(api.requests.map((r) => r.url.searchParams.get('updated_since'))).toEqual(['2024-03-01T00:10:00.000Z', '2024-03-01T00:10:00.000Z', '2024-03-01T00:10:00.000Z']);
+    expectEachOnce(
+      second.records,
+      customers(16, 10).map((c) => c.id),
+    );
+    expect(api.requests.map((r) => r.url.searchParams.get('updated_since'))).toEqual([
+      '2024-03-01T00:10:00.000Z',
+      '2024-03-01T00:10:00.000Z',
+      '2024-03-01T00:10:00.000Z',
+    ]);
     expect(second.checkpoint).toEqual({ phase: 'idle', since: Date.parse('2024-03-01T00:25:00Z') });
     await source.close();
   });
@@ -184,7 +194,10 @@ describe('declared incremental walks', () => {
     const source = declaredSource('acme', spec(api, { kind: 'offset', limit: 7 }, inc()));
     const since = Date.parse('2024-03-01T00:20:00Z');
     const w = await walk(source, { phase: 'walk', since, startedAt: Date.now(), maxSeen: null, position: { kind: 'cursor', cursor: 'xyz' } });
-    expectEachOnce(w.records, customers(6, 20).map((c) => c.id));
+    expectEachOnce(
+      w.records,
+      customers(6, 20).map((c) => c.id),
+    );
     expect(api.requests.map((r) => r.url.searchParams.get('offset'))).toEqual(['0']);
     await source.close();
   });

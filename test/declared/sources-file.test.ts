@@ -45,7 +45,10 @@ function refusal(env: Record<string, string>, file: string): string {
 
 describe('SOURCES_FILE', () => {
   it('a valid YAML file declares its sources, which join crm and marketing', () => {
-    const file = writeSourcesFile(scratch.dir, 'ok.yaml', { version: 1, sources: { acme: VALID, 'acme-2': { ...VALID, type: 'campaign', mapping: { external_id: 'id', status: 's' } } } });
+    const file = writeSourcesFile(scratch.dir, 'ok.yaml', {
+      version: 1,
+      sources: { acme: VALID, 'acme-2': { ...VALID, type: 'campaign', mapping: { external_id: 'id', status: 's' } } },
+    });
     const config = loadConfig({ SOURCES_FILE: file, ACME_TOKEN: ' t0k ' });
     expect(config.providers.declared.file).toBe(file);
     expect(config.providers.declared.sources.map((s) => s.name)).toEqual(['acme', 'acme-2']);
@@ -98,23 +101,55 @@ describe('SOURCES_FILE', () => {
   });
 
   const CASES: Array<[string, Record<string, unknown>, string]> = [
-    ['a literal secret', { auth: { kind: 'bearer', token: 'abc' } }, 'source "acme": auth.token is not a known field (known: kind, token_env); give credentials as an environment variable reference such as token_env: ACME_TOKEN'],
+    [
+      'a literal secret',
+      { auth: { kind: 'bearer', token: 'abc' } },
+      'source "acme": auth.token is not a known field (known: kind, token_env); give credentials as an environment variable reference such as token_env: ACME_TOKEN',
+    ],
     ['an unknown auth kind', { auth: { kind: 'oauth' } }, 'source "acme": auth.kind must be one of none, bearer, basic, api_key (got "oauth")'],
     ['an auth without its variable', { auth: { kind: 'api_key', in: 'header', name: 'X-Key' } }, 'source "acme": auth.key_env is required'],
-    ['a variable name that is not one', { auth: { kind: 'bearer', token_env: 'acme token' } }, 'source "acme": auth.token_env must be the name of an environment variable (letters, digits and _)'],
-    ['a credential header', { headers: { Authorization: 'Bearer x' } }, 'source "acme": headers.Authorization is not allowed: credentials go in auth, as an *_env reference'],
+    [
+      'a variable name that is not one',
+      { auth: { kind: 'bearer', token_env: 'acme token' } },
+      'source "acme": auth.token_env must be the name of an environment variable (letters, digits and _)',
+    ],
+    [
+      'a credential header',
+      { headers: { Authorization: 'Bearer x' } },
+      'source "acme": headers.Authorization is not allowed: credentials go in auth, as an *_env reference',
+    ],
     ['no external_id path', { mapping: { email: 'email' } }, 'source "acme": mapping.external_id is required'],
-    ['a campaign field on a customer', { mapping: { external_id: 'id', budget: 'b' } }, 'source "acme": mapping.budget is not a known field (known: external_id, id, name, updated_at, updated_at_format, deleted, email)'],
+    [
+      'a campaign field on a customer',
+      { mapping: { external_id: 'id', budget: 'b' } },
+      'source "acme": mapping.budget is not a known field (known: external_id, id, name, updated_at, updated_at_format, deleted, email)',
+    ],
     ['a bad dot path', { mapping: { external_id: 'data..id' } }, 'source "acme": mapping.external_id must be a dot path such as properties.email'],
-    ['an unknown paginator', { pagination: { kind: 'scroll' } }, 'source "acme": pagination.kind must be one of none, offset, page, cursor, link_header, next_url (got "scroll")'],
+    [
+      'an unknown paginator',
+      { pagination: { kind: 'scroll' } },
+      'source "acme": pagination.kind must be one of none, offset, page, cursor, link_header, next_url (got "scroll")',
+    ],
     ['a zero page size', { pagination: { kind: 'page', limit: 0 } }, 'source "acme": pagination.limit must be >= 1'],
     ['a cursor paginator without its path', { pagination: { kind: 'cursor' } }, 'source "acme": pagination.cursor_path is required'],
-    ['a page size with no parameter to carry it', { pagination: { kind: 'cursor', cursor_path: 'next', limit: 50 } }, 'source "acme": pagination.limit_param is required when pagination.limit is set (the query parameter that carries it)'],
+    [
+      'a page size with no parameter to carry it',
+      { pagination: { kind: 'cursor', cursor_path: 'next', limit: 50 } },
+      'source "acme": pagination.limit_param is required when pagination.limit is set (the query parameter that carries it)',
+    ],
     ['an incremental without its parameter', { incremental: { field: 'updated_at' } }, 'source "acme": incremental.param is required'],
-    ['an unknown time format', { incremental: { field: 'u', param: 'since', format: 'rfc2822' } }, 'source "acme": incremental.format must be one of iso, epoch_ms, epoch_s'],
+    [
+      'an unknown time format',
+      { incremental: { field: 'u', param: 'since', format: 'rfc2822' } },
+      'source "acme": incremental.format must be one of iso, epoch_ms, epoch_s',
+    ],
     ['a non-http base URL', { base_url: 'ftp://files.acme.example' }, 'source "acme": base_url must be an http(s) URL (got "ftp://files.acme.example")'],
     ['an unknown record type', { type: 'lead' }, 'source "acme": type must be one of customer, campaign'],
-    ['a misspelt field', { pagniation: { kind: 'none' } }, 'source "acme": pagniation is not a known field (known: type, base_url, path, query, headers, auth, records, pagination, mapping, incremental, rate_limit, concurrency, timeout_seconds, max_retries)'],
+    [
+      'a misspelt field',
+      { pagniation: { kind: 'none' } },
+      'source "acme": pagniation is not a known field (known: type, base_url, path, query, headers, auth, records, pagination, mapping, incremental, rate_limit, concurrency, timeout_seconds, max_retries)',
+    ],
     ['a bad rate limit', { rate_limit: { requests: 10, per_seconds: 0 } }, 'source "acme": rate_limit.per_seconds must be > 0'],
     ['no path', { path: null }, 'source "acme": path is required'],
   ];
@@ -135,7 +170,13 @@ describe('SOURCES_FILE', () => {
     const file = writeSourcesFile(scratch.dir, 'proc.yaml', { sources: { acme: { ...VALID, pagination: { kind: 'offset', limit: -1 } } } });
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', SOURCES_FILE: file, DATABASE_URL: `sqlite:${path.join(scratch.dir, 'never.db')}`, PORT: '0' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        SOURCES_FILE: file,
+        DATABASE_URL: `sqlite:${path.join(scratch.dir, 'never.db')}`,
+        PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

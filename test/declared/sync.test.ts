@@ -33,10 +33,21 @@ for (const engine of ENGINES) {
     const files = scratchDir();
 
     beforeAll(async () => {
-      [db, acme, promos, slow] = await Promise.all([engine.create(), startFakeApi(customers(25)), startFakeApi(campaigns(12)), startFakeApi(customers(60, 101))]);
+      [db, acme, promos, slow] = await Promise.all([
+        engine.create(),
+        startFakeApi(customers(25)),
+        startFakeApi(campaigns(12)),
+        startFakeApi(customers(60, 101)),
+      ]);
       acme.requireHeader = { name: 'authorization', value: 'Bearer acme-token' };
       promos.requireQuery = { name: 'api_key', value: 'promo-key' };
-      const customer = { external_id: 'id', id: 'number', name: ['properties.first_name', 'properties.last_name'], email: 'properties.email', updated_at: 'updated_at' };
+      const customer = {
+        external_id: 'id',
+        id: 'number',
+        name: ['properties.first_name', 'properties.last_name'],
+        email: 'properties.email',
+        updated_at: 'updated_at',
+      };
       const file = writeSourcesFile(files.dir, 'sources.yaml', {
         sources: {
           acme: {

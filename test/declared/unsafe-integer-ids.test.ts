@@ -13,7 +13,8 @@ let lb: Loopback;
 beforeAll(async () => {
   lb = await startLoopback();
   // Two distinct records, as the upstream sends them (raw JSON text).
-  lb.handler = (_u, res) => json(res, '[{"id": 9007199254740993, "name": "Ann"}, {"id": 9007199254740992, "name": "Bob"}, {"id": 9007199254740991, "name": "Cy"}]');
+  lb.handler = (_u, res) =>
+    json(res, '[{"id": 9007199254740993, "name": "Ann"}, {"id": 9007199254740992, "name": "Bob"}, {"id": 9007199254740991, "name": "Cy"}]');
 });
 afterAll(async () => lb?.close());
 
@@ -24,4 +25,3 @@ it('two upstream records with distinct 64-bit numeric ids never share an externa
   const ids = w.records.map((r) => r.external_id);
   expect(ids).toEqual(['9007199254740991']);
 });
-

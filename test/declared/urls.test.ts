@@ -36,7 +36,14 @@ describe('declared source URLs', () => {
   it('a next link is fetched as upstream sent it (its encoding kept) when an API key travels in the query', async () => {
     const source = declaredSource(
       'acme',
-      { type: 'customer', base_url: base, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' }, auth: { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' } },
+      {
+        type: 'customer',
+        base_url: base,
+        path: '/v1/items',
+        mapping: { external_id: 'id' },
+        pagination: { kind: 'link_header' },
+        auth: { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' },
+      },
       { ACME_KEY: 'K' },
     );
     await walk(source);

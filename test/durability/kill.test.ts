@@ -28,11 +28,7 @@ interface Delivery {
   record: { external_id: string; id: number; name: string; email: string; tier: string };
 }
 
-type Outcome =
-  | { kind: 'unsent' }
-  | { kind: 'acked'; body: string }
-  | { kind: 'refused'; status: number; body: string }
-  | { kind: 'failed'; error: string };
+type Outcome = { kind: 'unsent' } | { kind: 'acked'; body: string } | { kind: 'refused'; status: number; body: string } | { kind: 'failed'; error: string };
 
 interface Answer {
   status: number;
@@ -248,7 +244,10 @@ for (const engine of ENGINES) {
           .having((eb) => eb.fn.countAll(), '>', 1)
           .execute();
         expect(repeated).toEqual([]);
-        const counted = await store.db.selectFrom('record_counts').select((eb) => eb.fn.sum<number>('n').as('n')).executeTakeFirstOrThrow();
+        const counted = await store.db
+          .selectFrom('record_counts')
+          .select((eb) => eb.fn.sum<number>('n').as('n'))
+          .executeTakeFirstOrThrow();
         expect(Number(counted.n)).toBe(DELIVERIES);
       } finally {
         await store.close();

@@ -33,7 +33,16 @@ export async function describePostgresSchema(url: string): Promise<SchemaDescrip
       columns: columns.rows
         .filter((r) => ours(String(r.table_name)))
         .map((r) =>
-          [r.table_name, r.ordinal_position, r.column_name, r.data_type, r.is_nullable, r.column_default ?? '', r.is_identity, r.identity_generation ?? ''].join(' | '),
+          [
+            r.table_name,
+            r.ordinal_position,
+            r.column_name,
+            r.data_type,
+            r.is_nullable,
+            r.column_default ?? '',
+            r.is_identity,
+            r.identity_generation ?? '',
+          ].join(' | '),
         ),
       indexes: indexes.rows.filter((r) => ours(r.tablename)).map((r) => r.indexdef),
       constraints: constraints.rows.filter((r) => ours(r.table_name)).map((r) => `${r.table_name} | ${r.conname} | ${r.def}`),
@@ -45,14 +54,24 @@ export async function describePostgresSchema(url: string): Promise<SchemaDescrip
 
 /** SQLite: every column (declared type, nullability, default, key), index and the CREATE text of each table and index. */
 export function describeSqliteSchema(sqlite: SqliteDatabase.Database): SchemaDescription & { sql: string[] } {
-  const objects = sqlite
-    .prepare(`select type, name, tbl_name, sql from sqlite_master order by type, name`)
-    .all() as { type: string; name: string; tbl_name: string; sql: string | null }[];
+  const objects = sqlite.prepare(`select type, name, tbl_name, sql from sqlite_master order by type, name`).all() as {
+    type: string;
+    name: string;
+    tbl_name: string;
+    sql: string | null;
+  }[];
   const tables = objects.filter((o) => o.type === 'table' && ours(o.name)).map((o) => o.name);
   const columns: string[] = [];
   const indexes: string[] = [];
   for (const table of tables) {
-    const info = sqlite.pragma(`table_info(${JSON.stringify(table)})`) as { cid: number; name: string; type: string; notnull: number; dflt_value: string | null; pk: number }[];
+    const info = sqlite.pragma(`table_info(${JSON.stringify(table)})`) as {
+      cid: number;
+      name: string;
+      type: string;
+      notnull: number;
+      dflt_value: string | null;
+      pk: number;
+    }[];
     for (const c of info) columns.push([table, c.cid, c.name, c.type, c.notnull, c.dflt_value ?? '', c.pk].join(' | '));
     const list = sqlite.pragma(`index_list(${JSON.stringify(table)})`) as { name: string; unique: number; origin: string; partial: number }[];
     for (const i of [...list].sort((a, b) => a.name.localeCompare(b.name))) {

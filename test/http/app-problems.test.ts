@@ -33,7 +33,13 @@ describe('problem answers from src/app.ts', () => {
     expectProblem(await t.app.inject({ method: 'GET', url: `/customers/${'x'.repeat(5000)}` }), 414);
     const metrics = (await t.app.inject('/metrics')).body;
     const lines = metrics.split('\n').filter((l) => l.startsWith('tributary_http_requests_total{'));
-    expect(lines.some((l) => l.includes('status="400"')), lines.join('\n')).toBe(true);
-    expect(lines.some((l) => l.includes('status="414"')), lines.join('\n')).toBe(true);
+    expect(
+      lines.some((l) => l.includes('status="400"')),
+      lines.join('\n'),
+    ).toBe(true);
+    expect(
+      lines.some((l) => l.includes('status="414"')),
+      lines.join('\n'),
+    ).toBe(true);
   });
 });

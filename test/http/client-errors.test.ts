@@ -16,7 +16,8 @@ async function raw(port: number, request: string, trickle = false): Promise<stri
   socket.on('data', (c) => (answer += c.toString('latin1')));
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  if (trickle) socket.write(request); // headers never finished
+  if (trickle)
+    socket.write(request); // headers never finished
   else socket.end(request);
   await Promise.race([closed, new Promise((r) => setTimeout(r, 5_000).unref())]);
   socket.destroy();

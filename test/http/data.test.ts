@@ -81,7 +81,10 @@ async function expect422(t: TestApp, u: string, path: string): Promise<void> {
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
   const body = res.json() as { status: number; errors?: Array<{ path: string }> };
   expect(body.status).toBe(422);
-  expect(body.errors?.map((e) => e.path), u).toContain(path);
+  expect(
+    body.errors?.map((e) => e.path),
+    u,
+  ).toContain(path);
 }
 
 const write = (t: TestApp, writes: RecordWrite[]) => inWriteTransaction(t.store, (tx) => applyRecordWrites(tx, writes));
@@ -144,7 +147,14 @@ for (const engine of ENGINES) {
           });
           const k = Array.from({ length: 400 }, (_, i) => {
             const n = b * 400 + i;
-            return { external_id: `k-${n}`, id: n, name: `Campaign ${n}`, status: n % 2 ? 'active' : 'draft', budget: n * 10, details: { discount: `${n % 50}%` } };
+            return {
+              external_id: `k-${n}`,
+              id: n,
+              name: `Campaign ${n}`,
+              status: n % 2 ? 'active' : 'draft',
+              budget: n * 10,
+              details: { discount: `${n % 50}%` },
+            };
           });
           const res = await postWebhook(t.app, { customer: c, campaign: k });
           expect(res.statusCode, res.body).toBe(200);
@@ -384,37 +394,38 @@ for (const engine of ENGINES) {
         const created: string[] = [];
         const seen = new Set<string>();
         let round = 0;
-        const w = await walk(t, '/data', { limit: 100 }, {
-          between: async (page) => {
-            round++;
-            // Each item shows the record as it is when its page is read.
-            for (const item of page.items) {
-              seen.add(key(item));
-              expect(item.name, key(item)).toBe(state.get(key(item))!.name);
-            }
-            const ahead = originals.filter((k) => !seen.has(k));
-            const behind = originals.filter((k) => seen.has(k));
-            const fresh = Array.from({ length: 15 }, (_, j): Rec => ({
-              type: j % 2 ? 'customer' : 'campaign',
-              id: `n-${round}-${j}`,
-              source: 'webhook',
-              name: 'new',
-            }));
-            const changes = [
-              ...behind.slice(-5).map((k) => rename(k, `v${round}`)),
-              ...ahead.slice(0, 5).map((k) => rename(k, `v${round}`)),
-              ...ahead.slice(-5).map((k) => rename(k, `v${round}`)),
-            ];
-            const noops = [...behind.slice(0, 3), ...ahead.slice(10, 13)].map((k) => state.get(k)!);
-            const applied = await put(...fresh, ...changes, ...noops);
-            expect(results(applied)).toEqual([
-              ...fresh.map(() => 'created'),
-              ...changes.map(() => 'updated'),
-              ...noops.map(() => 'unchanged'),
-            ]);
-            created.push(...fresh.map(keyOf));
+        const w = await walk(
+          t,
+          '/data',
+          { limit: 100 },
+          {
+            between: async (page) => {
+              round++;
+              // Each item shows the record as it is when its page is read.
+              for (const item of page.items) {
+                seen.add(key(item));
+                expect(item.name, key(item)).toBe(state.get(key(item))!.name);
+              }
+              const ahead = originals.filter((k) => !seen.has(k));
+              const behind = originals.filter((k) => seen.has(k));
+              const fresh = Array.from({ length: 15 }, (_, j): Rec => ({
+                type: j % 2 ? 'customer' : 'campaign',
+                id: `n-${round}-${j}`,
+                source: 'webhook',
+                name: 'new',
+              }));
+              const changes = [
+                ...behind.slice(-5).map((k) => rename(k, `v${round}`)),
+                ...ahead.slice(0, 5).map((k) => rename(k, `v${round}`)),
+                ...ahead.slice(-5).map((k) => rename(k, `v${round}`)),
+              ];
+              const noops = [...behind.slice(0, 3), ...ahead.slice(10, 13)].map((k) => state.get(k)!);
+              const applied = await put(...fresh, ...changes, ...noops);
+              expect(results(applied)).toEqual([...fresh.map(() => 'created'), ...changes.map(() => 'updated'), ...noops.map(() => 'unchanged')]);
+              created.push(...fresh.map(keyOf));
+            },
           },
-        });
+        );
         expect(round).toBeGreaterThan(9);
         expect(keys(w.items)).toEqual([...originals, ...created]);
         for (const item of w.pages.at(-1)!.items) expect(item.name, key(item)).toBe(state.get(key(item))!.name);
@@ -454,42 +465,40 @@ for (const engine of ENGINES) {
           }
         };
         let round = 0;
-        const w = await walk(t, '/data', { updated_since: since, limit: 40 }, {
-          between: async (page) => {
-            take(page);
-            // A feed with changes between every two pages never ends: stop changing after ten.
-            if (round === 10) return;
-            round++;
-            const seen = [...actual.keys()].filter((k) => !pending.has(k));
-            const ahead = [...pending];
-            // Near the end few records are still ahead: change those only while there are enough.
-            const aheadUpdates = ahead.length >= 3 ? [ahead[0]!, ahead.at(-1)!] : [];
-            const updates = [seen[0]!, seen.at(-1)!, ...aheadUpdates].map((k) => rename(k, `v${round}`));
-            const noops = [seen[1]!, seen.at(-2)!, ...(ahead.length >= 3 ? [ahead[1]!] : [])].map((k) => state.get(k)!);
-            const newerSameContent = { ...state.get(seen[2]!)!, ts: `2027-01-${String(round).padStart(2, '0')}T00:00:00Z` };
-            const stale = { ...state.get(seen[3]!)!, name: 'stale', ts: '2025-01-01T00:00:00Z' };
-            const created = [0, 1].map((j): Rec => ({ type: j ? 'campaign' : 'customer', id: `fn-${round}-${j}`, source: 'webhook', name: 'new' }));
-            const applied = await write(t, [...updates, ...noops, newerSameContent, stale, ...created].map(payload));
-            expect(results(applied)).toEqual([
-              ...updates.map(() => 'updated'),
-              ...noops.map(() => 'unchanged'),
-              'unchanged',
-              'stale',
-              'created',
-              'created',
-            ]);
-            for (const r of [...updates, newerSameContent, ...created]) state.set(keyOf(r), r);
-            for (const r of updates) {
-              const k = keyOf(r);
-              if (!pending.has(k)) expected.set(k, (expected.get(k) ?? 0) + 1);
-              pending.add(k);
-            }
-            for (const r of created) {
-              expected.set(keyOf(r), 1);
-              pending.add(keyOf(r));
-            }
+        const w = await walk(
+          t,
+          '/data',
+          { updated_since: since, limit: 40 },
+          {
+            between: async (page) => {
+              take(page);
+              // A feed with changes between every two pages never ends: stop changing after ten.
+              if (round === 10) return;
+              round++;
+              const seen = [...actual.keys()].filter((k) => !pending.has(k));
+              const ahead = [...pending];
+              // Near the end few records are still ahead: change those only while there are enough.
+              const aheadUpdates = ahead.length >= 3 ? [ahead[0]!, ahead.at(-1)!] : [];
+              const updates = [seen[0]!, seen.at(-1)!, ...aheadUpdates].map((k) => rename(k, `v${round}`));
+              const noops = [seen[1]!, seen.at(-2)!, ...(ahead.length >= 3 ? [ahead[1]!] : [])].map((k) => state.get(k)!);
+              const newerSameContent = { ...state.get(seen[2]!)!, ts: `2027-01-${String(round).padStart(2, '0')}T00:00:00Z` };
+              const stale = { ...state.get(seen[3]!)!, name: 'stale', ts: '2025-01-01T00:00:00Z' };
+              const created = [0, 1].map((j): Rec => ({ type: j ? 'campaign' : 'customer', id: `fn-${round}-${j}`, source: 'webhook', name: 'new' }));
+              const applied = await write(t, [...updates, ...noops, newerSameContent, stale, ...created].map(payload));
+              expect(results(applied)).toEqual([...updates.map(() => 'updated'), ...noops.map(() => 'unchanged'), 'unchanged', 'stale', 'created', 'created']);
+              for (const r of [...updates, newerSameContent, ...created]) state.set(keyOf(r), r);
+              for (const r of updates) {
+                const k = keyOf(r);
+                if (!pending.has(k)) expected.set(k, (expected.get(k) ?? 0) + 1);
+                pending.add(k);
+              }
+              for (const r of created) {
+                expected.set(keyOf(r), 1);
+                pending.add(keyOf(r));
+              }
+            },
           },
-        });
+        );
         bookmark = w.bookmark;
         take(w.pages.at(-1)!);
         expect(round).toBe(10);
@@ -601,13 +610,23 @@ for (const engine of ENGINES) {
 
       async function batch(writes: Array<[Rec, WriteResult]>): Promise<void> {
         const b = batchAt.length;
-        const applied = await write(t, writes.map(([r]) => payload(r)));
+        const applied = await write(
+          t,
+          writes.map(([r]) => payload(r)),
+        );
         expect(results(applied), `batch ${b}`).toEqual(writes.map(([, result]) => result));
         let witness = '';
         for (const [r, result] of writes) {
           if (result === 'unchanged' || result === 'stale') continue;
           const before = model.get(keyOf(r));
-          model.set(keyOf(r), { key: keyOf(r), type: r.type, source: r.source, deleted: r.deleted ?? false, batch: b, created: before ? before.created : created++ });
+          model.set(keyOf(r), {
+            key: keyOf(r),
+            type: r.type,
+            source: r.source,
+            deleted: r.deleted ?? false,
+            batch: b,
+            created: before ? before.created : created++,
+          });
           witness = keyOf(r);
         }
         const [type, id] = witness.split('/') as [RecordType, string];

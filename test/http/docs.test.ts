@@ -91,7 +91,10 @@ for (const engine of ENGINES) {
         }
         expect(op.summary, `${r.method} ${r.url} summary`).toEqual(expect.any(String));
         const codes = Object.keys(op.responses ?? {});
-        expect(codes.some((c) => /^2\d\d$/.test(c)), `${r.method} ${r.url} documents its success answer: ${codes.join(', ')}`).toBe(true);
+        expect(
+          codes.some((c) => /^2\d\d$/.test(c)),
+          `${r.method} ${r.url} documents its success answer: ${codes.join(', ')}`,
+        ).toBe(true);
       }
       expect(missing, 'registered but not in /openapi.json').toEqual([]);
     });

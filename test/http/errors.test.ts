@@ -59,7 +59,12 @@ for (const engine of ENGINES) {
       });
 
       it(`wrong content type -> 415 on ${url}`, async () => {
-        const res = await t.app.inject({ method: 'POST', url, headers: { 'content-type': 'text/plain' }, payload: JSON.stringify({ customer: SEED_CUSTOMER }) });
+        const res = await t.app.inject({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'text/plain' },
+          payload: JSON.stringify({ customer: SEED_CUSTOMER }),
+        });
         expect(expectProblem(res, 415)).toMatchObject({ type: '/problems/unsupported-media-type', title: 'Unsupported media type' });
       });
 
@@ -71,7 +76,12 @@ for (const engine of ENGINES) {
         expect((await t.app.inject(`/customers/${externalId}`)).statusCode).toBe(404);
         // UTF-8 named in any of its usual spellings is taken.
         for (const charset of ['utf-8', 'UTF8', '"utf-8"']) {
-          const ok = await t.app.inject({ method: 'POST', url, headers: { 'content-type': `application/json; charset=${charset}` }, payload: JSON.stringify({ customer: SEED_CUSTOMER }) });
+          const ok = await t.app.inject({
+            method: 'POST',
+            url,
+            headers: { 'content-type': `application/json; charset=${charset}` },
+            payload: JSON.stringify({ customer: SEED_CUSTOMER }),
+          });
           expect(ok.statusCode, charset).toBe(200);
         }
       });
@@ -123,12 +133,7 @@ for (const engine of ENGINES) {
         campaign: { external_id: 'k', budget: 'lots' },
       });
       const p = expectProblem(res, 422);
-      expect(errorPaths(p)).toEqual([
-        '/body/campaign/budget',
-        '/body/customer/0/email',
-        '/body/customer/1/external_id',
-        '/body/customer/2/external_id',
-      ]);
+      expect(errorPaths(p)).toEqual(['/body/campaign/budget', '/body/customer/0/email', '/body/customer/1/external_id', '/body/customer/2/external_id']);
       expect(new Set(p.errors?.map((e) => `${e.path} ${e.message}`)).size).toBe(p.errors?.length);
     });
 
@@ -205,7 +210,12 @@ for (const engine of ENGINES) {
 
     it('a sender id past 2^53 is refused rather than stored with lost digits', async () => {
       const before = await storedSnapshot(t.store);
-      const res = await t.app.inject({ method: 'POST', url: '/webhook', headers: JSON_TYPE, payload: '{"customer": {"external_id": "big_id", "id": 9007199254740993}}' });
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/webhook',
+        headers: JSON_TYPE,
+        payload: '{"customer": {"external_id": "big_id", "id": 9007199254740993}}',
+      });
       expect(errorPaths(expectProblem(res, 422))).toEqual(['/body/customer/id']);
       expect(await storedSnapshot(t.store)).toBe(before);
       const ok = await postWebhook(t.app, { customer: { external_id: 'max_id', id: Number.MAX_SAFE_INTEGER } });

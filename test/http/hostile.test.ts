@@ -1,16 +1,7 @@
 import type { InjectOptions } from 'fastify';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  errorPaths,
-  expectProblem,
-  postWebhook,
-  SEED_CAMPAIGN,
-  SEED_CUSTOMER,
-  startApp,
-  storedSnapshot,
-  type TestApp,
-} from '../helpers/app.js';
+import { errorPaths, expectProblem, postWebhook, SEED_CAMPAIGN, SEED_CUSTOMER, startApp, storedSnapshot, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
 /**
@@ -35,8 +26,7 @@ const post = (payload: string | Buffer, headers: Record<string, string> = JSON_T
   headers,
   payload,
 });
-const postJson = (body: unknown, headers: Record<string, string> = {}): InjectOptions =>
-  post(JSON.stringify(body), { ...JSON_TYPE, ...headers });
+const postJson = (body: unknown, headers: Record<string, string> = {}): InjectOptions => post(JSON.stringify(body), { ...JSON_TYPE, ...headers });
 const get = (url: string): InjectOptions => ({ method: 'GET', url });
 const customer = (fields: Record<string, unknown>) => postJson({ customer: { external_id: 'hostile_c', ...fields } });
 const campaign = (fields: Record<string, unknown>) => postJson({ campaign: { external_id: 'hostile_k', ...fields } });
@@ -98,7 +88,11 @@ const CASES: HostileCase[] = [
     status: 415,
   },
   { name: 'application/xml', request: () => post('<customer><external_id>x</external_id></customer>', { 'content-type': 'application/xml' }), status: 415 },
-  { name: 'application/jsonx (prefix lookalike)', request: () => post('{"customer": {"external_id": "x"}}', { 'content-type': 'application/jsonx' }), status: 415 },
+  {
+    name: 'application/jsonx (prefix lookalike)',
+    request: () => post('{"customer": {"external_id": "x"}}', { 'content-type': 'application/jsonx' }),
+    status: 415,
+  },
   {
     name: 'gzip content-encoding (bodies are not decompressed)',
     request: () => post(gzipSync('{"customer": {"external_id": "x"}}'), { ...JSON_TYPE, 'content-encoding': 'gzip' }),
@@ -120,8 +114,18 @@ const CASES: HostileCase[] = [
   },
 
   // Deep nesting: refused, never a crash.
-  { name: `${DEEP}-level nested arrays inside a record`, request: () => post(`{"customer": {"external_id": "d", "x": ${deepArray}}}`), status: 422, paths: ['/body/customer'] },
-  { name: `${DEEP}-level nested objects inside a record`, request: () => post(`{"customer": {"external_id": "d", "x": ${deepObject}}}`), status: 422, paths: ['/body/customer'] },
+  {
+    name: `${DEEP}-level nested arrays inside a record`,
+    request: () => post(`{"customer": {"external_id": "d", "x": ${deepArray}}}`),
+    status: 422,
+    paths: ['/body/customer'],
+  },
+  {
+    name: `${DEEP}-level nested objects inside a record`,
+    request: () => post(`{"customer": {"external_id": "d", "x": ${deepObject}}}`),
+    status: 422,
+    paths: ['/body/customer'],
+  },
   {
     name: `${DEEP}-level nesting inside campaign details`,
     request: () => post(`{"campaign": {"external_id": "d", "details": {"discount": ${deepArray}}}}`),
@@ -142,8 +146,18 @@ const CASES: HostileCase[] = [
   { name: 'external_id as a number', request: () => postJson({ customer: { external_id: 12345 } }), status: 422, paths: ['/body/customer/external_id'] },
   { name: 'external_id as an object', request: () => postJson({ customer: { external_id: { $gt: '' } } }), status: 422, paths: ['/body/customer/external_id'] },
   { name: 'external_id as an empty string', request: () => postJson({ customer: { external_id: '' } }), status: 422, paths: ['/body/customer/external_id'] },
-  { name: 'external_id of 256 characters', request: () => postJson({ customer: { external_id: 'x'.repeat(256) } }), status: 422, paths: ['/body/customer/external_id'] },
-  { name: 'external_id holding U+0000', request: () => postJson({ campaign: { external_id: 'a\u0000b' } }), status: 422, paths: ['/body/campaign/external_id'] },
+  {
+    name: 'external_id of 256 characters',
+    request: () => postJson({ customer: { external_id: 'x'.repeat(256) } }),
+    status: 422,
+    paths: ['/body/customer/external_id'],
+  },
+  {
+    name: 'external_id holding U+0000',
+    request: () => postJson({ campaign: { external_id: 'a\u0000b' } }),
+    status: 422,
+    paths: ['/body/campaign/external_id'],
+  },
   { name: 'missing external_id', request: () => postJson({ customer: { name: 'No Key' } }), status: 422, paths: ['/body/customer/external_id'] },
   {
     name: 'missing external_id in the second of three',
@@ -164,7 +178,12 @@ const CASES: HostileCase[] = [
     paths: ['/body/customer/0/email', '/body/customer/2/email'],
   },
   { name: 'budget as a string', request: () => campaign({ budget: '5000' }), status: 422, paths: ['/body/campaign/budget'] },
-  { name: 'budget overflowing to Infinity (1e999)', request: () => post('{"campaign": {"external_id": "k", "budget": 1e999}}'), status: 422, paths: ['/body/campaign/budget'] },
+  {
+    name: 'budget overflowing to Infinity (1e999)',
+    request: () => post('{"campaign": {"external_id": "k", "budget": 1e999}}'),
+    status: 422,
+    paths: ['/body/campaign/budget'],
+  },
   { name: 'details as an array', request: () => campaign({ details: ['20%'] }), status: 422, paths: ['/body/campaign/details'] },
   { name: 'details as a string', request: () => campaign({ details: 'none' }), status: 422, paths: ['/body/campaign/details'] },
   { name: 'id as a float', request: () => customer({ id: 1.5 }), status: 422, paths: ['/body/customer/id'] },
@@ -174,8 +193,18 @@ const CASES: HostileCase[] = [
   { name: 'name as an object', request: () => customer({ name: { first: 'A' } }), status: 422, paths: ['/body/customer/name'] },
   { name: 'U+0000 in a name', request: () => customer({ name: 'Bobby\u0000Tables' }), status: 422, paths: ['/body/customer/name'] },
   { name: 'U+0000 in an attribute key', request: () => customer({ 'a/b\u0000': 1 }), status: 422, paths: ['/body/customer/a~1b\u0000'] },
-  { name: 'lone surrogate in a nested attribute', request: () => post('{"customer": {"external_id": "c", "x": {"y": ["ok", "\\ud800"]}}}'), status: 422, paths: ['/body/customer/x/y/1'] },
-  { name: 'Infinity in an attribute', request: () => post('{"customer": {"external_id": "c", "score": -1e999}}'), status: 422, paths: ['/body/customer/score'] },
+  {
+    name: 'lone surrogate in a nested attribute',
+    request: () => post('{"customer": {"external_id": "c", "x": {"y": ["ok", "\\ud800"]}}}'),
+    status: 422,
+    paths: ['/body/customer/x/y/1'],
+  },
+  {
+    name: 'Infinity in an attribute',
+    request: () => post('{"customer": {"external_id": "c", "score": -1e999}}'),
+    status: 422,
+    paths: ['/body/customer/score'],
+  },
   {
     name: 'a bad field among 1000 records',
     request: () => postJson({ customer: [...records(999, 'fine'), { external_id: 'bad', email: 'nope' }] }),
@@ -184,9 +213,24 @@ const CASES: HostileCase[] = [
   },
 
   // Headers.
-  { name: 'webhook-id of 256 characters', request: () => postJson({ customer: SEED_CUSTOMER }, { 'webhook-id': 'w'.repeat(256) }), status: 422, paths: ['/header/webhook-id'] },
-  { name: 'webhook-id of 8 KiB', request: () => postJson({ customer: SEED_CUSTOMER }, { 'webhook-id': 'w'.repeat(8192) }), status: 422, paths: ['/header/webhook-id'] },
-  { name: 'idempotency-key of 300 characters', request: () => postJson({ customer: SEED_CUSTOMER }, { 'idempotency-key': 'i'.repeat(300) }), status: 422, paths: /^\/header\// },
+  {
+    name: 'webhook-id of 256 characters',
+    request: () => postJson({ customer: SEED_CUSTOMER }, { 'webhook-id': 'w'.repeat(256) }),
+    status: 422,
+    paths: ['/header/webhook-id'],
+  },
+  {
+    name: 'webhook-id of 8 KiB',
+    request: () => postJson({ customer: SEED_CUSTOMER }, { 'webhook-id': 'w'.repeat(8192) }),
+    status: 422,
+    paths: ['/header/webhook-id'],
+  },
+  {
+    name: 'idempotency-key of 300 characters',
+    request: () => postJson({ customer: SEED_CUSTOMER }, { 'idempotency-key': 'i'.repeat(300) }),
+    status: 422,
+    paths: /^\/header\//,
+  },
 
   // Query strings: 422 naming the parameter.
   { name: 'limit=0', request: () => get('/data?limit=0'), status: 422, paths: ['/query/limit'] },
@@ -200,14 +244,34 @@ const CASES: HostileCase[] = [
   { name: 'bad limit and offset together name both', request: () => get('/data?limit=0&offset=x'), status: 422, paths: ['/query/limit', '/query/offset'] },
   { name: 'type=unknown', request: () => get('/data?type=unknown'), status: 422, paths: ['/query/type'] },
   { name: 'include_deleted=maybe', request: () => get('/data?include_deleted=maybe'), status: 422, paths: ['/query/include_deleted'] },
-  { name: 'include_deleted=maybe on one record', request: () => get('/customers/cust_12345?include_deleted=maybe'), status: 422, paths: ['/query/include_deleted'] },
+  {
+    name: 'include_deleted=maybe on one record',
+    request: () => get('/customers/cust_12345?include_deleted=maybe'),
+    status: 422,
+    paths: ['/query/include_deleted'],
+  },
   { name: 'updated_since=yesterday', request: () => get('/data?updated_since=yesterday'), status: 422, paths: ['/query/updated_since'] },
-  { name: 'updated_since=2026-02-30 (no such day)', request: () => get('/data?updated_since=2026-02-30T00:00:00Z'), status: 422, paths: ['/query/updated_since'] },
+  {
+    name: 'updated_since=2026-02-30 (no such day)',
+    request: () => get('/data?updated_since=2026-02-30T00:00:00Z'),
+    status: 422,
+    paths: ['/query/updated_since'],
+  },
   { name: 'garbage cursor', request: () => get('/data?cursor=garbage!!'), status: 422, paths: ['/query/cursor'] },
-  { name: 'base64 cursor of the wrong content', request: () => get(`/data?cursor=${Buffer.from('{"r":-1}').toString('base64url')}`), status: 422, paths: ['/query/cursor'] },
+  {
+    name: 'base64 cursor of the wrong content',
+    request: () => get(`/data?cursor=${Buffer.from('{"r":-1}').toString('base64url')}`),
+    status: 422,
+    paths: ['/query/cursor'],
+  },
   { name: 'cursor of 201 characters', request: () => get(`/data?cursor=${'A'.repeat(201)}`), status: 422, paths: ['/query/cursor'] },
   { name: 'cursor and offset together', request: () => get(`/data?cursor=${ROW_CURSOR}&offset=5`), status: 422, paths: ['/query/offset'] },
-  { name: 'row cursor with updated_since', request: () => get(`/data?cursor=${ROW_CURSOR}&updated_since=2020-01-01T00:00:00Z`), status: 422, paths: ['/query/cursor'] },
+  {
+    name: 'row cursor with updated_since',
+    request: () => get(`/data?cursor=${ROW_CURSOR}&updated_since=2020-01-01T00:00:00Z`),
+    status: 422,
+    paths: ['/query/cursor'],
+  },
   { name: 'source holding U+0000', request: () => get('/data?source=%00'), status: 422, paths: ['/query/source'] },
   { name: 'source of 101 characters', request: () => get(`/data?source=${'s'.repeat(101)}`), status: 422, paths: ['/query/source'] },
 
@@ -224,12 +288,27 @@ const CASES: HostileCase[] = [
   { name: 'POST to an unknown route with a broken body (404, not 400)', request: () => post('{broken', JSON_TYPE, '/nope'), status: 404 },
   { name: 'GET /webhook', request: () => get('/webhook'), status: 405, allow: 'POST' },
   ...(['PUT', 'DELETE', 'PATCH'] as const).flatMap((method): HostileCase[] => [
-    { name: `${method} /webhook`, request: () => ({ method, url: '/webhook', headers: JSON_TYPE, payload: '{"customer": {"external_id": "m"}}' }), status: 405, allow: 'POST' },
+    {
+      name: `${method} /webhook`,
+      request: () => ({ method, url: '/webhook', headers: JSON_TYPE, payload: '{"customer": {"external_id": "m"}}' }),
+      status: 405,
+      allow: 'POST',
+    },
     { name: `${method} /receive_webhook`, request: () => ({ method, url: '/receive_webhook' }), status: 405, allow: 'POST' },
     { name: `${method} /data`, request: () => ({ method, url: '/data', headers: JSON_TYPE, payload: '{}' }), status: 405, allow: 'GET' },
   ]),
-  { name: 'DELETE /customers/{id} (405 on a path with a parameter)', request: () => ({ method: 'DELETE', url: '/customers/cust_12345' }), status: 405, allow: 'GET' },
-  { name: 'PUT /webhook with a broken body (405, not 400)', request: () => ({ method: 'PUT', url: '/webhook', headers: JSON_TYPE, payload: '{broken' }), status: 405, allow: 'POST' },
+  {
+    name: 'DELETE /customers/{id} (405 on a path with a parameter)',
+    request: () => ({ method: 'DELETE', url: '/customers/cust_12345' }),
+    status: 405,
+    allow: 'GET',
+  },
+  {
+    name: 'PUT /webhook with a broken body (405, not 400)',
+    request: () => ({ method: 'PUT', url: '/webhook', headers: JSON_TYPE, payload: '{broken' }),
+    status: 405,
+    allow: 'POST',
+  },
   {
     name: 'PATCH /webhook with a 2 MiB body (405, not 413)',
     request: () => ({ method: 'PATCH', url: '/webhook', headers: JSON_TYPE, payload: `"${'x'.repeat(2 * 1024 * 1024)}"` }),
@@ -324,7 +403,7 @@ for (const engine of ENGINES) {
       id: 7,
       name: "Robert'); DROP TABLE records;--",
       email: "o'reilly@example.com",
-      "'; DELETE FROM record_counts; --": "1); TRUNCATE webhook_inbox; --",
+      "'; DELETE FROM record_counts; --": '1); TRUNCATE webhook_inbox; --',
       nested: { q: 'SELECT * FROM pg_catalog.pg_tables', u: '" UNION SELECT 1,2,3 --' },
     };
     const sqlCampaign = {
@@ -332,7 +411,7 @@ for (const engine of ENGINES) {
       name: '%_\\%',
       status: "active' OR 'x'='x",
       budget: 1,
-      details: { discount: "0); DROP TABLE webhook_inbox;--", start_date: "2026-01-01'::date" },
+      details: { discount: '0); DROP TABLE webhook_inbox;--', start_date: "2026-01-01'::date" },
     };
 
     it('SQL in every body field is stored and read back verbatim', async () => {
@@ -384,11 +463,20 @@ for (const engine of ENGINES) {
     }
 
     it('every table still exists and answers', async () => {
-      const records = await t.store.db.selectFrom('records').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const records = await t.store.db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(records.n)).toBe(4);
-      const counts = await t.store.db.selectFrom('record_counts').select((eb) => eb.fn.sum<number>('n').as('n')).executeTakeFirstOrThrow();
+      const counts = await t.store.db
+        .selectFrom('record_counts')
+        .select((eb) => eb.fn.sum<number>('n').as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(counts.n)).toBe(4);
-      const inbox = await t.store.db.selectFrom('webhook_inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+      const inbox = await t.store.db
+        .selectFrom('webhook_inbox')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
       expect(Number(inbox.n)).toBe(2);
       const page = await t.app.inject('/data?limit=10');
       expect(page.statusCode).toBe(200);

@@ -18,10 +18,12 @@ for (const engine of ENGINES) {
     beforeAll(async () => {
       server = http.createServer((_req, res) => {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify([
-          { id: 'ok-1', name: 'Fine', modified: 1_767_225_600_000 },
-          { id: 'far', name: 'Far future', modified: 1e16 },
-        ]));
+        res.end(
+          JSON.stringify([
+            { id: 'ok-1', name: 'Fine', modified: 1_767_225_600_000 },
+            { id: 'far', name: 'Far future', modified: 1e16 },
+          ]),
+        );
       });
       await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

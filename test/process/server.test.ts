@@ -255,7 +255,10 @@ for (const engine of ENGINES) {
 
       // ---- first life --------------------------------------------------------
       const first = await startServer(env);
-      const warnings = first.logs().filter((l) => l.level === 40).map((l) => String(l.msg));
+      const warnings = first
+        .logs()
+        .filter((l) => l.level === 40)
+        .map((l) => String(l.msg));
       expect(warnings.some((m) => m.includes('API_KEY'))).toBe(true);
       expect(warnings.some((m) => m.includes('WEBHOOK_SECRET'))).toBe(true);
       const listening = first.logs().find((l) => l.msg === 'tributary listening');
@@ -313,7 +316,10 @@ for (const engine of ENGINES) {
       // ---- second life, same database, now closed: an API key and a webhook secret ----
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
       const second = await startServer({ ...env, API_KEY: 'proc-key-1 proc-key-2', WEBHOOK_SECRET: secret });
-      const secondWarnings = second.logs().filter((l) => l.level === 40).map((l) => String(l.msg));
+      const secondWarnings = second
+        .logs()
+        .filter((l) => l.level === 40)
+        .map((l) => String(l.msg));
       expect(secondWarnings.filter((m) => /API_KEY|WEBHOOK_SECRET/.test(m))).toEqual([]);
       const auth = { authorization: 'Bearer proc-key-2' };
       expect((await request(second.base, 'GET', '/data')).status).toBe(401);

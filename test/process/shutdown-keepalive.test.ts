@@ -74,5 +74,4 @@ describe('shutdown with a keep-alive client', () => {
     expect(r.code).toBe(0);
     expect(r.took).toBeLessThan(5000);
   }, 60_000);
-
 });

@@ -20,7 +20,14 @@ function refusedStart(env: Record<string, string>): Promise<{ code: number | nul
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'silent', PORT: '0', DATABASE_URL: `sqlite:${path.join(dir, 'x.db')}`, ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        LOG_LEVEL: 'silent',
+        PORT: '0',
+        DATABASE_URL: `sqlite:${path.join(dir, 'x.db')}`,
+        ...env,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -43,7 +50,9 @@ describe('a bad value stops the start with one line naming the variable, exit co
     ['HOST', { HOST: 'no such host' }],
     ['DATABASE_URL', { DATABASE_URL: 'sqlite:///' }],
     // A PostgreSQL database that does not exist was exit code 1 and a migration error, naming no variable.
-    ...(process.env.TEST_DATABASE_URL ? [['DATABASE_URL', { DATABASE_URL: withDatabase(process.env.TEST_DATABASE_URL, 'tributary_no_such_database') }] as const] : []),
+    ...(process.env.TEST_DATABASE_URL
+      ? [['DATABASE_URL', { DATABASE_URL: withDatabase(process.env.TEST_DATABASE_URL, 'tributary_no_such_database') }] as const]
+      : []),
   ] as const) {
     it(`${variable}=${String(Object.values(env)[0]).slice(0, 60)}`, async () => {
       const res = await refusedStart(env);

@@ -17,7 +17,6 @@ async function json<T>(res: Promise<Response>): Promise<{ status: number; body: 
   return { status: r.status, body: (await r.json()) as T };
 }
 
-
 const CONTACTS = 1_500;
 
 for (const engine of ENGINES) {

@@ -117,7 +117,12 @@ describe('fake HubSpot', () => {
     const first = await json<ListJson>(await hsGet(hs, '/crm/v3/objects/contacts'));
     expect(first.results).toHaveLength(10);
     expect(Object.keys(first.results[0]?.properties ?? {}).sort()).toEqual([
-      'createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname',
+      'createdate',
+      'email',
+      'firstname',
+      'hs_object_id',
+      'lastmodifieddate',
+      'lastname',
     ]);
     const link = first.paging?.next.link ?? '';
     expect(link.startsWith(hs.url)).toBe(true);
@@ -188,12 +193,13 @@ describe('fake HubSpot', () => {
     for (const operator of operators) {
       for (const offsetSeconds of [-5, 37, 40, 74, 400]) {
         const filter = { propertyName: 'lastmodifieddate', operator, value: String(start + offsetSeconds * 1000) };
-        for (const paging of [{ limit: 200, after: '3' }, { limit: 10, after: '150' }]) {
+        for (const paging of [
+          { limit: 200, after: '3' },
+          { limit: 10, after: '150' },
+        ]) {
           const indexed = await json<SearchJson>(await hsSearch(hs, { filterGroups: [{ filters: [filter] }], ...ascending, ...paging }));
           // The same filter twice as an OR forces the scan.
-          const scanned = await json<SearchJson>(
-            await hsSearch(hs, { filterGroups: [{ filters: [filter] }, { filters: [filter] }], ...ascending, ...paging }),
-          );
+          const scanned = await json<SearchJson>(await hsSearch(hs, { filterGroups: [{ filters: [filter] }, { filters: [filter] }], ...ascending, ...paging }));
           expect(indexed, `${operator} ${offsetSeconds}s ${paging.after}`).toEqual(scanned);
         }
       }
@@ -209,7 +215,10 @@ describe('fake HubSpot', () => {
     // HubSpot still offers the next cursor; following it hits the wall.
     expect(page.paging?.next.after).toBe('10000');
 
-    for (const [after, limit] of [['10000', 10], ['9900', 200]] as const) {
+    for (const [after, limit] of [
+      ['10000', 10],
+      ['9900', 200],
+    ] as const) {
       const res = await hsSearch(hs, { ...since(0), ...ascending, limit, after });
       expect(res.status).toBe(400);
       const body = await json<Json>(res);
@@ -290,8 +299,12 @@ describe('fake Mailchimp', () => {
     for (const c of sent) {
       expect(c.send_time).not.toBe('');
       expect(c.report_summary).toMatchObject({
-        opens: expect.any(Number), unique_opens: expect.any(Number), open_rate: expect.any(Number),
-        clicks: expect.any(Number), subscriber_clicks: expect.any(Number), click_rate: expect.any(Number),
+        opens: expect.any(Number),
+        unique_opens: expect.any(Number),
+        open_rate: expect.any(Number),
+        clicks: expect.any(Number),
+        subscriber_clicks: expect.any(Number),
+        click_rate: expect.any(Number),
       });
     }
     for (const c of unsent) {
@@ -336,7 +349,13 @@ describe('fake Mailchimp', () => {
       const res = await fetch(`${mc.url}/campaigns`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
-      expect(await res.json()).toMatchObject({ type: expect.any(String), title: expect.any(String), status: 401, detail: expect.any(String), instance: expect.any(String) });
+      expect(await res.json()).toMatchObject({
+        type: expect.any(String),
+        title: expect.any(String),
+        status: 401,
+        detail: expect.any(String),
+        instance: expect.any(String),
+      });
     }
     const missing = await mcGet(mc, '/lists');
     expect(missing.status).toBe(404);
@@ -381,7 +400,7 @@ describe('fault injection', () => {
     expect(hs.state.requests.entries.map((e) => e.fault)).toEqual(['status', 'status', 'status', undefined]);
   });
 
-  it('sends 429 with Retry-After in each provider\'s rate-limit shape', async () => {
+  it("sends 429 with Retry-After in each provider's rate-limit shape", async () => {
     const hs = await hubspot();
     hs.faults.rateLimit({ retryAfterSeconds: 2 });
     hs.faults.rateLimit({ policyName: 'DAILY', retryAfterSeconds: null });
@@ -481,7 +500,7 @@ describe('fault injection', () => {
     expect((await mcGet(mc, '/ping')).status).toBe(200);
   });
 
-  it('sends a custom raw body, e.g. a gateway\'s HTML page', async () => {
+  it("sends a custom raw body, e.g. a gateway's HTML page", async () => {
     const mc = await mailchimp();
     mc.faults.status(502, { body: '<html><body>Bad Gateway</body></html>' });
     const res = await mcGet(mc, '/campaigns');

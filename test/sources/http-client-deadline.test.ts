@@ -46,7 +46,9 @@ it('the client: a request with timeoutMs 500 ends within a few seconds even when
 
 it('a declared source with timeout_seconds: 0.5 and max_retries: 0 does not hang on a trickling page', async () => {
   const [config] = parseSourcesText(
-    JSON.stringify({ sources: { acme: { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, timeout_seconds: 0.5, max_retries: 0 } } }),
+    JSON.stringify({
+      sources: { acme: { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, timeout_seconds: 0.5, max_retries: 0 } },
+    }),
     'sources.json',
   );
   const source = new DeclaredSource(config!);

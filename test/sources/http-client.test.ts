@@ -3,12 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createSourceClient,
-  type RetryReason,
-  type SourceClient,
-  type SourceClientOptions,
-} from '../../src/sources/http-client.js';
+import { createSourceClient, type RetryReason, type SourceClient, type SourceClientOptions } from '../../src/sources/http-client.js';
 import {
   RateLimitParkedError,
   UpstreamHttpError,
@@ -203,7 +198,15 @@ describe('source HTTP client: retries', () => {
     const error = await rejection(c.request({ path: '/contacts' }));
 
     expect(error).toBeInstanceOf(UpstreamHttpError);
-    expect(error).toMatchObject({ status: 503, attempts: 3, source: 'crm', method: 'GET', path: '/contacts', code: 'UPSTREAM_HTTP', name: 'UpstreamHttpError' });
+    expect(error).toMatchObject({
+      status: 503,
+      attempts: 3,
+      source: 'crm',
+      method: 'GET',
+      path: '/contacts',
+      code: 'UPSTREAM_HTTP',
+      name: 'UpstreamHttpError',
+    });
     expect((error as UpstreamHttpError).bodyExcerpt).toContain('down for maintenance');
     expect(u.requests).toHaveLength(3);
   });
@@ -451,9 +454,7 @@ describe('source HTTP client: parking', () => {
       : ('retry' as const);
 
   it('parks on a 429 the connector classifies, without retrying', async () => {
-    const u = await upstream((_req, res) =>
-      sendJson(res, 429, { status: 'error', message: 'You have reached your daily limit.', policyName: 'DAILY' }),
-    );
+    const u = await upstream((_req, res) => sendJson(res, 429, { status: 'error', message: 'You have reached your daily limit.', policyName: 'DAILY' }));
     const calls: Array<[number, unknown]> = [];
     const c = client(u.url, {
       classifyRateLimit: (status, headers, body) => {

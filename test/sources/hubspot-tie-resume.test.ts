@@ -60,7 +60,12 @@ it('a run resumed from a checkpoint inside a tie fetches every contact of the ti
 
 it('a checkpoint it cannot read (an unknown phase, a field of the wrong type) starts a first load instead of spinning', async () => {
   hs = await startFakeHubspot({ contacts: 150 });
-  const src = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, rateLimit: undefined } });
+  const src = new HubspotSource({
+    name: 'crm',
+    accessToken: hs.token,
+    baseUrl: hs.url,
+    client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, rateLimit: undefined },
+  });
   try {
     for (const checkpoint of [{ phase: 'replay', since: 1 }, { phase: 'search', since: '1', after: 0, maxSeen: 1, startedAt: 1 }, { phase: 'idle' }]) {
       const it = src.pages({ signal: AbortSignal.timeout(5_000), checkpoint, full: false, log: pino({ level: 'silent' }) })[Symbol.asyncIterator]();

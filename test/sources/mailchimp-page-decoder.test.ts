@@ -35,7 +35,12 @@ describe('the Mailchimp campaign page decoder', () => {
     expect(got.skipped).toBe(1);
     const campaigns = [...parsed.campaigns, odd as MailchimpCampaign];
     expect(got.writes.map((w) => w.external_id)).toEqual(campaigns.map((c) => c.id));
-    expect(got.newestCreated).toBe(campaigns.map((c) => c.create_time as string).sort().at(-1));
+    expect(got.newestCreated).toBe(
+      campaigns
+        .map((c) => c.create_time as string)
+        .sort()
+        .at(-1),
+    );
     campaigns.forEach((c, i) => {
       const expected = storableWrite(campaignFromMailchimp(c, 'marketing'));
       const prepared = got.writes[i]!;

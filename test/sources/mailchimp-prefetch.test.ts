@@ -32,5 +32,6 @@ it('asks for two pages at a time, within the total, and yields every campaign on
   const gaps = requests.slice(1).map((r, i) => r.time - (requests[i] as { time: number }).time);
   expect(gaps.filter((g) => g < 100).length).toBeGreaterThanOrEqual(1);
   // No more than two out at once: the third request comes after the first answer.
-  for (let i = 2; i < requests.length; i++) expect((requests[i] as { time: number }).time - (requests[i - 2] as { time: number }).time).toBeGreaterThanOrEqual(150);
+  for (let i = 2; i < requests.length; i++)
+    expect((requests[i] as { time: number }).time - (requests[i - 2] as { time: number }).time).toBeGreaterThanOrEqual(150);
 }, 30_000);

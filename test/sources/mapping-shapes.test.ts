@@ -41,11 +41,7 @@ describe('HubSpot contacts of an odd shape', () => {
       sendJson(res, 200, {
         results: archived
           ? []
-          : [
-              { id: '1', properties: { email: 'a@example.com', lastmodifieddate: '2024-01-01T00:00:00Z' } },
-              { id: '2', properties: null },
-              { id: '3' },
-            ],
+          : [{ id: '1', properties: { email: 'a@example.com', lastmodifieddate: '2024-01-01T00:00:00Z' } }, { id: '2', properties: null }, { id: '3' }],
       });
     });
     ups.push(u);
@@ -88,9 +84,7 @@ describe('Mailchimp campaigns of an odd shape', () => {
   }, 15_000);
 
   it('a campaign without "id" yields no record keyed undefined', async () => {
-    const u = await startUpstream((_req, res) =>
-      sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 }),
-    );
+    const u = await startUpstream((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 }));
     ups.push(u);
     const src = new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST });
     const { ids, error } = await collect(src.pages(ctx()));
@@ -108,12 +102,16 @@ describe('end to end: one campaign without an id', () => {
 
   it('the run still stores the well-formed campaigns', async () => {
     const u = await startUpstream((_req, res) =>
-      sendJson(res, 200, { campaigns: [{ id: 'c1', status: 'sent' }, { web_id: 5, status: 'sent' }], total_items: 2 }),
+      sendJson(res, 200, {
+        campaigns: [
+          { id: 'c1', status: 'sent' },
+          { web_id: 5, status: 'sent' },
+        ],
+        total_items: 2,
+      }),
     );
     ups.push(u);
-    const app = await h.boot(
-      new Map([['marketing', new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST })]]),
-    );
+    const app = await h.boot(new Map([['marketing', new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST })]]));
     const task = await runSync(app, 'marketing');
     expect(task.error).toBeNull();
     expect(task.status).toBe('succeeded');

@@ -35,7 +35,7 @@ it('an endless body is cut off (size limit or total deadline) instead of being b
     () => 'resolved',
     (e: unknown) => `rejected: ${String(e)}`,
   );
-  const settled = await Promise.race([call, new Promise((r) => setTimeout(() => r("still reading"), 6_000))]);
+  const settled = await Promise.race([call, new Promise((r) => setTimeout(() => r('still reading'), 6_000))]);
   controller.abort();
   await call;
   expect(settled, `${Math.round(sent / 1e6)} MB streamed and buffered so far`).toMatch(/^rejected/);

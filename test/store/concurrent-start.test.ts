@@ -44,7 +44,10 @@ describe('three processes starting together on one fresh SQLite file', () => {
     const outputs = await Promise.all([0, 1, 2].map(() => openInChild(dir, at, rounds, spacing)));
     const lines = outputs.map((o) => o.split('\n'));
     for (let round = 0; round < rounds; round++) {
-      expect(lines.map((l) => l[round]), `round ${round}`).toEqual(['ok', 'ok', 'ok']);
+      expect(
+        lines.map((l) => l[round]),
+        `round ${round}`,
+      ).toEqual(['ok', 'ok', 'ok']);
     }
   }, 60_000);
 });

@@ -97,7 +97,14 @@ describe('a SQLite store made before the migrations were frozen', () => {
         recordFromPayload('customer', { external_id: 'c-4', name: 'Di' }, 'webhook'),
         recordFromPayload('customer', { external_id: 'c-1', id: 101, name: 'Ann B', email: 'ann@example.com', tier: 'gold' }, 'webhook'),
       ]);
-      const id = await insertInboxRow(tx, { receivedAt: NOW + 5000, route: '/webhooks/customers', idempotencyKey: 'key-2', headers: {}, body: '{}', status: 'received' });
+      const id = await insertInboxRow(tx, {
+        receivedAt: NOW + 5000,
+        route: '/webhooks/customers',
+        idempotencyKey: 'key-2',
+        headers: {},
+        body: '{}',
+        status: 'received',
+      });
       return { applied: applied.map((a) => a.result), id };
     });
     expect(results).toEqual({ applied: ['created', 'updated'], id: 2 });

@@ -8,7 +8,6 @@ import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
-
 const campaign = (name: string) =>
   recordFromPayload('campaign', { external_id: 'k1', name, details: { zeta: 1, alpha: { y: 2, b: 1 } }, web_id: 7, archive_url: 'u' }, 'webhook');
 

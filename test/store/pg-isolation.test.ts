@@ -48,7 +48,14 @@ for (const engine of postgres) {
       let stop = false;
       const poll = async () => {
         for (;;) {
-          const p = await readPage(reader, { includeDeleted: true, limit: 7, offset: 0, after: bookmark, order: 'change', updatedSince: bookmark ? undefined : 0 });
+          const p = await readPage(reader, {
+            includeDeleted: true,
+            limit: 7,
+            offset: 0,
+            after: bookmark,
+            order: 'change',
+            updatedSince: bookmark ? undefined : 0,
+          });
           for (const r of p.records) seen.set(r.external_id, r.updatedAt);
           if (p.next) bookmark = p.next;
           if (!p.next || p.records.length < 7) return;
@@ -65,7 +72,9 @@ for (const engine of postgres) {
         for (let i = 0; i < 25; i++) {
           await inWriteTransaction(s, async (tx) => {
             await sleep(Math.random() * 4);
-            const writes = Array.from({ length: 3 }, () => recordFromPayload('customer', { external_id: `k${Math.floor(Math.random() * 30)}`, name: `n${n++}` }, 'webhook'));
+            const writes = Array.from({ length: 3 }, () =>
+              recordFromPayload('customer', { external_id: `k${Math.floor(Math.random() * 30)}`, name: `n${n++}` }, 'webhook'),
+            );
             await applyRecordWrites(tx, writes);
             await sleep(Math.random() * 4);
           });

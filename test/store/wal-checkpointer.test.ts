@@ -32,13 +32,21 @@ it('copies committed pages into the database file in the background, and the dat
   const store = await openStore({ kind: 'sqlite', path: file });
   const before = fs.statSync(file).size;
   for (let page = 0; page < 4; page++) {
-    await inWriteTransaction(store, (tx) => applyRecordWrites(tx, Array.from({ length: 500 }, (_, i) => record(page * 500 + i))));
+    await inWriteTransaction(store, (tx) =>
+      applyRecordWrites(
+        tx,
+        Array.from({ length: 500 }, (_, i) => record(page * 500 + i)),
+      ),
+    );
   }
   // Nothing written since: only the checkpointing thread can grow the file now.
   await waitFor(async () => (fs.statSync(file).size > before + 1_500_000 ? true : undefined), 'the database file to grow', 5_000);
   await store.close();
   const again = await openStore({ kind: 'sqlite', path: file });
-  const { n } = await again.db.selectFrom('records').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const { n } = await again.db
+    .selectFrom('records')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
   expect(Number(n)).toBe(2_000);
   await again.close();
 });

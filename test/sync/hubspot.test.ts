@@ -102,7 +102,9 @@ for (const engine of ENGINES) {
       expect(full.progress.records_fetched).toBe(1_000);
 
       const updated = contactIds(40, 1101).map((id, i) => hs!.state.updateContact(id, { firstname: 'Renamed', lastname: `Person${i}` }));
-      const created = Array.from({ length: 25 }, (_, i) => hs!.state.createContact({ firstname: 'New', lastname: `Contact${i}`, email: `new${i}@example.com` }));
+      const created = Array.from({ length: 25 }, (_, i) =>
+        hs!.state.createContact({ firstname: 'New', lastname: `Contact${i}`, email: `new${i}@example.com` }),
+      );
 
       const mark = hs.state.requests.length;
       const inc = await runSync(app, 'crm');
@@ -267,7 +269,11 @@ for (const engine of ENGINES) {
 
       expect(await dataTotal(app, 'crm')).toBe(299);
       expect(await dataTotal(app, 'crm', true)).toBe(300);
-      const visible = await expectExactly(app, 'crm', contactIds(300).filter((id) => id !== '1042'));
+      const visible = await expectExactly(
+        app,
+        'crm',
+        contactIds(300).filter((id) => id !== '1042'),
+      );
       expect(visible.some((r) => r.external_id === '1042')).toBe(false);
       expect((await app.inject('/customers/1042')).statusCode).toBe(404);
       const tomb = await app.inject('/customers/1042?include_deleted=true');

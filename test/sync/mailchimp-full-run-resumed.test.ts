@@ -37,7 +37,7 @@ it('a ?full=true run interrupted by a shutdown and resumed still tombstones a de
   mc = await startFakeMailchimp({ campaigns: 3_500 });
   let app = await boot();
   const first = (await app.inject({ method: 'POST', url: '/sync/marketing' })).json().task_id as string;
-  expect((await waitFor(async () => ((await task(first)).status === 'succeeded' ? true : undefined), 'the first run')) ).toBe(true);
+  expect(await waitFor(async () => ((await task(first)).status === 'succeeded' ? true : undefined), 'the first run')).toBe(true);
 
   const gone = mc.state.idAt(3_200);
   mc.state.deleteCampaign(gone);

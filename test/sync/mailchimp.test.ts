@@ -77,7 +77,11 @@ for (const engine of ENGINES) {
       expect(checks.map((e) => [e.path, e.status]).sort()).toEqual(gone.map((id) => [`${CAMPAIGNS}/${id}`, 404]).sort());
       expect(full.progress.records_written).toBe(2);
 
-      await expectExactly(app, 'marketing', ids(mc).filter((id) => !gone.includes(id)));
+      await expectExactly(
+        app,
+        'marketing',
+        ids(mc).filter((id) => !gone.includes(id)),
+      );
       expect(await dataTotal(app, 'marketing', true)).toBe(30);
       for (const id of gone) {
         const res = await app.inject(`/campaigns/${id}?include_deleted=true`);

@@ -29,10 +29,7 @@ export function hubspotConnector(hs: FakeHubspot, client: Partial<SourceClientOp
   return new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: { ...FAST_CLIENT, ...client } });
 }
 
-export function mailchimpConnector(
-  mc: FakeMailchimp,
-  options: { client?: Partial<SourceClientOptions>; refetchWindowMs?: number } = {},
-): MailchimpSource {
+export function mailchimpConnector(mc: FakeMailchimp, options: { client?: Partial<SourceClientOptions>; refetchWindowMs?: number } = {}): MailchimpSource {
   return new MailchimpSource({
     name: 'marketing',
     apiKey: mc.apiKey,
@@ -53,7 +50,6 @@ export interface TaskView {
   finished_at: string | null;
 }
 
-
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function getTask(app: App, id: string): Promise<TaskView> {
@@ -63,10 +59,13 @@ export async function getTask(app: App, id: string): Promise<TaskView> {
 }
 
 export function waitForTask(app: App, id: string, statuses: TaskView['status'][] = ['succeeded', 'failed', 'cancelled']): Promise<TaskView> {
-  return waitFor(async () => {
-    const t = await getTask(app, id);
-    return statuses.includes(t.status) ? t : undefined;
-  }, `task ${id} to reach ${statuses.join('/')}`);
+  return waitFor(
+    async () => {
+      const t = await getTask(app, id);
+      return statuses.includes(t.status) ? t : undefined;
+    },
+    `task ${id} to reach ${statuses.join('/')}`,
+  );
 }
 
 /** POST /sync/{source}: 202 with a task id. */

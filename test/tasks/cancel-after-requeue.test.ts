@@ -37,10 +37,14 @@ for (const engine of ENGINES) {
 
       t = await startApp(db, ENV, { connectors: connectors() });
       const store = new TaskStore(t.store);
-      const row = await waitFor(async () => {
-        const r = await store.get(id);
-        return r && !['queued', 'running'].includes(r.status) ? r : undefined;
-      }, 'the task to end', 10_000);
+      const row = await waitFor(
+        async () => {
+          const r = await store.get(id);
+          return r && !['queued', 'running'].includes(r.status) ? r : undefined;
+        },
+        'the task to end',
+        10_000,
+      );
       expect(row.status).toBe('cancelled');
     }, 30_000);
   });

@@ -56,7 +56,8 @@ for (const engine of ENGINES) {
       const waker = setInterval(() => runner.wake(), 1);
       await new Promise((r) => setTimeout(r, 300));
       clearInterval(waker);
-      const runningRows = (await tasks.list(['running'], 100)).length;
+      // However many ticks the wakes caused, the one source has at most one running task.
+      expect((await tasks.list(['running'], 100)).length).toBeLessThanOrEqual(1);
       await runner.stop();
       await waitFor(async () => ((await tasks.list(['running'], 100)).length === 0 ? true : undefined), 'no running rows', 10_000);
       expect(walks.maxActive).toBeLessThanOrEqual(1);

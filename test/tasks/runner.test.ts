@@ -7,19 +7,26 @@ import { waitFor } from '../helpers/wait.js';
 
 const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '1s' };
 
-
 for (const engine of ENGINES) {
   describe(`task runner on ${engine.name}`, () => {
     let db: ScratchDatabase;
     let upstream: PagedUpstream;
     let t: TestApp | undefined;
 
-    const taskStatus = async (id: string) => (await t?.app.inject(`/tasks/${id}`))?.json() as { status: string; progress: { pages: number; records_fetched: number; records_written: number }; error: string | null };
+    const taskStatus = async (id: string) =>
+      (await t?.app.inject(`/tasks/${id}`))?.json() as {
+        status: string;
+        progress: { pages: number; records_fetched: number; records_written: number };
+        error: string | null;
+      };
     const until = (id: string, statuses: string[]) =>
-      waitFor(async () => {
-        const s = await taskStatus(id);
-        return statuses.includes(s.status) ? s : undefined;
-      }, `task ${id} to reach ${statuses.join('/')}`);
+      waitFor(
+        async () => {
+          const s = await taskStatus(id);
+          return statuses.includes(s.status) ? s : undefined;
+        },
+        `task ${id} to reach ${statuses.join('/')}`,
+      );
 
     beforeAll(async () => {
       db = await engine.create();

@@ -33,14 +33,17 @@ for (const engine of ENGINES) {
       const start = await t.app.inject({ method: 'POST', url: '/sync/items?full=true' });
       const id = start.json().task_id as string;
       await waitFor(async () => ((await tasks.get(id))?.pages ?? 0) >= 2 || undefined, 'two pages');
-      const owner = (await tasks.get(id))?.lease_owner;
       // The lease lapses (a stall, GC pause, DB hiccup longer than TASK_LEASE): simulated by moving its expiry into the past.
-      const reclaimed = await waitFor(async () => {
-        await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
-        await new Promise((r) => setTimeout(r, 120));
-        const row = await tasks.get(id);
-        return row && row.attempts >= 2 ? row : undefined;
-      }, 'the task to be re-claimed', 10_000);
+      await waitFor(
+        async () => {
+          await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
+          await new Promise((r) => setTimeout(r, 120));
+          const row = await tasks.get(id);
+          return row && row.attempts >= 2 ? row : undefined;
+        },
+        'the task to be re-claimed',
+        10_000,
+      );
       await new Promise((r) => setTimeout(r, 1_000)); // past the old run's next heartbeat
       const afterASecond = { active: walks.active, maxActive: walks.maxActive, status: (await tasks.get(id))?.status };
       await waitFor(async () => (['succeeded', 'failed', 'cancelled'].includes((await tasks.get(id))?.status ?? '') ? true : undefined), 'end', 20_000);
@@ -55,11 +58,15 @@ for (const engine of ENGINES) {
       const tasks = new TaskStore(t.store);
       const id = (await t.app.inject({ method: 'POST', url: '/sync/items2?full=true' })).json().task_id as string;
       await waitFor(async () => ((await tasks.get(id))?.pages ?? 0) >= 2 || undefined, 'two pages');
-      await waitFor(async () => {
-        await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
-        await new Promise((r) => setTimeout(r, 120));
-        return ((await tasks.get(id))?.attempts ?? 0) >= 2 ? true : undefined;
-      }, 'the task to be re-claimed', 10_000);
+      await waitFor(
+        async () => {
+          await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
+          await new Promise((r) => setTimeout(r, 120));
+          return ((await tasks.get(id))?.attempts ?? 0) >= 2 ? true : undefined;
+        },
+        'the task to be re-claimed',
+        10_000,
+      );
       await t.close(); // what SIGTERM does: app.close() (runner.stop()) then store.close()
       t = undefined;
       const stillWalking = walks.active;

@@ -35,7 +35,11 @@ for (const engine of ENGINES) {
       // Active: a second check queues nothing.
       expect(await tasks.enqueueIfDue('items', interval, t0 + 10)).toBeUndefined();
       // The run ends quickly; a check that was already under way must still queue nothing in this interval.
-      await store.db.updateTable('tasks').set({ status: 'succeeded', finished_at: t0 + 20 }).where('id', '=', first!.id).execute();
+      await store.db
+        .updateTable('tasks')
+        .set({ status: 'succeeded', finished_at: t0 + 20 })
+        .where('id', '=', first!.id)
+        .execute();
       expect(await tasks.enqueueIfDue('items', interval, t0 + 30)).toBeUndefined();
       expect((await tasks.list('all', 10)).filter((t) => t.source === 'items')).toHaveLength(1);
       // The next interval queues again.

@@ -34,7 +34,11 @@ for (const engine of ENGINES) {
 
         // The sender retries the same delivery.
         const retry = await postWebhook(t.app, body, { 'webhook-id': 'rp-dead-1' });
-        const row = await t.store.db.selectFrom('webhook_inbox').select(['status', 'response_status', 'response']).where('id', '=', answer.inbox_id).executeTakeFirstOrThrow();
+        await t.store.db
+          .selectFrom('webhook_inbox')
+          .select(['status', 'response_status', 'response'])
+          .where('id', '=', answer.inbox_id)
+          .executeTakeFirstOrThrow();
         expect(retry.statusCode).toBe(202);
         expect(retry.json()).toEqual(answer);
       } finally {

@@ -88,7 +88,9 @@ export async function breakRecordWrites(store: Store, pattern: string): Promise<
   const like = pattern.replace(/'/g, "''");
   if (store.dialect.name === 'sqlite') {
     await sql
-      .raw(`CREATE TRIGGER poison_records BEFORE INSERT ON records WHEN NEW.external_id LIKE '${like}' BEGIN SELECT RAISE(ABORT, 'simulated store failure'); END`)
+      .raw(
+        `CREATE TRIGGER poison_records BEFORE INSERT ON records WHEN NEW.external_id LIKE '${like}' BEGIN SELECT RAISE(ABORT, 'simulated store failure'); END`,
+      )
       .execute(store.db);
     return { heal: async () => void (await sql.raw('DROP TRIGGER poison_records').execute(store.db)) };
   }

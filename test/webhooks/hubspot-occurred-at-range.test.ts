@@ -24,7 +24,9 @@ for (const engine of ENGINES) {
 
     it('is a dead letter with its reason, not counted as a store error', async () => {
       const before = (await t.app.metrics.storeErrors.get()).values.reduce((n, v) => n + v.value, 0);
-      const res = await postHubspot(t.app, [hsEvent({ eventId: 900, subscriptionType: 'contact.creation', objectId: 900, occurredAt: 9e15 })], { secret: null });
+      const res = await postHubspot(t.app, [hsEvent({ eventId: 900, subscriptionType: 'contact.creation', objectId: 900, occurredAt: 9e15 })], {
+        secret: null,
+      });
       expect(res.statusCode, res.body).toBe(200);
       const [row] = await inboxRows(t.store, '/webhooks/hubspot');
       const after = (await t.app.metrics.storeErrors.get()).values.reduce((n, v) => n + v.value, 0);

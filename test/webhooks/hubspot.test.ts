@@ -29,11 +29,16 @@ for (const engine of ENGINES) {
       it('takes a request signed over method + URI + body + timestamp with the client secret', async () => {
         const res = await postHubspot(t.app, events);
         expect(res.statusCode, res.body).toBe(200);
-        expect(res.json()).toMatchObject({ status: 'received', events: [{ event_id: 1, status: 'processed', records: [{ external_id: '5001', result: 'created' }] }] });
+        expect(res.json()).toMatchObject({
+          status: 'received',
+          events: [{ event_id: 1, status: 'processed', records: [{ external_id: '5001', result: 'created' }] }],
+        });
       });
 
       it('takes the http:// URI a TLS-terminating proxy forwards, and X-Forwarded-Host/Proto', async () => {
-        const a = await postHubspot(t.app, [hsEvent({ eventId: 2, subscriptionType: 'contact.creation', objectId: 5002 })], { uri: `http://${HOOK_HOST}/webhooks/hubspot` });
+        const a = await postHubspot(t.app, [hsEvent({ eventId: 2, subscriptionType: 'contact.creation', objectId: 5002 })], {
+          uri: `http://${HOOK_HOST}/webhooks/hubspot`,
+        });
         expect(a.statusCode, a.body).toBe(200);
         const b = await postHubspot(t.app, [hsEvent({ eventId: 3, subscriptionType: 'contact.creation', objectId: 5003 })], {
           uri: 'https://public.example.org/webhooks/hubspot',
@@ -80,7 +85,9 @@ for (const engine of ENGINES) {
       });
 
       it('accepts a timestamp just inside the 5 minutes', async () => {
-        const res = await postHubspot(t.app, [hsEvent({ eventId: 5, subscriptionType: 'contact.creation', objectId: 5005 })], { timestamp: Date.now() - 4 * MIN });
+        const res = await postHubspot(t.app, [hsEvent({ eventId: 5, subscriptionType: 'contact.creation', objectId: 5005 })], {
+          timestamp: Date.now() - 4 * MIN,
+        });
         expect(res.statusCode, res.body).toBe(200);
       });
 
@@ -105,9 +112,30 @@ for (const engine of ENGINES) {
 
       it('contact.propertyChange applies the change to the stored customer', async () => {
         const res = await postHubspot(t.app, [
-          hsEvent({ eventId: 11, subscriptionType: 'contact.propertyChange', objectId: 6001, occurredAt: T0 + 1000, propertyName: 'firstname', propertyValue: 'Ann' }),
-          hsEvent({ eventId: 12, subscriptionType: 'contact.propertyChange', objectId: 6001, occurredAt: T0 + 2000, propertyName: 'email', propertyValue: 'ann@example.com' }),
-          hsEvent({ eventId: 13, subscriptionType: 'contact.propertyChange', objectId: 6001, occurredAt: T0 + 3000, propertyName: 'lastname', propertyValue: 'Lee' }),
+          hsEvent({
+            eventId: 11,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6001,
+            occurredAt: T0 + 1000,
+            propertyName: 'firstname',
+            propertyValue: 'Ann',
+          }),
+          hsEvent({
+            eventId: 12,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6001,
+            occurredAt: T0 + 2000,
+            propertyName: 'email',
+            propertyValue: 'ann@example.com',
+          }),
+          hsEvent({
+            eventId: 13,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6001,
+            occurredAt: T0 + 3000,
+            propertyName: 'lastname',
+            propertyValue: 'Lee',
+          }),
         ]);
         expect(res.json().events.map((e: { status: string }) => e.status)).toEqual(['processed', 'processed', 'processed']);
         const c = (await record(t.app, 'customers', '6001')).json();
@@ -121,7 +149,9 @@ for (const engine of ENGINES) {
       });
 
       it('propertyChange for an unknown contact creates it with that property', async () => {
-        await postHubspot(t.app, [hsEvent({ eventId: 14, subscriptionType: 'contact.propertyChange', objectId: 6002, propertyName: 'email', propertyValue: 'new@example.com' })]);
+        await postHubspot(t.app, [
+          hsEvent({ eventId: 14, subscriptionType: 'contact.propertyChange', objectId: 6002, propertyName: 'email', propertyValue: 'new@example.com' }),
+        ]);
         expect((await record(t.app, 'customers', '6002')).json()).toMatchObject({ email: 'new@example.com', source: 'crm', id: 6002 });
       });
 
@@ -138,14 +168,31 @@ for (const engine of ENGINES) {
 
       it('a webhook and a sync of the same contact share one row; an event older than the synced snapshot is stale', async () => {
         const snapshot = T0 + 60 * MIN;
-        const contact = { id: '6004', properties: { firstname: 'Syn', lastname: 'Ced', email: 'sync@example.com', lastmodifieddate: new Date(snapshot).toISOString() } };
+        const contact = {
+          id: '6004',
+          properties: { firstname: 'Syn', lastname: 'Ced', email: 'sync@example.com', lastmodifieddate: new Date(snapshot).toISOString() },
+        };
         await inWriteTransaction(t.store, (tx) => applyRecordWrites(tx, [customerFromContact(contact, 'crm')]));
         const older = await postHubspot(t.app, [
-          hsEvent({ eventId: 30, subscriptionType: 'contact.propertyChange', objectId: 6004, occurredAt: snapshot - 1000, propertyName: 'firstname', propertyValue: 'Old' }),
+          hsEvent({
+            eventId: 30,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6004,
+            occurredAt: snapshot - 1000,
+            propertyName: 'firstname',
+            propertyValue: 'Old',
+          }),
         ]);
         expect(older.json().events[0].records[0].result).toBe('stale');
         const newer = await postHubspot(t.app, [
-          hsEvent({ eventId: 31, subscriptionType: 'contact.propertyChange', objectId: 6004, occurredAt: snapshot + 1000, propertyName: 'firstname', propertyValue: 'New' }),
+          hsEvent({
+            eventId: 31,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6004,
+            occurredAt: snapshot + 1000,
+            propertyName: 'firstname',
+            propertyValue: 'New',
+          }),
         ]);
         expect(newer.json().events[0].records[0].result).toBe('updated');
         let c = (await record(t.app, 'customers', '6004')).json();
@@ -164,7 +211,16 @@ for (const engine of ENGINES) {
 
       it('contact.deletion leaves a tombstone (applyRecordWrites with deleted), hidden unless asked for', async () => {
         await postHubspot(t.app, [hsEvent({ eventId: 40, subscriptionType: 'contact.creation', objectId: 6005 })]);
-        await postHubspot(t.app, [hsEvent({ eventId: 41, subscriptionType: 'contact.propertyChange', objectId: 6005, occurredAt: T0 + 1, propertyName: 'firstname', propertyValue: 'Gone' })]);
+        await postHubspot(t.app, [
+          hsEvent({
+            eventId: 41,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6005,
+            occurredAt: T0 + 1,
+            propertyName: 'firstname',
+            propertyValue: 'Gone',
+          }),
+        ]);
         const res = await postHubspot(t.app, [hsEvent({ eventId: 42, subscriptionType: 'contact.deletion', objectId: 6005, occurredAt: T0 + 5000 })]);
         expect(res.json().events[0].records).toEqual([{ type: 'customer', external_id: '6005', result: 'deleted' }]);
         expect((await t.app.inject('/customers/6005')).statusCode).toBe(404);
@@ -175,7 +231,16 @@ for (const engine of ENGINES) {
         await postHubspot(t.app, [hsEvent({ eventId: 43, subscriptionType: 'contact.deletion', objectId: 6006 })]);
         expect((await record(t.app, 'customers', '6006')).json().deleted_at).not.toBeNull();
         // A change of a deleted contact changes nothing; contact.restore brings it back.
-        const late = await postHubspot(t.app, [hsEvent({ eventId: 44, subscriptionType: 'contact.propertyChange', objectId: 6005, occurredAt: T0 + 9000, propertyName: 'firstname', propertyValue: 'X' })]);
+        const late = await postHubspot(t.app, [
+          hsEvent({
+            eventId: 44,
+            subscriptionType: 'contact.propertyChange',
+            objectId: 6005,
+            occurredAt: T0 + 9000,
+            propertyName: 'firstname',
+            propertyValue: 'X',
+          }),
+        ]);
         expect(late.json().events[0].records[0].result).toBe('stale');
         await postHubspot(t.app, [hsEvent({ eventId: 45, subscriptionType: 'contact.restore', objectId: 6005, occurredAt: T0 + 10_000 })]);
         expect((await t.app.inject('/customers/6005')).json()).toMatchObject({ name: 'Gone', deleted_at: null });
@@ -196,7 +261,14 @@ for (const engine of ENGINES) {
 
       it('generic object.* subscriptions for contacts (objectTypeId 0-1) are handled too', async () => {
         const res = await postHubspot(t.app, [
-          hsEvent({ eventId: 60, subscriptionType: 'object.propertyChange', objectTypeId: '0-1', objectId: 6008, propertyName: 'lastname', propertyValue: 'Generic' }),
+          hsEvent({
+            eventId: 60,
+            subscriptionType: 'object.propertyChange',
+            objectTypeId: '0-1',
+            objectId: 6008,
+            propertyName: 'lastname',
+            propertyValue: 'Generic',
+          }),
         ]);
         expect(res.json().events[0].status).toBe('processed');
         expect((await record(t.app, 'customers', '6008')).json().name).toBe('Generic');
@@ -296,7 +368,12 @@ for (const engine of ENGINES) {
           healed = true;
           const replay = await t.app.inject({ method: 'POST', url: `/webhooks/events/${bad.inbox_id}/replay` });
           expect(replay.statusCode, replay.body).toBe(200);
-          expect(replay.json()).toEqual({ id: bad.inbox_id, status: 'processed', records: [{ type: 'customer', external_id: '777001', result: 'created' }], error: null });
+          expect(replay.json()).toEqual({
+            id: bad.inbox_id,
+            status: 'processed',
+            records: [{ type: 'customer', external_id: '777001', result: 'created' }],
+            error: null,
+          });
           expect((await record(t.app, 'customers', '777001')).json().name).toBe('Poison');
         } finally {
           if (!healed) await broken.heal();

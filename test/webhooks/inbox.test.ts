@@ -63,7 +63,11 @@ for (const engine of ENGINES) {
       ]);
       expect(rows[0]).toMatchObject({ idempotency_key: 'g-1', body: raw, duplicate_of: null });
       // The raw headers and the answer given are kept as JSON, on both engines alike.
-      const first = await t.store.db.selectFrom('webhook_inbox').select(['headers', 'response', 'response_status', 'received_at']).where('id', '=', rows[0]?.id as number).executeTakeFirstOrThrow();
+      const first = await t.store.db
+        .selectFrom('webhook_inbox')
+        .select(['headers', 'response', 'response_status', 'received_at'])
+        .where('id', '=', rows[0]?.id as number)
+        .executeTakeFirstOrThrow();
       expect(t.store.dialect.decodeJson(first.headers)).toMatchObject({ 'webhook-id': 'g-1', 'content-type': 'application/json' });
       expect(t.store.dialect.decodeJson(first.response)).toEqual({
         status: 'stored',
@@ -158,7 +162,12 @@ for (const engine of ENGINES) {
         healed = true;
         const fixed = await replay(answer.inbox_id);
         expect(fixed.statusCode, fixed.body).toBe(200);
-        expect(fixed.json()).toEqual({ id: answer.inbox_id, status: 'processed', records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }], error: null });
+        expect(fixed.json()).toEqual({
+          id: answer.inbox_id,
+          status: 'processed',
+          records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }],
+          error: null,
+        });
         expect((await t.app.inject({ url: '/customers/poison_1', headers: AUTH })).json().name).toBe('Bad');
         expect((await events('?status=failed')).items).toEqual([]);
         expectProblem(await replay(answer.inbox_id), 409);
@@ -166,7 +175,12 @@ for (const engine of ENGINES) {
         // From now on a repeat of the key gets the stored answer of the replay.
         const later = await postWebhook(t.app, { customer: { external_id: 'poison_1' } }, { 'webhook-id': 'dead-1' });
         expect(later.statusCode).toBe(200);
-        expect(later.json()).toEqual({ status: 'stored', delivery_id: 'dead-1', stored: 1, records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }] });
+        expect(later.json()).toEqual({
+          status: 'stored',
+          delivery_id: 'dead-1',
+          stored: 1,
+          records: [{ type: 'customer', external_id: 'poison_1', result: 'created' }],
+        });
       } finally {
         if (!healed) await broken.heal();
       }
@@ -213,7 +227,11 @@ for (const engine of ENGINES) {
       expect(rows.map((r) => r.status)).toEqual(['processed', 'duplicate', 'failed', 'processed']);
       // The first three are 40 days old; the last one is new.
       const old = Date.now() - 40 * DAY;
-      await t.store.db.updateTable('webhook_inbox').set({ received_at: old }).where('id', '<=', rows[2]?.id as number).execute();
+      await t.store.db
+        .updateTable('webhook_inbox')
+        .set({ received_at: old })
+        .where('id', '<=', rows[2]?.id as number)
+        .execute();
 
       expect(await sweepInbox(t.store, { retentionMs: 30 * DAY, failedRetentionMs: null })).toEqual({ processed: 2, failed: 0 });
       expect((await inboxRows(t.store)).map((r) => r.status)).toEqual(['failed', 'processed']);
@@ -227,7 +245,10 @@ for (const engine of ENGINES) {
 
     it('the app sweeps in the background at start', async () => {
       await postWebhook(t.app, { customer: { external_id: 'bg' } }, { 'webhook-id': 'bg-1' });
-      await t.store.db.updateTable('webhook_inbox').set({ received_at: Date.now() - 2 * DAY }).execute();
+      await t.store.db
+        .updateTable('webhook_inbox')
+        .set({ received_at: Date.now() - 2 * DAY })
+        .execute();
       const second = await startApp(db, { WEBHOOK_RETENTION: '1d' });
       try {
         const deadline = Date.now() + 10_000; // a safety limit, not a timing assertion

@@ -108,8 +108,20 @@ for (const engine of ENGINES) {
       expect(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 3600).toBe(true);
       // The other webhook routes share the budget; nothing is stored for a refused request.
       const inboxBefore = (await inboxRows(t.store)).length;
-      expectProblem(await t.app.inject({ method: 'POST', url: '/webhooks/hubspot', ...fromA, headers: { 'content-type': 'application/json' }, payload: '[]' }), 429);
-      expectProblem(await t.app.inject({ method: 'POST', url: `/webhooks/mailchimp/${MAILCHIMP_SECRET}`, ...fromA, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'type=subscribe' }), 429);
+      expectProblem(
+        await t.app.inject({ method: 'POST', url: '/webhooks/hubspot', ...fromA, headers: { 'content-type': 'application/json' }, payload: '[]' }),
+        429,
+      );
+      expectProblem(
+        await t.app.inject({
+          method: 'POST',
+          url: `/webhooks/mailchimp/${MAILCHIMP_SECRET}`,
+          ...fromA,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'type=subscribe',
+        }),
+        429,
+      );
       expect((await inboxRows(t.store)).length).toBe(inboxBefore);
       expect((await t.app.inject({ url: '/customers/rl_10.0.0.1_3' })).statusCode).toBe(404);
 

@@ -18,9 +18,16 @@ describe(`Mailchimp retries on ${engine.name}`, () => {
     await db?.drop();
   });
 
-  it("a retried delivery (same body) is not applied again over a later event of the same second", async () => {
+  it('a retried delivery (same body) is not applied again over a later event of the same second', async () => {
     const subscribe = { type: 'subscribe', fired_at: '2026-05-01 10:00:00', 'data[email]': 'ann@example.com', 'data[list_id]': 'L1' };
-    const unsubscribe = { type: 'unsubscribe', fired_at: '2026-05-01 10:00:00', 'data[email]': 'ann@example.com', 'data[list_id]': 'L1', 'data[reason]': 'manual', 'data[action]': 'unsub' };
+    const unsubscribe = {
+      type: 'unsubscribe',
+      fired_at: '2026-05-01 10:00:00',
+      'data[email]': 'ann@example.com',
+      'data[list_id]': 'L1',
+      'data[reason]': 'manual',
+      'data[action]': 'unsub',
+    };
     expect((await postMailchimp(t.app, subscribe)).statusCode).toBe(200);
     expect((await postMailchimp(t.app, unsubscribe)).statusCode).toBe(200);
     // Mailchimp retries the subscribe (our first answer was too slow for it): the very same body.

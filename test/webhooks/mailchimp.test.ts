@@ -62,7 +62,12 @@ for (const engine of ENGINES) {
       it('refuses what is not a Mailchimp form: 415, 400, 422, 413', async () => {
         const before = await storedSnapshot(t.store);
         expectProblem(
-          await t.app.inject({ method: 'POST', url: `/webhooks/mailchimp/${MAILCHIMP_SECRET}`, headers: { 'content-type': 'application/json' }, payload: '{"type":"subscribe"}' }),
+          await t.app.inject({
+            method: 'POST',
+            url: `/webhooks/mailchimp/${MAILCHIMP_SECRET}`,
+            headers: { 'content-type': 'application/json' },
+            payload: '{"type":"subscribe"}',
+          }),
           415,
         );
         expectProblem(await postMailchimp(t.app, 'type=subscribe&data[__proto__][x]=1'), 400);
@@ -79,7 +84,10 @@ for (const engine of ENGINES) {
         const res = await postMailchimp(t.app, subscribe('Ann.Sub@Example.com'));
         expect(res.statusCode, res.body).toBe(200);
         const key = memberId('ann.sub@example.com');
-        expect(res.json()).toMatchObject({ status: 'received', events: [{ type: 'subscribe', status: 'processed', records: [{ type: 'customer', external_id: key, result: 'created' }] }] });
+        expect(res.json()).toMatchObject({
+          status: 'received',
+          events: [{ type: 'subscribe', status: 'processed', records: [{ type: 'customer', external_id: key, result: 'created' }] }],
+        });
         const c = (await record(t.app, 'customers', key)).json();
         expect(c).toMatchObject({ source: 'marketing', name: 'Mail Chimp', email: 'Ann.Sub@Example.com' });
         expect(c.attributes).toMatchObject({
@@ -180,7 +188,14 @@ for (const engine of ENGINES) {
 
       it('campaign updates the synced campaign (same external_id, one row): status and subject', async () => {
         const synced = campaignFromMailchimp(
-          { id: '4fjk2ma9xd', web_id: 77, type: 'regular', status: 'sending', settings: { title: 'Spring', subject_line: 'Hello spring' }, recipients: { list_id: 'a6b5da1054' } },
+          {
+            id: '4fjk2ma9xd',
+            web_id: 77,
+            type: 'regular',
+            status: 'sending',
+            settings: { title: 'Spring', subject_line: 'Hello spring' },
+            recipients: { list_id: 'a6b5da1054' },
+          },
           'marketing',
         );
         await inWriteTransaction(t.store, (tx) => applyRecordWrites(tx, [synced]));
@@ -200,7 +215,13 @@ for (const engine of ENGINES) {
         const rows = await t.store.db.selectFrom('records').select('row_id').where('type', '=', 'campaign').where('external_id', '=', '4fjk2ma9xd').execute();
         expect(rows).toHaveLength(1);
         // A campaign never synced is created from what the event carries.
-        await postMailchimp(t.app, { type: 'campaign', fired_at: '2026-03-06 10:00:00', 'data[id]': 'newcamp01', 'data[subject]': 'Fresh', 'data[status]': 'sent' });
+        await postMailchimp(t.app, {
+          type: 'campaign',
+          fired_at: '2026-03-06 10:00:00',
+          'data[id]': 'newcamp01',
+          'data[subject]': 'Fresh',
+          'data[status]': 'sent',
+        });
         expect((await t.app.inject('/campaigns/newcamp01')).json()).toMatchObject({ name: 'Fresh', status: 'sent', details: { subject_line: 'Fresh' } });
       });
 

@@ -57,10 +57,9 @@ for (const engine of ENGINES) {
     });
 
     it('a HubSpot propertyChange whose value is an unpaired surrogate is processed, not a permanent dead letter', async () => {
-      const body = JSON.stringify([hsEvent({ eventId: 502, subscriptionType: 'contact.propertyChange', objectId: 502, propertyName: 'lastname', propertyValue: 'X' })]).replace(
-        '"X"',
-        '"\\ud800"',
-      );
+      const body = JSON.stringify([
+        hsEvent({ eventId: 502, subscriptionType: 'contact.propertyChange', objectId: 502, propertyName: 'lastname', propertyValue: 'X' }),
+      ]).replace('"X"', '"\\ud800"');
       const res = await postHubspot(t.app, body);
       expect(res.statusCode, res.body).toBe(200);
       expect(res.json().events[0], res.body).toMatchObject({ status: 'processed' });

@@ -35,9 +35,13 @@ const DELIVERIES: Delivery[] = [
   {
     name: 'hubspot (POST /webhooks/hubspot)',
     send: (t) =>
-      postHubspot(t.app, [hsEvent({ eventId: 9001, subscriptionType: 'contact.propertyChange', objectId: 7001, propertyName: 'firstname', propertyValue: 'Rhea' })], {
-        secret: null,
-      }),
+      postHubspot(
+        t.app,
+        [hsEvent({ eventId: 9001, subscriptionType: 'contact.propertyChange', objectId: 7001, propertyName: 'firstname', propertyValue: 'Rhea' })],
+        {
+          secret: null,
+        },
+      ),
     reads: ['/customers/7001'],
   },
   {
@@ -94,7 +98,15 @@ for (const engine of ENGINES) {
           // The same raw row, kept as a dead letter in the other store, then replayed.
           const dead = await replayed.store.db
             .insertInto('webhook_inbox')
-            .values({ received_at: row.received_at, route: row.route, idempotency_key: row.idempotency_key, headers: typeof row.headers === 'string' ? row.headers : JSON.stringify(row.headers), body: row.body, status: 'failed', error: 'kept for this test' })
+            .values({
+              received_at: row.received_at,
+              route: row.route,
+              idempotency_key: row.idempotency_key,
+              headers: typeof row.headers === 'string' ? row.headers : JSON.stringify(row.headers),
+              body: row.body,
+              status: 'failed',
+              error: 'kept for this test',
+            })
             .returning('id')
             .executeTakeFirstOrThrow();
           const res = await replayed.app.inject({ method: 'POST', url: `/webhooks/events/${Number(dead.id)}/replay` });

@@ -16,7 +16,9 @@ declare module 'fastify' {
  */
 export function encodedBodyRefusal(req: FastifyRequest): ApiError | null {
   const coding = req.headers['content-encoding']?.trim().toLowerCase();
-  return coding && coding !== 'identity' ? new ApiError('unsupported_media_type', `content-encoding ${coding} is not supported; send the body uncompressed`) : null;
+  return coding && coding !== 'identity'
+    ? new ApiError('unsupported_media_type', `content-encoding ${coding} is not supported; send the body uncompressed`)
+    : null;
 }
 
 /**

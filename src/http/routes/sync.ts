@@ -29,8 +29,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
       url: '/sync/:source',
       schema: {
         summary: method === 'GET' ? 'Start a background sync of a source (seed-compatible GET)' : 'Start a background sync of a source',
-        description:
-          `Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources here: ${[...connectors.keys()].join(', ')}.`,
+        description: `Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources here: ${[...connectors.keys()].join(', ')}.`,
         tags: ['sync'],
         params: SourceParams,
         querystring: SyncQuery,

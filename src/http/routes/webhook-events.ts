@@ -20,9 +20,10 @@ const InboxItem = Type.Object({
   source: Type.String({ description: 'generic (POST /webhook) or the provider whose webhook route received it' }),
   route: Type.String(),
   status: Type.Enum([...INBOX_STATUSES], {
-    description: 'received: stored, not processed yet; processed; failed: a dead letter (see error), replayable; duplicate: its key was seen before (see duplicate_of)',
+    description:
+      'received: stored, not processed yet; processed; failed: a dead letter (see error), replayable; duplicate: its key was seen before (see duplicate_of)',
   }),
-  idempotency_key: nullable(Type.String({ description: 'webhook-id / Idempotency-Key, or the provider\'s event key; null on duplicates' })),
+  idempotency_key: nullable(Type.String({ description: "webhook-id / Idempotency-Key, or the provider's event key; null on duplicates" })),
   duplicate_of: nullable(Type.Integer({ description: 'On a duplicate: the id of the first copy' })),
   error: nullable(Type.String()),
   response_status: nullable(Type.Integer()),

@@ -57,5 +57,4 @@ const ISO_MIN_MS = -62_167_219_200_000; // 0000-01-01T00:00:00.000Z
 const ISO_MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
 /** Epoch ms -> ISO 8601 for every time the API shows; null for a time RFC 3339 cannot write. */
-export const iso = (ms: number | null): string | null =>
-  ms === null || !(ms >= ISO_MIN_MS && ms <= ISO_MAX_MS) ? null : new Date(ms).toISOString();
+export const iso = (ms: number | null): string | null => (ms === null || !(ms >= ISO_MIN_MS && ms <= ISO_MAX_MS) ? null : new Date(ms).toISOString());

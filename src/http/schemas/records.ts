@@ -12,7 +12,7 @@ const ExternalId = Type.String({
 // 2^53 have already lost digits; a larger one is refused rather than stored wrong.
 const SenderId = Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: "The sender's own number" });
 const SenderTimestamp = nullable(
-  Type.String({ format: 'date-time', description: "When the sender last changed the record; an older one than stored is ignored" }),
+  Type.String({ format: 'date-time', description: 'When the sender last changed the record; an older one than stored is ignored' }),
 );
 
 export const CustomerInput = Type.Object(
@@ -50,8 +50,7 @@ export const CampaignInput = Type.Object(
   { additionalProperties: true, description: 'Fields beyond these are kept in `attributes`' },
 );
 
-const oneOrMany = <T extends typeof CustomerInput | typeof CampaignInput>(item: T) =>
-  Type.Union([item, Type.Array(item, { maxItems: 1000 })]);
+const oneOrMany = <T extends typeof CustomerInput | typeof CampaignInput>(item: T) => Type.Union([item, Type.Array(item, { maxItems: 1000 })]);
 
 export const SEED_CUSTOMER = { id: 1, external_id: 'cust_12345', name: 'John Doe', email: 'john.doe@example.com' };
 export const SEED_CAMPAIGN = {
@@ -123,10 +122,7 @@ export function toItem(r: StoredRecord): RecordItemT {
     id: r.fields.sender_id,
     name: r.fields.name,
   };
-  const typed =
-    r.type === 'customer'
-      ? { email: r.fields.email }
-      : { status: r.fields.status, budget: r.fields.budget, details: r.fields.details };
+  const typed = r.type === 'customer' ? { email: r.fields.email } : { status: r.fields.status, budget: r.fields.budget, details: r.fields.details };
   return {
     ...base,
     ...typed,
@@ -142,7 +138,9 @@ export const PageQuery = Type.Object(
   {
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000, default: 0, description: 'Rows to skip; prefer `cursor` past the first pages' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
-    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: '`next_cursor` of the previous page (keyset: constant cost at any depth)' })),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: '`next_cursor` of the previous page (keyset: constant cost at any depth)' }),
+    ),
     source: Type.Optional(Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL_PATTERN })),
     updated_since: Type.Optional(
       Type.String({ format: 'date-time', description: 'Only records changed at or after this time, in (updated_at, id) order: a change feed' }),
@@ -152,20 +150,20 @@ export const PageQuery = Type.Object(
   { additionalProperties: true },
 );
 
-export const DataQuery = Type.Object(
-  { ...PageQuery.properties, type: Type.Optional(Type.Enum([...RECORD_TYPES])) },
-  { additionalProperties: true },
-);
+export const DataQuery = Type.Object({ ...PageQuery.properties, type: Type.Optional(Type.Enum([...RECORD_TYPES])) }, { additionalProperties: true });
 export type DataQueryT = Static<typeof DataQuery>;
 
 export const PageResponse = Type.Object({
   items: Type.Array(RecordItem),
-  total: nullable(
-    Type.Integer({ description: 'Matching records; null on continuation pages of an updated_since feed, where counting would cost a scan' }),
-  ),
+  total: nullable(Type.Integer({ description: 'Matching records; null on continuation pages of an updated_since feed, where counting would cost a scan' })),
   offset: Type.Integer(),
   limit: Type.Integer(),
-  next_cursor: nullable(Type.String({ description: 'Pass as `cursor` for the next page. Null at the end of a listing in row order; in change order (updated_since) every non-empty page has one, to keep as a bookmark, and only an empty page answers null' })),
+  next_cursor: nullable(
+    Type.String({
+      description:
+        'Pass as `cursor` for the next page. Null at the end of a listing in row order; in change order (updated_since) every non-empty page has one, to keep as a bookmark, and only an empty page answers null',
+    }),
+  ),
 });
 
 export const RecordParams = Type.Object({ external_id: ExternalId });

@@ -29,8 +29,7 @@ export const TaskItem = Type.Object({
 export type TaskItemT = Static<typeof TaskItem>;
 
 export function toTaskItem(t: TaskRow): TaskItemT {
-  const percent =
-    t.total_estimate && t.total_estimate > 0 ? Math.min(100, Math.round((t.records_fetched / t.total_estimate) * 1000) / 10) : null;
+  const percent = t.total_estimate && t.total_estimate > 0 ? Math.min(100, Math.round((t.records_fetched / t.total_estimate) * 1000) / 10) : null;
   return {
     task_id: t.id,
     source: t.source,

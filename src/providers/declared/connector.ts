@@ -15,8 +15,7 @@ import { requestAhead } from '../../sources/request-ahead.js';
  * - idle: between runs; the next one sends `since`.
  */
 export type DeclaredCheckpoint =
-  | { phase: 'walk'; since: number | null; startedAt: number; maxSeen: number | null; position: PagePosition }
-  | { phase: 'idle'; since: number | null };
+  { phase: 'walk'; since: number | null; startedAt: number; maxSeen: number | null; position: PagePosition } | { phase: 'idle'; since: number | null };
 
 type WalkCheckpoint = Extract<DeclaredCheckpoint, { phase: 'walk' }>;
 

@@ -139,7 +139,10 @@ export function createRecordMapper(type: RecordType, mapping: MappingSpec, sourc
       const idValue = getPath(raw, externalId);
       // JSON.parse rounds integers past 2^53 (64-bit ids are common): two records would share one key.
       if (typeof idValue === 'number' && Number.isInteger(idValue) && !Number.isSafeInteger(idValue)) {
-        return { ok: false, reason: `the number at "${mapping.external_id}" is too large to read exactly (past 2^53); map a field that holds the id as a string` };
+        return {
+          ok: false,
+          reason: `the number at "${mapping.external_id}" is too large to read exactly (past 2^53); map a field that holds the id as a string`,
+        };
       }
       const ext = typeof idValue === 'string' ? idValue : typeof idValue === 'number' && Number.isFinite(idValue) ? String(idValue) : '';
       if (ext === '') return { ok: false, reason: `no external_id at "${mapping.external_id}"` };

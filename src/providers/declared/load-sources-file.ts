@@ -62,7 +62,13 @@ export function loadSourcesFile(file: string, env: Env = {}, reserved: ReadonlyS
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const problem =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' || code === 'EPERM' ? 'cannot be read (permission denied)' : code === 'EISDIR' ? 'is a directory, not a file' : `cannot be read (${code ?? oneLine(String(err))})`;
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'cannot be read (permission denied)'
+          : code === 'EISDIR'
+            ? 'is a directory, not a file'
+            : `cannot be read (${code ?? oneLine(String(err))})`;
     throw new SourcesFileError(file, problem);
   }
   return parseSourcesText(text, file, env, reserved);

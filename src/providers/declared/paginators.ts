@@ -193,7 +193,8 @@ export function createPaginator(spec: PaginationSpec, source: string, origin: st
           if (!more) return { next: null, total };
           if (cursor === '') {
             // Upstream says there is more but gives no way to it: ending here would pass for a complete walk.
-            if (spec.has_more !== undefined) throw new Error(`${source}: "${spec.has_more}" says there are more pages, but there is no cursor at "${spec.cursor_path}"`);
+            if (spec.has_more !== undefined)
+              throw new Error(`${source}: "${spec.has_more}" says there are more pages, but there is no cursor at "${spec.cursor_path}"`);
             return { next: null, total };
           }
           if (cursor === (p as { cursor: string | null }).cursor) {

@@ -15,7 +15,6 @@ import { Type, type Static, type TSchema } from 'typebox';
 export const SOURCE_NAME_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Names the service itself uses for records' `source`. */
 
-
 const ENV_NAME = '^[A-Za-z_][A-Za-z0-9_]*$';
 const DOT_PATH = '^[^.]+(\\.[^.]+)*$';
 
@@ -299,9 +298,8 @@ function describe(e: ErrorObject, schema: TSchema): { pointerExtra?: string; pro
       return { pointerExtra: (e.params as { missingProperty: string }).missingProperty, problem: 'is required' };
     case 'additionalProperties': {
       const name = (e.params as { additionalProperty: string }).additionalProperty;
-      const hint = SECRET_HINT.test(name) && !name.endsWith('_env')
-        ? '; give credentials as an environment variable reference such as token_env: ACME_TOKEN'
-        : '';
+      const hint =
+        SECRET_HINT.test(name) && !name.endsWith('_env') ? '; give credentials as an environment variable reference such as token_env: ACME_TOKEN' : '';
       // Name the fields the object does take, when the object is the one validated here.
       const props = e.instancePath === '' ? known(schema) : [];
       return { pointerExtra: name, problem: `is not a known field${props.length ? ` (known: ${props.join(', ')})` : ''}${hint}` };
@@ -313,7 +311,9 @@ function describe(e: ErrorObject, schema: TSchema): { pointerExtra?: string; pro
     case 'enum':
       return { problem: `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}` };
     case 'minProperties':
-      return { problem: e.instancePath === '/sources' ? 'must declare at least one source' : `must have at least ${(e.params as { limit: number }).limit} entries` };
+      return {
+        problem: e.instancePath === '/sources' ? 'must declare at least one source' : `must have at least ${(e.params as { limit: number }).limit} entries`,
+      };
     case 'pattern':
       return { problem: PATTERN_MESSAGES[(e.params as { pattern: string }).pattern] ?? e.message ?? 'is not valid' };
     default:

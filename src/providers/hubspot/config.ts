@@ -8,7 +8,10 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
     means: '`POST /sync/crm` answers 422 naming it',
     description: 'the token the `crm` source (HubSpot CRM v3 contacts) calls the API with',
   }),
-  baseUrl: variable('HUBSPOT_BASE_URL', url(), { default: 'https://api.hubapi.com', description: "the HubSpot API's base URL; tests and the sandbox point it at a fake" }),
+  baseUrl: variable('HUBSPOT_BASE_URL', url(), {
+    default: 'https://api.hubapi.com',
+    description: "the HubSpot API's base URL; tests and the sandbox point it at a fake",
+  }),
   // HubSpot private apps: 100 requests per 10 seconds by default.
   rateLimit: variable('HUBSPOT_RATE_LIMIT', rateLimit(), { default: '100/10s', description: 'requests per window to HubSpot' }),
   concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),

@@ -191,7 +191,10 @@ export class HubspotSource implements SourceConnector {
         if (cp.tieAfterId !== undefined) {
           // Walking one stamp's contacts by id: no offset, so no 10,000 cap; then on past the stamp.
           const lastId = contacts.at(-1)?.id;
-          cp = more && lastId !== undefined ? { ...cp, tieAfterId: lastId, maxSeen } : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
+          cp =
+            more && lastId !== undefined
+              ? { ...cp, tieAfterId: lastId, maxSeen }
+              : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
           yield { records, checkpoint: cp, totalEstimate: searchEstimate };
           continue;
         }

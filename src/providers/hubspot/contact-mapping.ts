@@ -11,16 +11,7 @@ export interface HubspotContact {
 }
 
 /** Properties every sync asks for; the connector's `properties` option adds more. */
-export const DEFAULT_CONTACT_PROPERTIES = [
-  'email',
-  'firstname',
-  'lastname',
-  'phone',
-  'company',
-  'lifecyclestage',
-  'createdate',
-  'lastmodifieddate',
-];
+export const DEFAULT_CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'company', 'lifecyclestage', 'createdate', 'lastmodifieddate'];
 
 // The modification stamps move without the contact's content changing, so
 // they feed the out-of-order guard (source_updated_at) instead of the

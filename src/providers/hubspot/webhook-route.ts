@@ -116,5 +116,4 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
       };
     },
   );
-
 };

@@ -60,11 +60,7 @@ export interface HubspotSignedRequest {
 }
 
 /** Checks a v3 signature against any of the client secrets (rotation), in constant time. */
-export function verifyHubspotSignature(
-  secrets: readonly string[],
-  req: HubspotSignedRequest,
-  nowMs: number = Date.now(),
-): SignatureCheck {
+export function verifyHubspotSignature(secrets: readonly string[], req: HubspotSignedRequest, nowMs: number = Date.now()): SignatureCheck {
   const { timestamp, signature } = req;
   if (!timestamp || !signature) {
     return { ok: false, reason: 'X-HubSpot-Signature-v3 and X-HubSpot-Request-Timestamp headers are required' };
@@ -139,7 +135,7 @@ function contactEvent(e: HubspotEvent): { action: ContactAction; externalId: str
   if (externalId === null) throw new DeliveryRejected('the event has no objectId (a positive whole number)');
   if (typeof e.occurredAt !== 'number' || !Number.isFinite(e.occurredAt)) throw new DeliveryRejected('the event has no occurredAt');
   // The range of a JavaScript date: past it the time cannot be written, and the event is refused rather than failing the store.
-  if (Math.abs(e.occurredAt) > MAX_DATE_MS) throw new DeliveryRejected('the event\'s occurredAt is not a time (epoch milliseconds)');
+  if (Math.abs(e.occurredAt) > MAX_DATE_MS) throw new DeliveryRejected("the event's occurredAt is not a time (epoch milliseconds)");
   if (action === 'propertyChange' && (typeof e.propertyName !== 'string' || e.propertyName === '')) {
     throw new DeliveryRejected('a propertyChange event needs a propertyName');
   }
@@ -168,7 +164,11 @@ function noteOf(current: CurrentRecord | null): WebhookNote | null {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
   const n = raw as Partial<WebhookNote>;
   const times = n.property_times !== null && typeof n.property_times === 'object' ? n.property_times : {};
-  return { property_times: { ...times }, snapshot_at: typeof n.snapshot_at === 'string' ? n.snapshot_at : null, last_event: n.last_event as WebhookNote['last_event'] };
+  return {
+    property_times: { ...times },
+    snapshot_at: typeof n.snapshot_at === 'string' ? n.snapshot_at : null,
+    last_event: n.last_event as WebhookNote['last_event'],
+  };
 }
 
 /**

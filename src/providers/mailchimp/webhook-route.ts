@@ -9,7 +9,15 @@ import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
 import { mailchimpSettings } from './config.js';
-import { FormFieldError, MAILCHIMP_INBOX_ROUTE, mailchimpDeliveryHandler, MAILCHIMP_TYPES, mailchimpDeliveryKey, parseMailchimpForm, type FormObject } from './webhook.js';
+import {
+  FormFieldError,
+  MAILCHIMP_INBOX_ROUTE,
+  mailchimpDeliveryHandler,
+  MAILCHIMP_TYPES,
+  mailchimpDeliveryKey,
+  parseMailchimpForm,
+  type FormObject,
+} from './webhook.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -66,7 +74,8 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
       preParsing: checkSecret,
       schema: {
         summary: "Mailchimp's check of the webhook URL",
-        description: 'Mailchimp calls the URL with GET when the webhook is saved and wants a 200. 404 while MAILCHIMP_WEBHOOK_SECRET is unset; 401 for another secret.',
+        description:
+          'Mailchimp calls the URL with GET when the webhook is saved and wants a 200. 404 while MAILCHIMP_WEBHOOK_SECRET is unset; 401 for another secret.',
         tags: ['webhooks'],
         params: SecretParams,
         response: { 200: Type.Object({ status: Type.Literal('ok') }), ...problemResponses(401, 404, 429) },

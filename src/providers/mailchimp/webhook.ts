@@ -34,7 +34,10 @@ export const MAILCHIMP_TYPES = ['subscribe', 'unsubscribe', 'profile', 'upemail'
 
 /** A form field the parser refuses (prototype keys, absurd nesting). */
 export class FormFieldError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'FormFieldError';
   }

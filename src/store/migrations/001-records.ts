@@ -42,11 +42,7 @@ export function recordsMigration(engine: Engine) {
       await db.schema.createIndex('records_type_row_idx').on('records').columns(['type', 'row_id']).execute();
       await db.schema.createIndex('records_source_row_idx').on('records').columns(['source', 'row_id']).execute();
       await db.schema.createIndex('records_updated_idx').on('records').columns(['updated_at', 'row_id']).execute();
-      await db.schema
-        .createIndex('records_type_updated_idx')
-        .on('records')
-        .columns(['type', 'updated_at', 'row_id'])
-        .execute();
+      await db.schema.createIndex('records_type_updated_idx').on('records').columns(['type', 'updated_at', 'row_id']).execute();
 
       // Exact totals without counting rows: kept in the same transaction as every write.
       await db.schema

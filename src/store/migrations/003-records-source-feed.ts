@@ -10,11 +10,7 @@ import type { Kysely } from 'kysely';
 export function recordsSourceFeedMigration() {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema
-        .createIndex('records_source_updated_idx')
-        .on('records')
-        .columns(['source', 'updated_at', 'row_id'])
-        .execute();
+      await db.schema.createIndex('records_source_updated_idx').on('records').columns(['source', 'updated_at', 'row_id']).execute();
     },
   };
 }

@@ -10,7 +10,10 @@ import type { Kysely } from 'kysely';
 export function taskLeaseLossesMigration() {
   return {
     async up(db: Kysely<unknown>): Promise<void> {
-      await db.schema.alterTable('tasks').addColumn('lease_losses', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema
+        .alterTable('tasks')
+        .addColumn('lease_losses', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
     },
   };
 }

@@ -40,7 +40,11 @@ const person = (id: number): Person => ({ id, name: `Person ${id}`, email: `p${i
 
 describe('the provider walkthrough', () => {
   it('reads its settings from one section, with defaults and a clear error', () => {
-    expect(readHelpdeskSettings({ HELPDESK_TOKEN: TOKEN })).toMatchObject({ token: TOKEN, baseUrl: 'https://api.helpdesk.example', rateLimit: { requests: 10, perMs: 1000 } });
+    expect(readHelpdeskSettings({ HELPDESK_TOKEN: TOKEN })).toMatchObject({
+      token: TOKEN,
+      baseUrl: 'https://api.helpdesk.example',
+      rateLimit: { requests: 10, perMs: 1000 },
+    });
     expect(() => readHelpdeskSettings({ HELPDESK_BASE_URL: 'ftp://x' })).toThrow(/HELPDESK_BASE_URL/);
     expect(helpdeskSection.title).toContain('helpdesk');
   });
@@ -85,7 +89,11 @@ for (const engine of ENGINES) {
       expect(first.status, JSON.stringify(first)).toBe('succeeded');
       expect(upstream.requests).toHaveLength(3);
       for (const p of people) {
-        expect(await findRecord(t.store, 'customer', String(p.id))).toMatchObject({ source: HELPDESK_SOURCE, fields: { email: p.email }, attributes: { plan: 'pro' } });
+        expect(await findRecord(t.store, 'customer', String(p.id))).toMatchObject({
+          source: HELPDESK_SOURCE,
+          fields: { email: p.email },
+          attributes: { plan: 'pro' },
+        });
       }
       // The checkpoint keeps the last page's cursor, so the next run asks for what is new only.
       upstream.requests.length = 0;

@@ -23,8 +23,19 @@ const MAX_FILTERS = 18;
 export const SCAN_LIMIT = 200_000;
 
 const OPERATORS = [
-  'EQ', 'NEQ', 'LT', 'LTE', 'GT', 'GTE', 'BETWEEN', 'IN', 'NOT_IN',
-  'HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'CONTAINS_TOKEN', 'NOT_CONTAINS_TOKEN',
+  'EQ',
+  'NEQ',
+  'LT',
+  'LTE',
+  'GT',
+  'GTE',
+  'BETWEEN',
+  'IN',
+  'NOT_IN',
+  'HAS_PROPERTY',
+  'NOT_HAS_PROPERTY',
+  'CONTAINS_TOKEN',
+  'NOT_CONTAINS_TOKEN',
 ] as const;
 type Operator = (typeof OPERATORS)[number];
 /** Operators answerable by index range on a monotonic property. */
@@ -135,7 +146,8 @@ function parseFilter(raw: unknown, where: string): SearchFilter {
   const needsValue = !['HAS_PROPERTY', 'NOT_HAS_PROPERTY', 'IN', 'NOT_IN'].includes(filter.operator);
   if (needsValue && filter.value === undefined) throw new SearchError(`${where}.value is required for ${filter.operator}.`);
   if (filter.operator === 'BETWEEN' && filter.highValue === undefined) throw new SearchError(`${where}.highValue is required for BETWEEN.`);
-  if ((filter.operator === 'IN' || filter.operator === 'NOT_IN') && !filter.values) throw new SearchError(`${where}.values is required for ${filter.operator}.`);
+  if ((filter.operator === 'IN' || filter.operator === 'NOT_IN') && !filter.values)
+    throw new SearchError(`${where}.values is required for ${filter.operator}.`);
   // Comparable values must parse now, so a bad one is a 400 rather than an empty result.
   for (const v of [filter.value, filter.highValue]) {
     if (v !== undefined && isNumeric(filter.propertyName) && Number.isNaN(toNumber(filter.propertyName, v))) {
@@ -218,8 +230,7 @@ function scanSearch(state: HubspotState, query: SearchQuery): { total: number; r
 /** The base indices whose generated value passes `f` (values never decrease with the index). */
 function indexRange(state: HubspotState, f: SearchFilter): [number, number] {
   const n = state.baseCount;
-  const valueAt =
-    f.propertyName === 'hs_object_id' ? (i: number) => state.firstId + i : (i: number) => state.timeline.at(i);
+  const valueAt = f.propertyName === 'hs_object_id' ? (i: number) => state.firstId + i : (i: number) => state.timeline.at(i);
   const atLeast = (v: number) => firstIndex(n, (i) => valueAt(i) >= v);
   const above = (v: number) => firstIndex(n, (i) => valueAt(i) > v);
   const v = f.value === undefined ? Number.NaN : toNumber(f.propertyName, f.value);
@@ -288,7 +299,8 @@ function comparator(propertyName: string): (a: Contact, b: Contact) => number {
     const av = a.properties[propertyName] ?? null;
     const bv = b.properties[propertyName] ?? null;
     let c: number;
-    if (av === null || bv === null) c = av === bv ? 0 : av === null ? 1 : -1; // missing values last
+    if (av === null || bv === null)
+      c = av === bv ? 0 : av === null ? 1 : -1; // missing values last
     else c = compare(propertyName, av, bv);
     return c !== 0 ? c : Number(a.id) - Number(b.id);
   };

@@ -141,7 +141,12 @@ function integer(q: URLSearchParams, name: string, fallback: number): number {
 
 function csv(q: URLSearchParams, name: string): string[] | null {
   const text = q.get(name);
-  return text ? text.split(',').map((s) => s.trim()).filter((s) => s !== '') : null;
+  return text
+    ? text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '')
+    : null;
 }
 
 function faultAnswer(fault: Readonly<StatusFault>): FakeResponse {
