@@ -3,7 +3,7 @@ import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely } from 'kysely';
 import pg from 'pg';
-import { ConfigError, type DatabaseConfig } from '../config.js';
+import { ConfigError, type DatabaseConfig } from '../config/index.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
 import { LockingPostgresDialect, LockingSqliteDialect } from './kysely-dialects.js';
 import { migrateToLatest } from './migrations/index.js';

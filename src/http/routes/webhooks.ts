@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
-import type { Config } from '../../config.js';
+import type { Config } from '../../config/index.js';
 import { ApiError } from '../../errors.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
 import { genericDeliveryHandler } from '../../ingest/generic-delivery.js';
