@@ -3,25 +3,27 @@
  * against the fake HubSpot, driven through /sync and /tasks, read back
  * through /data, on every engine.
  */
+import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { startFakeHubspot, type FakeHubspot } from '../../src/providers/fakes.js';
-import { classifyHubspotRateLimit } from '../../src/providers/hubspot/connector.js';
-import { expectProblem } from '../helpers/app.js';
-import { ENGINES } from '../helpers/databases.js';
+import { type FakeHubspot, startFakeHubspot } from '../../../src/providers/fakes.js';
+import { classifyHubspotRateLimit, type HubspotCheckpoint, HubspotSource } from '../../../src/providers/hubspot/connector.js';
+import { expectProblem } from '../../helpers/app.js';
+import { ENGINES } from '../../helpers/databases.js';
+import { sendJson, startUpstream, type Upstream } from '../../sources/upstream-server.js';
 import {
-  Harness,
   allRecords,
   contactIds,
   dataTotal,
   expectExactly,
   getTask,
+  Harness,
   hubspotConnector,
   runSync,
   since,
   sleep,
   startSync,
   waitFor,
-} from './sync-helpers.js';
+} from '../../sync/sync-helpers.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 const SEARCH = `${CONTACTS}/search`;
@@ -422,3 +424,279 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+/**
+ * Upstream faults during crm (HubSpot) syncs: rate limits with
+ * Retry-After, bursts of 5xx, timeouts and malformed pages. A transient fault
+ * is survived with exact counts; one that does not pass fails the task
+ * cleanly, keeps what was committed, and the next run completes from the
+ * checkpoint. Request counts are exact: each fault costs one request more.
+ */
+describe('crm sync through upstream faults', () => {
+  const CONTACTS = '/crm/v3/objects/contacts';
+
+  for (const engine of ENGINES) {
+    describe(`crm sync through upstream faults on ${engine.name}`, () => {
+      const h = new Harness(engine);
+      let hs: FakeHubspot | undefined;
+
+      afterEach(async () => {
+        await h.reset();
+        await hs?.close();
+        hs = undefined;
+      });
+      afterAll(() => h.drop());
+
+      // 500 contacts: 5 live list pages and 1 archived one.
+      const PAGES = 6;
+      const boot = async (timeoutMs?: number) => {
+        hs = await startFakeHubspot({ contacts: 500 });
+        return h.boot(new Map([['crm', hubspotConnector(hs, timeoutMs === undefined ? {} : { timeoutMs })]]));
+      };
+      const faulted = () => hs!.state.requests.entries.filter((e) => e.fault !== undefined);
+
+      it('a 429 with Retry-After is waited out', async () => {
+        const app = await boot();
+        hs!.faults.rateLimit({ pathPrefix: CONTACTS, skip: 2, retryAfterSeconds: 1 });
+        const task = await runSync(app, 'crm');
+        expect(task.status, task.error ?? '').toBe('succeeded');
+        expect(task.progress).toMatchObject({ pages: PAGES, records_fetched: 500, records_written: 500 });
+        expect(faulted().map((e) => e.status)).toEqual([429]);
+        expect(hs!.state.requests.length).toBe(PAGES + 1);
+        // The retry asked for the same page again.
+        const entries = hs!.state.requests.entries;
+        expect(entries[3]?.query.after).toBe(entries[2]?.query.after);
+        await expectExactly(app, 'crm', contactIds(500));
+      });
+
+      it('a burst of 500s and 503s is retried through', async () => {
+        const app = await boot();
+        hs!.faults.status(500, { pathPrefix: CONTACTS, skip: 1, times: 2 });
+        hs!.faults.status(503, { pathPrefix: CONTACTS, times: 2 });
+        hs!.faults.status(502, { pathPrefix: CONTACTS, skip: 2, times: 1 });
+        const task = await runSync(app, 'crm');
+        expect(task.status, task.error ?? '').toBe('succeeded');
+        expect(task.progress).toMatchObject({ pages: PAGES, records_fetched: 500, records_written: 500 });
+        expect(faulted().map((e) => e.status)).toEqual([500, 500, 503, 503, 502]);
+        expect(hs!.state.requests.length).toBe(PAGES + 5);
+        await expectExactly(app, 'crm', contactIds(500));
+      });
+
+      it('a request that never answers times out and is retried', async () => {
+        const app = await boot(1_000);
+        hs!.faults.hang({ pathPrefix: CONTACTS, skip: 3 });
+        const task = await runSync(app, 'crm');
+        expect(task.status, task.error ?? '').toBe('succeeded');
+        expect(faulted().map((e) => e.fault)).toEqual(['hang']);
+        expect(hs!.state.requests.length).toBe(PAGES + 1);
+        await expectExactly(app, 'crm', contactIds(500));
+      });
+
+      it('a cut-off JSON page is retried; one that stays broken fails the task cleanly, and the next run completes', async () => {
+        const app = await boot();
+        hs!.faults.malformed('invalid-json', { pathPrefix: CONTACTS, skip: 1 });
+        const ok = await runSync(app, 'crm');
+        expect(ok.status, ok.error ?? '').toBe('succeeded');
+        expect(hs!.state.requests.length).toBe(PAGES + 1);
+        await expectExactly(app, 'crm', contactIds(500));
+
+        // A fresh full sync whose third page stays broken: the client gives up after its JSON retries.
+        const mark = hs!.state.requests.length;
+        const broken = hs!.faults.malformed('invalid-json', { pathPrefix: CONTACTS, skip: 2, times: Infinity });
+        const failed = await runSync(app, 'crm', '?full=true');
+        expect(failed.status).toBe('failed');
+        expect(failed.error).toMatch(/not JSON/);
+        expect(failed.progress.pages).toBe(2);
+        broken.cancel();
+        const resumeMark = hs!.state.requests.length;
+        const resumed = await runSync(app, 'crm');
+        expect(resumed.status, resumed.error ?? '').toBe('succeeded');
+        const live = since(hs!.state.requests.entries, resumeMark).filter((e) => e.query.archived !== 'true');
+        expect(live[0]?.query.after).toBe('1201');
+        expect(live).toHaveLength(3);
+        expect(resumeMark - mark).toBe(2 + 3); // two good pages, then the first try and two retries of the third
+        await expectExactly(app, 'crm', contactIds(500));
+      });
+
+      it('a page without its results array fails the task; committed pages stay and the next run resumes', async () => {
+        const app = await boot();
+        hs!.faults.malformed('missing-collection', { pathPrefix: CONTACTS, skip: 2 });
+        const failed = await runSync(app, 'crm');
+        expect(failed.status).toBe('failed');
+        expect(failed.error).toMatch(/results/);
+        expect(failed.progress).toMatchObject({ pages: 2, records_fetched: 200 });
+        expect(await dataTotal(app, 'crm')).toBe(200);
+        await expectExactly(app, 'crm', contactIds(200));
+
+        const mark = hs!.state.requests.length;
+        const resumed = await runSync(app, 'crm');
+        expect(resumed.status, resumed.error ?? '').toBe('succeeded');
+        const entries = since(hs!.state.requests.entries, mark);
+        expect(entries.map((e) => [e.query.after ?? null, e.query.archived])).toEqual([
+          ['1201', 'false'],
+          ['1301', 'false'],
+          ['1401', 'false'],
+          [null, 'true'],
+        ]);
+        expect(resumed.progress.records_fetched).toBe(300);
+        await expectExactly(app, 'crm', contactIds(500));
+      });
+    });
+  }
+});
+
+/**
+ * HubSpot list paging has no guard against a `paging.next.after` that does not
+ * move (a proxy cache, an upstream bug): the run loops on the same page forever,
+ * re-writing the same contacts. Declared cursor sources refuse this
+ * ("refusing to loop"); the HubSpot list walk does not.
+ */
+describe('list paging whose next cursor does not move', () => {
+  const ups: Upstream[] = [];
+  afterEach(async () => {
+    await Promise.all(ups.splice(0).map((u) => u.close()));
+  });
+
+  it('a list page whose next cursor is the one just sent ends the walk with an error, not an endless loop', async () => {
+    const u = await startUpstream((_req, res) =>
+      sendJson(res, 200, { results: [{ id: '1', properties: { email: 'a@example.com' } }], paging: { next: { after: 'same' } } }),
+    );
+    ups.push(u);
+    const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, client: { timeoutMs: 2_000, rateLimit: undefined } });
+    let pages = 0;
+    let error: unknown = null;
+    try {
+      for await (const _ of src.pages({ signal: new AbortController().signal, checkpoint: null, full: true, log: pino({ level: 'silent' }) })) {
+        if (++pages >= 50) break; // the guard of this test
+      }
+    } catch (e) {
+      error = e;
+    } finally {
+      await src.close();
+    }
+    expect({ pages, requests: u.requests.length, threw: error !== null }).toMatchObject({ threw: true });
+  }, 20_000);
+});
+
+/**
+ * HubSpot search keyset paging when more than 10,000 contacts share one
+ * lastmodifieddate (a bulk import / workflow): every changed contact must be
+ * fetched. The walk pages through the tie by offset and, at the 10,000 cap,
+ * jumps to since+1 ms, dropping the rest of the tie for good (the next run
+ * starts from the newest stamp seen, i.e. after the tie).
+ */
+describe('a tie longer than the 10,000 search cap', () => {
+  let hs: FakeHubspot | undefined;
+  afterEach(async () => {
+    await hs?.close();
+    hs = undefined;
+  });
+
+  it('10,500 contacts sharing one lastmodifieddate are all fetched by an incremental run', async () => {
+    const T = Date.UTC(2024, 0, 1);
+    hs = await startFakeHubspot({ contacts: 10_500, tieGroup: 10_500, startTime: T });
+    const src = new HubspotSource({
+      name: 'crm',
+      accessToken: hs.token,
+      baseUrl: hs.url,
+      client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, rateLimit: undefined },
+    });
+    const seen = new Set<string>();
+    let last: unknown;
+    try {
+      for await (const page of src.pages({
+        signal: new AbortController().signal,
+        checkpoint: { phase: 'idle', since: T },
+        full: false,
+        log: pino({ level: 'silent' }),
+      })) {
+        for (const r of page.records) seen.add(r.external_id);
+        last = page.checkpoint;
+      }
+    } finally {
+      await src.close();
+    }
+    expect(hs.state.requests.entries.filter((e) => e.status !== 200)).toEqual([]);
+    expect(last).toMatchObject({ phase: 'idle' });
+    expect(seen.size).toBe(10_500);
+  }, 120_000);
+});
+
+/**
+ * A tie (many contacts sharing one lastmodifieddate) across a resume: the
+ * checkpoint saved inside the tie used to hold an offset into
+ * "lastmodifieddate GTE S", so contacts of the tie edited before the resume
+ * made it skip as many unread ones, for good (the next run's lookback starts
+ * five minutes before the newest stamp seen). It now holds the last id.
+ */
+describe('resuming inside a tie, and unreadable checkpoints', () => {
+  let hs: FakeHubspot | undefined;
+  afterEach(async () => {
+    await hs?.close();
+    hs = undefined;
+  });
+
+  it('a run resumed from a checkpoint inside a tie fetches every contact of the tie', async () => {
+    let clock = Date.UTC(2024, 0, 1, 12);
+    hs = await startFakeHubspot({ contacts: 1_000, now: () => clock });
+    const S = clock;
+    const tie = Array.from({ length: 500 }, (_, i) => String(1101 + i));
+    for (const id of tie) hs.state.updateContact(id, { firstname: 'Bulk' });
+
+    const src = new HubspotSource({
+      name: 'crm',
+      accessToken: hs.token,
+      baseUrl: hs.url,
+      client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, rateLimit: undefined },
+    });
+    const log = pino({ level: 'silent' });
+    const seen = new Set<string>();
+    const walk = async (checkpoint: unknown, pagesWanted = Infinity) => {
+      let cp: unknown = checkpoint;
+      let n = 0;
+      for await (const page of src.pages({ signal: new AbortController().signal, checkpoint, full: false, log })) {
+        for (const r of page.records) seen.add(r.external_id);
+        cp = page.checkpoint;
+        if (++n >= pagesWanted) break;
+      }
+      return cp as HubspotCheckpoint;
+    };
+    try {
+      // First run: one committed page, then it stops (cancel / park / crash).
+      const saved = await walk({ phase: 'idle', since: S - 60_000 }, 1);
+      expect(saved).toMatchObject({ phase: 'search', since: S, after: 0 });
+      // An hour later, 50 of the contacts already fetched are edited again.
+      clock = S + 3_600_000;
+      for (const id of tie.slice(0, 50)) hs.state.updateContact(id, { lastname: 'Again' });
+      // The run resumes from its checkpoint, then a later run from the idle checkpoint.
+      const end = await walk(saved);
+      expect(end).toMatchObject({ phase: 'idle' });
+      await walk(end);
+    } finally {
+      await src.close();
+    }
+    expect(tie.filter((id) => !seen.has(id))).toEqual([]);
+  });
+
+  it('a checkpoint it cannot read (an unknown phase, a field of the wrong type) starts a first load instead of spinning', async () => {
+    hs = await startFakeHubspot({ contacts: 150 });
+    const src = new HubspotSource({
+      name: 'crm',
+      accessToken: hs.token,
+      baseUrl: hs.url,
+      client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000, rateLimit: undefined },
+    });
+    try {
+      for (const checkpoint of [{ phase: 'replay', since: 1 }, { phase: 'search', since: '1', after: 0, maxSeen: 1, startedAt: 1 }, { phase: 'idle' }]) {
+        const it = src.pages({ signal: AbortSignal.timeout(5_000), checkpoint, full: false, log: pino({ level: 'silent' }) })[Symbol.asyncIterator]();
+        const first = await it.next();
+        await it.return?.();
+        expect(first.done).toBe(false);
+        expect(first.value?.checkpoint).toMatchObject({ phase: 'list' });
+        expect(first.value?.records).toHaveLength(100);
+      }
+    } finally {
+      await src.close();
+    }
+  });
+});
