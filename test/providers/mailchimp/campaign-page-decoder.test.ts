@@ -4,11 +4,11 @@
  * the page itself (storableWrite, then hashContent), and read back the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFromPrepared } from '../../src/domain/prepared-write.js';
-import { hashContent, storableWrite } from '../../src/domain/records.js';
-import { startFakeMailchimp, type FakeMailchimp } from '../../src/providers/fakes.js';
-import { CampaignPageDecoder } from '../../src/providers/mailchimp/campaign-page-decoder.js';
-import { campaignFromMailchimp, type MailchimpCampaign } from '../../src/providers/mailchimp/campaign-mapping.js';
+import { writeFromPrepared } from '../../../src/domain/prepared-write.js';
+import { hashContent, storableWrite } from '../../../src/domain/records.js';
+import { startFakeMailchimp, type FakeMailchimp } from '../../../src/providers/fakes.js';
+import { CampaignPageDecoder } from '../../../src/providers/mailchimp/campaign-page-decoder.js';
+import { campaignFromMailchimp, type MailchimpCampaign } from '../../../src/providers/mailchimp/campaign-mapping.js';
 
 describe('the Mailchimp campaign page decoder', () => {
   let mc: FakeMailchimp;
