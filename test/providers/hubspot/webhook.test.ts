@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubspotEventKey, type HubspotEvent } from '../../src/providers/hubspot/webhook.js';
-import { customerFromContact } from '../../src/providers/hubspot/contact-mapping.js';
-import { applyRecordWrites } from '../../src/store/record-writes.js';
-import { inWriteTransaction } from '../../src/store/write-transaction.js';
-import { expectProblem, startApp, storedSnapshot, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { breakRecordWrites, HOOK_HOST, hsEvent, HUBSPOT_SECRET, hubspotV3, inboxRows, postHubspot, record, T0 } from './helpers.js';
+import { customerFromContact } from '../../../src/providers/hubspot/contact-mapping.js';
+import { type HubspotEvent, hubspotEventKey } from '../../../src/providers/hubspot/webhook.js';
+import { applyRecordWrites } from '../../../src/store/record-writes.js';
+import { inWriteTransaction } from '../../../src/store/write-transaction.js';
+import { expectProblem, startApp, storedSnapshot, type TestApp } from '../../helpers/app.js';
+import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
+import { breakRecordWrites, HOOK_HOST, hsEvent, HUBSPOT_SECRET, hubspotV3, inboxRows, postHubspot, record, T0 } from '../../webhooks/helpers.js';
 
 const MIN = 60_000;
 
@@ -401,3 +401,82 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('deletion and restore out of order', () => {
+  const engine = ENGINES[0]!;
+
+  describe(`HubSpot deletion/restore out of order on ${engine.name}`, () => {
+    let db: ScratchDatabase;
+    let t: TestApp;
+    beforeAll(async () => {
+      db = await engine.create();
+      t = await startApp(db, { HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET });
+    });
+    afterAll(async () => {
+      await t?.close();
+      await db?.drop();
+    });
+
+    const post = (e: Record<string, unknown>) => postHubspot(t.app, [hsEvent(e as never)]);
+
+    it('a restore older than the stored deletion does not bring the contact back', async () => {
+      // Upstream: deleted at +1s, restored at +2s, deleted again at +3s. Delivered: 1s, 3s, then the late 2s restore.
+      await post({ eventId: 1, subscriptionType: 'contact.creation', objectId: 7001, occurredAt: T0 });
+      await post({ eventId: 2, subscriptionType: 'contact.deletion', objectId: 7001, occurredAt: T0 + 1000 });
+      await post({ eventId: 4, subscriptionType: 'contact.deletion', objectId: 7001, occurredAt: T0 + 3000 });
+      const late = await post({ eventId: 3, subscriptionType: 'contact.restore', objectId: 7001, occurredAt: T0 + 2000 });
+      expect(late.statusCode).toBe(200);
+      const rec = (await record(t.app, 'customers', '7001')).json();
+      // The contact's last upstream state (deleted at +3s) must win.
+      expect(rec.deleted_at, JSON.stringify(late.json())).not.toBeNull();
+    });
+
+    it('a deletion older than an already-applied restore does not delete the contact', async () => {
+      // Upstream: deleted at +1s, restored at +2s. Delivered: restore first (contact still live: "unchanged"), then the deletion.
+      await post({ eventId: 11, subscriptionType: 'contact.creation', objectId: 7002, occurredAt: T0 });
+      const restore = await post({ eventId: 13, subscriptionType: 'contact.restore', objectId: 7002, occurredAt: T0 + 2000 });
+      expect(restore.statusCode).toBe(200);
+      const del = await post({ eventId: 12, subscriptionType: 'contact.deletion', objectId: 7002, occurredAt: T0 + 1000 });
+      expect(del.statusCode).toBe(200);
+      const rec = (await record(t.app, 'customers', '7002')).json();
+      // The later event (restore at +2s) must win: the contact is live.
+      expect(rec.deleted_at, JSON.stringify(del.json())).toBeNull();
+    });
+  });
+});
+
+describe('an event whose occurredAt is out of range', () => {
+  // occurredAt passes the schema (an integer >= 0) and contactEvent's isFinite
+  // check, but past 8.64e15 ms `new Date(ms).toISOString()` threw a RangeError
+  // inside the handler. Not a DeliveryRejected, the event was handled as a
+  // *store failure*: the request's processing transaction rolled back and was
+  // retried event by event, tributary_store_errors_total moved, and the sender
+  // was told "could not be processed ... replay" instead of the reason.
+  for (const engine of ENGINES) {
+    describe(`HubSpot event with an out-of-range occurredAt, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let t: TestApp;
+      beforeAll(async () => {
+        db = await engine.create();
+        t = await startApp(db); // HubSpot unsigned (the default)
+      });
+      afterAll(async () => {
+        await t?.close();
+        await db?.drop();
+      });
+
+      it('is a dead letter with its reason, not counted as a store error', async () => {
+        const before = (await t.app.metrics.storeErrors.get()).values.reduce((n, v) => n + v.value, 0);
+        const res = await postHubspot(t.app, [hsEvent({ eventId: 900, subscriptionType: 'contact.creation', objectId: 900, occurredAt: 9e15 })], {
+          secret: null,
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        const [row] = await inboxRows(t.store, '/webhooks/hubspot');
+        const after = (await t.app.metrics.storeErrors.get()).values.reduce((n, v) => n + v.value, 0);
+        expect(row?.status).toBe('failed');
+        expect(row?.error ?? '').not.toMatch(/RangeError|Invalid time value/);
+        expect(after - before).toBe(0);
+      });
+    });
+  }
+});
