@@ -1,11 +1,12 @@
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InboxRetention, sweepInbox } from '../../src/ingest/inbox-retention.js';
 import { createMetrics } from '../../src/metrics.js';
-import { openStore } from '../../src/store/open-store.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
 import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from './helpers.js';
+import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp, record, T0 } from '../webhooks/helpers.js';
 
 const DAY = 86_400_000;
 const AUTH = { authorization: 'Bearer inbox-key' };
@@ -270,3 +271,253 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('dead letters of the generic route', () => {
+  /**
+   * README: a dead letter's key "answers repeats with that 202 until the replay
+   * succeeds". A replay that fails again must not change what the key answers.
+   */
+  for (const engine of ENGINES) {
+    describe(`replaying dead letters of the generic route on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let t: TestApp;
+      beforeAll(async () => {
+        db = await engine.create();
+        t = await startApp(db);
+      });
+      afterAll(async () => {
+        await t?.close();
+        await db?.drop();
+      });
+
+      it('a sender retry after a failed replay still gets the 202 dead-letter answer', async () => {
+        const broken = await breakRecordWrites(t.store, 'rp_poison%');
+        try {
+          const body = { customer: { external_id: 'rp_poison_1', name: 'Bad' } };
+          const first = await postWebhook(t.app, body, { 'webhook-id': 'rp-dead-1' });
+          expect(first.statusCode).toBe(202);
+          const answer = first.json();
+
+          // The operator replays while the store still refuses: it fails again.
+          const replay = await t.app.inject({ method: 'POST', url: `/webhooks/events/${answer.inbox_id}/replay` });
+          expect(replay.json()).toMatchObject({ status: 'failed' });
+
+          // The sender retries the same delivery.
+          const retry = await postWebhook(t.app, body, { 'webhook-id': 'rp-dead-1' });
+          await t.store.db
+            .selectFrom('webhook_inbox')
+            .select(['status', 'response_status', 'response'])
+            .where('id', '=', answer.inbox_id)
+            .executeTakeFirstOrThrow();
+          expect(retry.statusCode).toBe(202);
+          expect(retry.json()).toEqual(answer);
+        } finally {
+          await broken.heal();
+        }
+      });
+
+      it('a body starting with a BOM is accepted when the store works', async () => {
+        const res = await postWebhook(t.app, '\uFEFF{"customer":{"external_id":"bom_ok","name":"A"}}', { 'webhook-id': 'bom-ok' });
+        expect(res.statusCode, res.body).toBe(200);
+      });
+
+      it('a dead letter whose body starts with a BOM is replayed once the store heals (the replay parsed with JSON.parse, which refuses the BOM)', async () => {
+        const broken = await breakRecordWrites(t.store, 'bom_dead%');
+        let answer: { inbox_id: number };
+        try {
+          const res = await postWebhook(t.app, '\uFEFF{"customer":{"external_id":"bom_dead_1","name":"B"}}', { 'webhook-id': 'bom-dead' });
+          expect(res.statusCode, res.body).toBe(202);
+          answer = res.json();
+        } finally {
+          await broken.heal();
+        }
+        const replayed = await t.app.inject({ method: 'POST', url: `/webhooks/events/${answer.inbox_id}/replay` });
+        expect(replayed.statusCode, replayed.body).toBe(200);
+        expect(replayed.json(), replayed.body).toMatchObject({ status: 'processed', error: null });
+        expect((await t.app.inject('/customers/bom_dead_1')).statusCode).toBe(200);
+      });
+    });
+  }
+});
+
+describe('generic and provider idempotency keys', () => {
+  /**
+   * The generic route's webhook-id / Idempotency-Key and HubSpot's event keys
+   * (`hubspot:<portal>:<sub>:<event>:<occurredAt>`) live in one unique column and
+   * one lookup: a generic delivery that took a HubSpot event's key would make
+   * the real event a "duplicate", never applied. The prefix is reserved.
+   */
+  for (const engine of ENGINES) {
+    describe(`generic and HubSpot idempotency keys kept apart on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let t: TestApp;
+      beforeAll(async () => {
+        db = await engine.create();
+        t = await startApp(db, { HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET });
+      });
+      afterAll(async () => {
+        await t?.close();
+        await db?.drop();
+      });
+
+      it('a generic delivery may not take a HubSpot event key, and the HubSpot event is applied', async () => {
+        const event = hsEvent({ eventId: 77, subscriptionType: 'contact.creation', objectId: 4242, occurredAt: T0 });
+        const key = `hubspot:${event.portalId}:${event.subscriptionId}:77:${T0}`;
+        const generic = await postWebhook(t.app, { customer: { external_id: 'unrelated_1' } }, { 'webhook-id': key });
+        expect(generic.statusCode).toBe(422);
+        expect(generic.json().errors[0]).toMatchObject({ path: '/header/webhook-id' });
+        expect((await record(t.app, 'customers', 'unrelated_1')).statusCode).toBe(404);
+
+        const res = await postHubspot(t.app, [event]);
+        expect(res.statusCode).toBe(200);
+        expect(res.json().events[0].status).toBe('processed');
+        expect((await record(t.app, 'customers', '4242')).statusCode).toBe(200);
+      });
+    });
+  }
+});
+
+describe('provider text PostgreSQL cannot keep', () => {
+  // The generic route refuses U+0000 / unpaired surrogates (422) and the syncs
+  // clean them (storableWrite); the provider webhook routes did neither. On
+  // PostgreSQL a raw NUL byte in a Mailchimp body made the inbox insert fail
+  // (500 for bad input), and a NUL or lone surrogate inside an event value made
+  // the event a dead letter no replay could fix, while SQLite stored it. Now the
+  // NUL byte is a 400 and event values are cleaned as a sync cleans them.
+  for (const engine of ENGINES) {
+    describe(`provider webhooks with text PostgreSQL cannot keep, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let t: TestApp;
+      beforeAll(async () => {
+        db = await engine.create();
+        t = await startApp(db, { HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
+      });
+      afterAll(async () => {
+        await t?.close();
+        await db?.drop();
+      });
+
+      it('a Mailchimp body with a raw NUL byte is a 400, not a 500', async () => {
+        const payload = Buffer.concat([
+          Buffer.from('type=subscribe&fired_at=2026-01-01+00:00:00&data[email]=nul@example.com&data[merges][FNAME]=A'),
+          Buffer.from([0]),
+          Buffer.from('B'),
+        ]);
+        const res = await t.app.inject({
+          method: 'POST',
+          url: `/webhooks/mailchimp/${MAILCHIMP_SECRET}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload,
+        });
+        expect(res.statusCode, res.body).toBe(400);
+      });
+
+      it('a Mailchimp event with %00 in a merge field is processed, not a permanent dead letter', async () => {
+        const res = await postMailchimp(t.app, {
+          type: 'subscribe',
+          fired_at: '2026-01-01 00:00:00',
+          'data[email]': 'pct@example.com',
+          'data[merges][FNAME]': 'A\u0000B',
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.json().events[0], res.body).toMatchObject({ status: 'processed' });
+      });
+
+      it('a HubSpot propertyChange whose value holds U+0000 is processed, not a permanent dead letter', async () => {
+        const res = await postHubspot(t.app, [
+          hsEvent({ eventId: 501, subscriptionType: 'contact.propertyChange', objectId: 501, propertyName: 'firstname', propertyValue: 'A\u0000B' }),
+        ]);
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.json().events[0], res.body).toMatchObject({ status: 'processed' });
+      });
+
+      it('a HubSpot propertyChange whose value is an unpaired surrogate is processed, not a permanent dead letter', async () => {
+        const body = JSON.stringify([
+          hsEvent({ eventId: 502, subscriptionType: 'contact.propertyChange', objectId: 502, propertyName: 'lastname', propertyValue: 'X' }),
+        ]).replace('"X"', '"\\ud800"');
+        const res = await postHubspot(t.app, body);
+        expect(res.statusCode, res.body).toBe(200);
+        expect(res.json().events[0], res.body).toMatchObject({ status: 'processed' });
+      });
+    });
+  }
+});
+
+describe('stopping retention during a big sweep', () => {
+  const DAY = 86_400_000;
+  const ROWS = 60_000;
+
+  /**
+   * InboxRetention.stop() (a preClose hook: SIGTERM) "waits for a running
+   * sweep", and the sweep deletes its whole backlog 1,000 rows at a time
+   * without ever looking at `stopped`: stop() is only as quick as the whole
+   * backlog. Past the 10 s shutdown limit the process exits 1 before the writer
+   * is flushed and the store closed.
+   */
+  for (const engine of ENGINES) {
+    describe(`retention stop during a big sweep on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let store: Store;
+      beforeAll(async () => {
+        db = await engine.create();
+        store = await openStore(db.config);
+        const old = Date.now() - 40 * DAY;
+        // A backlog of processed rows past retention, inserted in one statement.
+        if (engine.name === 'sqlite') {
+          await sql
+            .raw(
+              `with recursive n(i) as (select 1 union all select i + 1 from n where i < ${ROWS})
+             insert into webhook_inbox (received_at, route, idempotency_key, headers, body, status, response_status, response)
+             select ${old}, '/webhook', 'k' || i, '{}', '{}', 'processed', 200, '{}' from n`,
+            )
+            .execute(store.db);
+        } else {
+          await sql
+            .raw(
+              `insert into webhook_inbox (received_at, route, idempotency_key, headers, body, status, response_status, response)
+             select ${old}, '/webhook', 'k' || i, '{}', '{}', 'processed', 200, '{}' from generate_series(1, ${ROWS}) i`,
+            )
+            .execute(store.db);
+        }
+      });
+      afterAll(async () => {
+        await store?.close();
+        await db?.drop();
+      });
+
+      it('stop() returns within a batch or two, not after the whole backlog; the sweep does not block the event loop', async () => {
+        // How long the event loop goes without running a timer while the sweep runs.
+        let last = Date.now();
+        let maxGap = 0;
+        const ticker = setInterval(() => {
+          const now = Date.now();
+          maxGap = Math.max(maxGap, now - last);
+          last = now;
+        }, 5);
+        const retention = new InboxRetention(
+          store,
+          { retentionMs: 30 * DAY, failedRetentionMs: null, intervalMs: 3_600_000 },
+          pino({ level: 'silent' }),
+          createMetrics(),
+        );
+        retention.start();
+        // Let the first batch go, then ask it to stop (SIGTERM -> preClose).
+        await new Promise((r) => setTimeout(r, 20));
+        const stopped = await Promise.race([retention.stop().then(() => 'stopped'), new Promise((r) => setTimeout(r, 60_000, 'stop() hung'))]);
+        const left = Number(
+          (
+            await store.db
+              .selectFrom('webhook_inbox')
+              .select((eb) => eb.fn.countAll().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+        clearInterval(ticker);
+        expect(maxGap).toBeLessThan(500);
+        expect(stopped).toBe('stopped');
+        // A stop honoured between batches leaves most of the backlog for the next start.
+        expect(left).toBeGreaterThan(ROWS / 2);
+      }, 120_000);
+    });
+  }
+});
