@@ -1,9 +1,15 @@
+import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeHubspot, startFakeHubspot } from '../../src/providers/fakes.js';
+import { type SourceConnector } from '../../src/sources/connector.js';
+import { openStore, type Store } from '../../src/store/open-store.js';
+import { TaskRunner } from '../../src/tasks/runner.js';
+import { TaskStore } from '../../src/tasks/task-store.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
-import { TaskStore } from '../../src/tasks/task-store.js';
+import { pagedConnector, type PagedUpstream, startPagedUpstream, walkCounter } from '../helpers/paged-upstream.js';
 import { waitFor } from '../helpers/wait.js';
+import { getTask, hubspotConnector, startSync } from '../sync/sync-helpers.js';
 
 const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '1s' };
 
@@ -143,3 +149,264 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('wake() during a tick', () => {
+  for (const engine of ENGINES) {
+    describe(`wake() during a tick, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let upstream: PagedUpstream;
+      let store: Store;
+      beforeAll(async () => {
+        db = await engine.create();
+        store = await openStore(db.config);
+        upstream = await startPagedUpstream(300, 100);
+      });
+      afterAll(async () => {
+        await store?.close();
+        await upstream?.close();
+        await db?.drop();
+      });
+
+      it('never runs more than TASK_MAX_CONCURRENT tasks at once', async () => {
+        const walks = walkCounter();
+        const connectors = new Map<string, SourceConnector>();
+        for (let i = 0; i < 6; i++) connectors.set(`s${i}`, walks.wrap(pagedConnector(`s${i}`, upstream)));
+        const tasks = new TaskStore(store);
+        // A database a few ms away (PostgreSQL over a network): each claim round trip takes 5 ms.
+        const claim = tasks.claim.bind(tasks);
+        let inClaim = 0;
+        let maxInClaim = 0;
+        tasks.claim = async (...args: Parameters<TaskStore['claim']>) => {
+          inClaim++;
+          maxInClaim = Math.max(maxInClaim, inClaim);
+          try {
+            await new Promise((r) => setTimeout(r, 5));
+            return await claim(...args);
+          } finally {
+            inClaim--;
+          }
+        };
+        for (const s of connectors.keys()) await tasks.enqueue(s, { full: true, trigger: 'api' });
+        const runner = new TaskRunner(
+          store,
+          tasks,
+          connectors,
+          { owner: 'p1', leaseMs: 5_000, heartbeatMs: 200, pollMs: 1_000, maxConcurrent: 1, maxAttempts: 5 },
+          pino({ level: 'silent' }),
+        );
+        runner.start();
+        // What POST /sync/<other source> and every finishing task do: wake the runner.
+        const waker = setInterval(() => runner.wake(), 1);
+        await new Promise((r) => setTimeout(r, 300));
+        clearInterval(waker);
+        // However many ticks the wakes caused, the one source has at most one running task.
+        expect((await tasks.list(['running'], 100)).length).toBeLessThanOrEqual(1);
+        await runner.stop();
+        await waitFor(async () => ((await tasks.list(['running'], 100)).length === 0 ? true : undefined), 'no running rows', 10_000);
+        expect(walks.maxActive).toBeLessThanOrEqual(1);
+      }, 30_000);
+
+      it('runner.stop() leaves no task running after it returns', async () => {
+        const walks = walkCounter();
+        const connectors = new Map<string, SourceConnector>();
+        for (let i = 0; i < 20; i++) connectors.set(`t${i}`, walks.wrap(pagedConnector(`t${i}`, upstream)));
+        const tasks = new TaskStore(store);
+        const claim = tasks.claim.bind(tasks);
+        tasks.claim = async (...args: Parameters<TaskStore['claim']>) => {
+          await new Promise((r) => setTimeout(r, 5 + Math.random() * 10)); // a database a few ms away, with jitter
+          return claim(...args);
+        };
+        for (const s of connectors.keys()) await tasks.enqueue(s, { full: true, trigger: 'api' });
+        const runner = new TaskRunner(
+          store,
+          tasks,
+          connectors,
+          { owner: 'p2', leaseMs: 5_000, heartbeatMs: 200, pollMs: 1_000, maxConcurrent: 20, maxAttempts: 5 },
+          pino({ level: 'silent' }),
+        );
+        runner.start();
+        const waker = setInterval(() => runner.wake(), 1);
+        await new Promise((r) => setTimeout(r, 12));
+        await runner.stop(); // SIGTERM
+        clearInterval(waker);
+        await new Promise((r) => setTimeout(r, 150));
+        const running = await tasks.list(['running'], 100);
+        expect(running.length).toBe(0);
+        expect(walks.active).toBe(0);
+      }, 30_000);
+    });
+  }
+});
+
+describe('a lease lapsing under its own process', () => {
+  const ENV = { TASK_HEARTBEAT: '500ms', TASK_POLL: '50ms', TASK_LEASE: '5s' };
+
+  for (const engine of ENGINES) {
+    describe(`lease lapses while its own process is still running it, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let upstream: PagedUpstream;
+      let t: TestApp | undefined;
+      beforeAll(async () => {
+        db = await engine.create();
+        upstream = await startPagedUpstream(2_000, 100);
+      });
+      afterEach(async () => {
+        await t?.close();
+        t = undefined;
+      });
+      afterAll(async () => {
+        await upstream?.close();
+        await db?.drop();
+      });
+
+      it('the process that re-claims its own expired task does not run it twice at once', async () => {
+        const walks = walkCounter();
+        const counting = walks.wrap(pagedConnector('items', upstream));
+        t = await startApp(db, ENV, { connectors: new Map([['items', counting]]) });
+        const tasks = new TaskStore(t.store);
+        const start = await t.app.inject({ method: 'POST', url: '/sync/items?full=true' });
+        const id = start.json().task_id as string;
+        await waitFor(async () => ((await tasks.get(id))?.pages ?? 0) >= 2 || undefined, 'two pages');
+        // The lease lapses (a stall, GC pause, DB hiccup longer than TASK_LEASE): simulated by moving its expiry into the past.
+        await waitFor(
+          async () => {
+            await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
+            await new Promise((r) => setTimeout(r, 120));
+            const row = await tasks.get(id);
+            return row && row.attempts >= 2 ? row : undefined;
+          },
+          'the task to be re-claimed',
+          10_000,
+        );
+        await new Promise((r) => setTimeout(r, 1_000)); // past the old run's next heartbeat
+        const afterASecond = { active: walks.active, maxActive: walks.maxActive, status: (await tasks.get(id))?.status };
+        await waitFor(async () => (['succeeded', 'failed', 'cancelled'].includes((await tasks.get(id))?.status ?? '') ? true : undefined), 'end', 20_000);
+        // A lapsed lease may let the old run overlap the new one until it notices, but not for a whole second (two heartbeats).
+        expect(afterASecond.active).toBeLessThanOrEqual(1);
+      }, 40_000);
+
+      it('and after such a re-claim, shutdown (stop) waits for every run of the task', async () => {
+        const walks = walkCounter();
+        const counting = walks.wrap(pagedConnector('items2', upstream));
+        t = await startApp(db, ENV, { connectors: new Map([['items2', counting]]) });
+        const tasks = new TaskStore(t.store);
+        const id = (await t.app.inject({ method: 'POST', url: '/sync/items2?full=true' })).json().task_id as string;
+        await waitFor(async () => ((await tasks.get(id))?.pages ?? 0) >= 2 || undefined, 'two pages');
+        await waitFor(
+          async () => {
+            await t!.store.db.updateTable('tasks').set({ lease_expires_at: 1 }).where('id', '=', id).where('status', '=', 'running').execute();
+            await new Promise((r) => setTimeout(r, 120));
+            return ((await tasks.get(id))?.attempts ?? 0) >= 2 ? true : undefined;
+          },
+          'the task to be re-claimed',
+          10_000,
+        );
+        await t.close(); // what SIGTERM does: app.close() (runner.stop()) then store.close()
+        t = undefined;
+        const stillWalking = walks.active;
+        await new Promise((r) => setTimeout(r, 500));
+        expect(stillWalking).toBe(0);
+      }, 40_000);
+    });
+  }
+});
+
+describe('cancel, then a shutdown requeue', () => {
+  // Heartbeat slower than the test, so a cancel flag set by "another process" is not yet seen
+  // when this process shuts down (any cancel arriving less than one heartbeat before SIGTERM).
+  const ENV = { TASK_HEARTBEAT: '5s', TASK_POLL: '50ms', TASK_LEASE: '15s' };
+
+  for (const engine of ENGINES) {
+    describe(`cancel requested, then shutdown requeue, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let upstream: PagedUpstream;
+      let t: TestApp | undefined;
+      beforeAll(async () => {
+        db = await engine.create();
+        upstream = await startPagedUpstream(1_000, 150);
+      });
+      afterAll(async () => {
+        await t?.close();
+        await upstream?.close();
+        await db?.drop();
+      });
+
+      it('a task whose cancel was requested ends cancelled, not failed', async () => {
+        const connectors = () => new Map([['items', pagedConnector('items', upstream)]]);
+        t = await startApp(db, ENV, { connectors: connectors() });
+        const start = await t.app.inject({ method: 'POST', url: '/sync/items?full=true' });
+        const id = start.json().task_id as string;
+        const other = new TaskStore(t.store); // stands for another process sharing the database
+        await waitFor(async () => ((await other.get(id))?.pages ?? 0) >= 1 || undefined, 'a page');
+        expect(await other.requestCancel(id)).toBe('requested');
+        await t.close(); // SIGTERM before the next heartbeat
+        t = undefined;
+
+        t = await startApp(db, ENV, { connectors: connectors() });
+        const store = new TaskStore(t.store);
+        const row = await waitFor(
+          async () => {
+            const r = await store.get(id);
+            return r && !['queued', 'running'].includes(r.status) ? r : undefined;
+          },
+          'the task to end',
+          10_000,
+        );
+        expect(row.status).toBe('cancelled');
+      }, 30_000);
+    });
+  }
+});
+
+/**
+ * A cancel requested from another process (its flag reaches the owner with
+ * the next heartbeat) that lands just before the running sync hits HubSpot's
+ * DAILY 429: the park must end the task as cancelled, not put it back in the
+ * queue until the next full hour (holding the source's one active slot, so
+ * every new sync of it was a 409 meanwhile).
+ */
+describe('cancel, then a DAILY 429 park', () => {
+  const CONTACTS = '/crm/v3/objects/contacts';
+  // A slow heartbeat: the flag set by "another process" is not yet read when the 429 comes.
+  const ENV = { TASK_HEARTBEAT: '20s', TASK_LEASE: '60s', TASK_POLL: '50ms' };
+
+  for (const engine of ENGINES) {
+    describe(`cancel, then a DAILY 429 park, on ${engine.name}`, () => {
+      let db: ScratchDatabase;
+      let hs: FakeHubspot | undefined;
+      let t: TestApp | undefined;
+      beforeAll(async () => {
+        db = await engine.create();
+      });
+      afterEach(async () => {
+        await t?.close();
+        await hs?.close();
+        t = undefined;
+        hs = undefined;
+      });
+      afterAll(async () => {
+        await db?.drop();
+      });
+
+      it('a task whose cancel was requested ends cancelled, not parked for an hour', async () => {
+        hs = await startFakeHubspot({ contacts: 2_000, latencyMs: 100 });
+        t = await startApp(db, ENV, { connectors: new Map([['crm', hubspotConnector(hs)]]) });
+        const { app } = t;
+        const id = await startSync(app, 'crm');
+        await waitFor(async () => ((await getTask(app, id)).progress.pages >= 1 ? true : undefined), 'a committed page');
+
+        const other = new TaskStore(t.store); // stands for another process sharing the database
+        expect(await other.requestCancel(id)).toBe('requested');
+        hs.faults.rateLimit({ policyName: 'DAILY', times: Infinity, pathPrefix: CONTACTS });
+
+        const ended = await waitFor(async () => {
+          const task = await getTask(app, id);
+          return task.status !== 'running' ? task : undefined;
+        }, 'the task to stop running');
+        expect({ status: ended.status, error: ended.error, run_after: ended.run_after }).toMatchObject({ status: 'cancelled', error: 'cancelled by request' });
+        const again = await app.inject({ method: 'POST', url: '/sync/crm' });
+        expect(again.statusCode, again.body).toBe(202);
+      });
+    });
+  }
+});
