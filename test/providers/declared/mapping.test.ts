@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRecordMapper, formatTime, getPath, parseTime, withoutPaths } from '../../src/providers/declared/field-mapping.js';
+import { createRecordMapper, formatTime, getPath, parseTime, withoutPaths } from '../../../src/providers/declared/field-mapping.js';
 
 describe('dot paths', () => {
   const doc = { a: { b: { c: 1 } }, list: [{ id: 'x' }, { id: 'y' }], 'odd key': 2 };

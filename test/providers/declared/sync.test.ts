@@ -1,8 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { customers, startFakeApi, type FakeApi, type FakeRecord } from './fake-api.js';
-import { dataTotal, getTask, runSync, scratchDir, startSync, waitFor, writeSourcesFile } from './helpers.js';
+import http from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { customers, type FakeApi, type FakeRecord, startFakeApi } from '../../declared/fake-api.js';
+import { dataTotal, declaredSource, getTask, runSync, scratchDir, startSync, waitFor, walk, writeSourcesFile } from '../../declared/helpers.js';
+import { startApp, type TestApp } from '../../helpers/app.js';
+import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
+import { json, type Loopback, startLoopback } from '../../helpers/loopback.js';
 
 /** `n` campaigns p01…; every third one archived upstream. */
 function campaigns(n: number): FakeRecord[] {
@@ -218,3 +221,195 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('request URLs as sent', () => {
+  /** A one-record API that records every raw request URL; page 1 answers with a Link to page 2. */
+  let server: http.Server;
+  let base = '';
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(req.url ?? '');
+      const u = new URL(req.url ?? '/', 'http://x');
+      const page = u.searchParams.get('page');
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (page === null) headers.link = '</v1/items?q=a%20b&page=2&api_key=K>; rel="next"';
+      res.writeHead(200, headers);
+      res.end(JSON.stringify([{ id: page === null ? '1' : `p${page}` }]));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  describe('declared source URLs', () => {
+    it('a base_url with a query string is refused at start, naming the field (the path would be joined after the query)', () => {
+      expect(() => declaredSource('acme', { type: 'customer', base_url: `${base}/v1?tenant=7`, path: '/items', mapping: { external_id: 'id' } })).toThrow(
+        /base_url.*query string/,
+      );
+    });
+
+    it('a next link is fetched as upstream sent it (its encoding kept) when an API key travels in the query', async () => {
+      const source = declaredSource(
+        'acme',
+        {
+          type: 'customer',
+          base_url: base,
+          path: '/v1/items',
+          mapping: { external_id: 'id' },
+          pagination: { kind: 'link_header' },
+          auth: { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' },
+        },
+        { ACME_KEY: 'K' },
+      );
+      await walk(source);
+      await source.close();
+      expect(seen).toHaveLength(2);
+      // Upstream said q=a%20b: the link fetched must not be re-serialised (into q=a+b).
+      expect(seen[1]).toContain('q=a%20b');
+    });
+  });
+});
+
+/**
+ * A walk interrupted (cancel, failure, shutdown) and resumed after the
+ * sources file changed must not resume a position that means something else
+ * now; only its kind was checked:
+ * - link_header / next_url: a next link saved on the old base_url origin was
+ *   refused by the client on every later run, until someone thought of
+ *   ?full=true;
+ * - page: a page number counted in pages of the old limit, resumed with a
+ *   larger one, jumped past records never fetched, and the run still ended as
+ *   a success (its incremental value moving past them).
+ */
+describe('a checkpoint from before the sources file changed', () => {
+  let oldHost: Loopback;
+  let newHost: Loopback;
+  let api: FakeApi;
+  beforeAll(async () => {
+    [oldHost, newHost, api] = await Promise.all([startLoopback(), startLoopback(), startFakeApi(customers(30))]);
+    for (const h of [oldHost, newHost]) {
+      h.handler = (u, res) => {
+        const page = u.searchParams.get('page');
+        json(res, [{ id: `r${page ?? 1}` }], page === null ? { link: '</v1/items?page=2>; rel="next"' } : {});
+      };
+    }
+  });
+  afterAll(async () => Promise.all([oldHost?.close(), newHost?.close(), api?.close()]));
+
+  it('a walk saved against the old base_url origin does not make every later run fail', async () => {
+    const spec = (base: string) => ({
+      type: 'customer',
+      base_url: base,
+      path: '/v1/items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'link_header' },
+    });
+    const before = declaredSource('acme', spec(oldHost.url));
+    const first = await walk(before, null, 1);
+    await before.close();
+    const saved: unknown = JSON.parse(JSON.stringify(first.checkpoint));
+    expect(saved).toMatchObject({ phase: 'walk', position: { kind: 'link_header', next: `${oldHost.url}/v1/items?page=2` } });
+
+    // The operator moves base_url to the new host; the next run loads that checkpoint.
+    const after = declaredSource('acme', spec(newHost.url));
+    const outcome = await walk(after, saved).then(
+      (w) => `walked ${w.records.map((r) => r.external_id).join(',')}`,
+      (e: unknown) => `failed: ${String(e)}`,
+    );
+    await after.close();
+    expect(outcome).toBe('walked r1,r2');
+  });
+
+  it('page numbers saved with one limit are not resumed with another: no record is skipped', async () => {
+    const spec = (limit: number) => ({
+      type: 'customer',
+      base_url: `${api.url}/v1`,
+      path: '/items',
+      records: 'data.items',
+      mapping: { external_id: 'id' },
+      pagination: { kind: 'page', limit, total_pages: 'meta.total_pages' },
+    });
+    const before = declaredSource('acme', spec(5));
+    const first = await walk(before, null, 2); // c001..c010; saved: page 3 (of 5 a page)
+    await before.close();
+    const saved: unknown = JSON.parse(JSON.stringify(first.checkpoint));
+    expect(saved).toMatchObject({ phase: 'walk', position: { kind: 'page', page: 3 } });
+
+    const after = declaredSource('acme', spec(10)); // limit raised in the file
+    const rest = await walk(after, saved);
+    await after.close();
+    expect(rest.checkpoint).toMatchObject({ phase: 'idle' });
+    const all = customers(30).map((c) => c.id);
+    const got = new Set([...first.records, ...rest.records].map((r) => r.external_id));
+    expect(all.filter((id) => !got.has(id))).toEqual([]);
+  });
+});
+
+/**
+ * Upstream ids sent as JSON numbers past 2^53 (64-bit ids are common) are
+ * rounded by JSON.parse: two different records came out with one
+ * external_id, and the second silently overwrote the first. Such a record is
+ * now skipped with a reason (as `id` already refused unsafe integers), and a
+ * safe numeric id still maps.
+ */
+describe('numeric ids past 2^53', () => {
+  let lb: Loopback;
+  beforeAll(async () => {
+    lb = await startLoopback();
+    // Two distinct records, as the upstream sends them (raw JSON text).
+    lb.handler = (_u, res) =>
+      json(res, '[{"id": 9007199254740993, "name": "Ann"}, {"id": 9007199254740992, "name": "Bob"}, {"id": 9007199254740991, "name": "Cy"}]');
+  });
+  afterAll(async () => lb?.close());
+
+  it('two upstream records with distinct 64-bit numeric ids never share an external_id', async () => {
+    const source = declaredSource('acme', { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id', name: 'name' } });
+    const w = await walk(source);
+    await source.close();
+    const ids = w.records.map((r) => r.external_id);
+    expect(ids).toEqual(['9007199254740991']);
+  });
+});
+
+/**
+ * An upstream error page that echoes the request (its URL, with the API key
+ * sent in the query, or the Authorization header) was quoted as it came into
+ * the error, which becomes the task's `error` that GET /tasks shows to anyone
+ * with access to the API. The credentials are now masked before quoting.
+ */
+describe('credentials echoed in an error body', () => {
+  const KEY = 'k3y/with+chars=';
+  const TOKEN = 'tok-0123456789';
+  let lb: Loopback;
+  beforeAll(async () => {
+    lb = await startLoopback();
+    lb.handler = (u, res) => {
+      res.writeHead(403, { 'content-type': 'text/plain' });
+      res.end(`forbidden: ${u.pathname}${u.search} (authorization was ${String(lb.lastAuth)})`);
+    };
+  });
+  afterAll(async () => lb?.close());
+
+  for (const [name, auth, env, secret] of [
+    ['an API key in the query', { kind: 'api_key', in: 'query', name: 'api_key', key_env: 'ACME_KEY' }, { ACME_KEY: KEY }, KEY],
+    ['a bearer token', { kind: 'bearer', token_env: 'ACME_TOKEN' }, { ACME_TOKEN: TOKEN }, TOKEN],
+  ] as const) {
+    it(`an error body echoing ${name} is quoted without it`, async () => {
+      const source = declaredSource('acme', { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, auth }, env);
+      const message = await walk(source).then(
+        () => 'walked',
+        (e: unknown) => String(e),
+      );
+      await source.close();
+      expect(message).toContain('403');
+      expect(message).toContain('[redacted]');
+      expect(message).not.toContain(secret);
+      expect(message).not.toContain(encodeURIComponent(secret));
+    });
+  }
+});

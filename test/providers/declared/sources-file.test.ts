@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.js';
-import { buildConnectors } from '../../src/providers/index.js';
-import { scratchDir, writeSourcesFile } from './helpers.js';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+import { buildConnectors } from '../../../src/providers/index.js';
+import { scratchDir, writeSourcesFile } from '../../declared/helpers.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
+const ROOT = path.resolve(import.meta.dirname, '../../..');
 const scratch = scratchDir();
 afterAll(() => scratch.remove());
 
