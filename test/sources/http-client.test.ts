@@ -1,8 +1,9 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DeclaredSource } from '../../src/providers/declared/connector.js';
+import { parseSourcesText } from '../../src/providers/declared/load-sources-file.js';
 import { createSourceClient, type RetryReason, type SourceClient, type SourceClientOptions } from '../../src/sources/http-client.js';
 import {
   RateLimitParkedError,
@@ -11,7 +12,9 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../../src/sources/upstream-errors.js';
-import { sendJson, startUpstream, until, type Handler, type Upstream } from './upstream-server.js';
+import { silent } from '../declared/helpers.js';
+import { type Loopback, startLoopback } from '../helpers/loopback.js';
+import { type Handler, sendJson, startUpstream, until, type Upstream } from './upstream-server.js';
 
 const TOKEN = 'pat-na1-secret-token';
 
@@ -533,4 +536,108 @@ describe('source HTTP client: close', () => {
     expect((error as Error).message).toContain('closed');
     expect(u.requests).toHaveLength(1);
   });
+});
+
+/**
+ * The per-request timeout covers the whole answer, body included. It was
+ * undici's headersTimeout and bodyTimeout only, and bodyTimeout bounds the gap
+ * between two chunks: an upstream (or proxy) that sent headers and then a byte
+ * now and then kept the request, and the sync task with its source's one
+ * active slot, alive for good, never timed out nor retried.
+ */
+describe('one deadline for the whole answer', () => {
+  let lb: Loopback;
+  beforeAll(async () => {
+    lb = await startLoopback();
+    lb.handler = (_u, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(' ')), 200);
+      res.on('close', () => clearInterval(timer));
+    };
+  });
+  afterAll(async () => lb?.close());
+
+  async function settlesWithin<T>(p: Promise<T>, ms: number): Promise<string> {
+    const settled = p.then(
+      () => 'resolved',
+      (e: unknown) => `rejected: ${String(e)}`,
+    );
+    return Promise.race([settled, new Promise<string>((r) => setTimeout(() => r(`still running after ${ms} ms`), ms))]);
+  }
+
+  it('the client: a request with timeoutMs 500 ends within a few seconds even when the body trickles', async () => {
+    const c = createSourceClient({ name: 'acme', baseUrl: lb.url, timeoutMs: 500, maxRetries: 0 });
+    const ac = new AbortController();
+    try {
+      const outcome = await settlesWithin(c.request({ path: '/v1/items', signal: ac.signal }), 5_000);
+      expect(outcome).toMatch(/^rejected: .*timed out after 500 ms/);
+    } finally {
+      ac.abort();
+      await c.close();
+    }
+  }, 20_000);
+
+  it('a declared source with timeout_seconds: 0.5 and max_retries: 0 does not hang on a trickling page', async () => {
+    const [config] = parseSourcesText(
+      JSON.stringify({
+        sources: { acme: { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, timeout_seconds: 0.5, max_retries: 0 } },
+      }),
+      'sources.json',
+    );
+    const source = new DeclaredSource(config!);
+    const ac = new AbortController();
+    const run = (async () => {
+      for await (const _page of source.pages({ signal: ac.signal, checkpoint: null, full: true, log: silent })) void _page;
+    })();
+    try {
+      const outcome = await settlesWithin(run, 5_000);
+      expect(outcome).toMatch(/^rejected: .*timed out after 500 ms/);
+    } finally {
+      ac.abort();
+      await run.catch(() => {});
+      await source.close();
+    }
+  }, 20_000);
+});
+
+/**
+ * A response body is read whole into memory with no size limit and no overall
+ * deadline (timeoutMs only bounds the gap between chunks): an upstream (or a
+ * proxy) that keeps streaming holds the call forever while memory grows.
+ */
+describe('an endless body', () => {
+  const ups: Upstream[] = [];
+  const clients: SourceClient[] = [];
+  afterEach(async () => {
+    await Promise.all(ups.splice(0).map((u) => u.close()));
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  });
+
+  it('an endless body is cut off (size limit or total deadline) instead of being buffered forever', async () => {
+    let sent = 0;
+    const chunk = Buffer.alloc(256 * 1024, 0x20);
+    const u = await startUpstream((_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/html' });
+      res.write('<html>');
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(chunk);
+        sent += chunk.length;
+      }, 10);
+      res.on('close', () => clearInterval(timer));
+    });
+    ups.push(u);
+    const c = createSourceClient({ name: 'crm', baseUrl: u.url, timeoutMs: 1_000, maxRetries: 0 });
+    clients.push(c);
+    const controller = new AbortController();
+    const call = c.request({ path: '/x', signal: controller.signal }).then(
+      () => 'resolved',
+      (e: unknown) => `rejected: ${String(e)}`,
+    );
+    const settled = await Promise.race([call, new Promise((r) => setTimeout(() => r('still reading'), 6_000))]);
+    controller.abort();
+    await call;
+    expect(settled, `${Math.round(sent / 1e6)} MB streamed and buffered so far`).toMatch(/^rejected/);
+  }, 20_000);
 });
