@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type FakeHubspot, startFakeHubspot } from '../../../src/providers/fakes.js';
 import { classifyHubspotRateLimit, type HubspotCheckpoint, HubspotSource } from '../../../src/providers/hubspot/connector.js';
+import { type SyncContext, type SyncPage } from '../../../src/sources/connector.js';
 import { expectProblem } from '../../helpers/app.js';
 import { ENGINES } from '../../helpers/databases.js';
 import { sendJson, startUpstream, type Upstream } from '../../sources/upstream-server.js';
@@ -698,5 +699,53 @@ describe('resuming inside a tie, and unreadable checkpoints', () => {
     } finally {
       await src.close();
     }
+  });
+});
+
+/**
+ * Upstream records of an unexpected shape (null entries, a contact without
+ * `properties`, a campaign without `id`) must not crash a run with a TypeError
+ * (nor store a record keyed "undefined"); the odd record should be skipped (as
+ * declared sources do) and its neighbours kept.
+ */
+describe('records of an odd shape', () => {
+  const ups: Upstream[] = [];
+  afterEach(async () => {
+    await Promise.all(ups.splice(0).map((u) => u.close()));
+  });
+
+  const FAST = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2_000, maxRetries: 0 };
+
+  function ctx(): SyncContext {
+    return { signal: new AbortController().signal, checkpoint: null, full: true, log: pino({ level: 'silent' }) };
+  }
+
+  async function collect(pages: AsyncIterable<SyncPage>): Promise<{ ids: unknown[]; error: unknown }> {
+    const ids: unknown[] = [];
+    try {
+      for await (const p of pages) for (const r of p.records) ids.push(r.external_id);
+      return { ids, error: null };
+    } catch (error) {
+      return { ids, error };
+    }
+  }
+
+  describe('HubSpot contacts of an odd shape', () => {
+    it('a contact with "properties": null (or missing) does not crash the page with a TypeError', async () => {
+      const u = await startUpstream((req, res) => {
+        const archived = req.url?.includes('archived=true');
+        sendJson(res, 200, {
+          results: archived
+            ? []
+            : [{ id: '1', properties: { email: 'a@example.com', lastmodifieddate: '2024-01-01T00:00:00Z' } }, { id: '2', properties: null }, { id: '3' }],
+        });
+      });
+      ups.push(u);
+      const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, client: FAST });
+      const { ids, error } = await collect(src.pages(ctx()));
+      await src.close();
+      expect(error === null ? null : String(error)).toBeNull();
+      expect(ids).toContain('1');
+    }, 15_000);
   });
 });
