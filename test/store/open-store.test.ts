@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
@@ -73,3 +74,32 @@ for (const engine of ENGINES.filter((e) => e.name === 'postgres')) {
     }, 120_000);
   });
 }
+
+describe('a PostgreSQL server that never answers', () => {
+  /** A host that accepts TCP and never says a word: a dead database behind a proxy or a load balancer. */
+  let blackHole: net.Server;
+  const sockets = new Set<net.Socket>();
+  beforeAll(async () => {
+    blackHole = net.createServer((s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => blackHole.listen(0, '127.0.0.1', r));
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => blackHole.close(() => r()));
+  });
+
+  it('opening a PostgreSQL store on a server that never answers fails after the connect timeout instead of hanging', async () => {
+    const { port } = blackHole.address() as AddressInfo;
+    const started = Date.now();
+    const opening = openStore({ kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/tributary` }, { connectTimeoutMs: 300 }).then(
+      () => 'opened',
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    );
+    const outcome = await Promise.race([opening, new Promise((r) => setTimeout(r, 5_000, 'still waiting after 5 s'))]);
+    expect(outcome).toMatch(/timeout/i);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
