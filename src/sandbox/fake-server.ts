@@ -1,15 +1,15 @@
 /**
- * The HTTP plumbing both fakes share: a node:http server on loopback, the
- * request log, carrying out injected faults, and a close() that really ends
- * everything (hanging and trickling answers included) so test files exit.
+ * What the provider fakes share on top of the loopback server: the request
+ * log, carrying out injected faults, and a close() that also wakes every
+ * pending latency or trickle timer so test files exit.
  *
  * A provider supplies only what differs: how it authenticates, how it routes,
  * and what its error bodies look like.
  */
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { FaultInjector, type FaultSpec, type StatusFault } from './faults.js';
+import { listenOnLoopback } from './loopback-server.js';
 import { RequestLog, type RequestLogEntry } from './request-log.js';
 
 /** A request as a provider's handlers see it, body already read. */
@@ -66,12 +66,11 @@ export async function startFakeServer(
   requests: RequestLog = new RequestLog(options.requestLogLimit),
 ): Promise<FakeServer> {
   const faults = new FaultInjector(options.latencyMs ?? 0);
-  const sockets = new Set<Socket>();
   // Aborted by close(): wakes every pending latency or trickle timer so none outlives the server.
   const closing = new AbortController();
   let provider: FakeProvider | undefined;
 
-  const server = http.createServer((req, res) => {
+  const server = await listenOnLoopback((req, res) => {
     if (!provider) {
       res.destroy();
       return;
@@ -81,13 +80,7 @@ export async function startFakeServer(
       if (!res.headersSent) send(res, { status: 500, json: { message: `fake server error: ${String(err)}` } });
       else res.destroy();
     });
-  });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  // Clients that vanish mid-request must not raise unhandled errors here.
-  server.on('clientError', (_err, socket) => socket.destroy());
+  }, options);
 
   async function handle(p: FakeProvider, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const arrived = performance.now();
@@ -157,31 +150,15 @@ export async function startFakeServer(
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const origin = `http://${host}:${address.port}`;
-  provider = makeProvider(origin);
+  provider = makeProvider(server.origin);
 
-  let closed: Promise<void> | undefined;
   return {
-    origin,
+    origin: server.origin,
     faults,
     requests,
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        closing.abort();
-        server.close(() => resolve());
-        // Hanging and keep-alive connections would hold close() open forever.
-        for (const socket of sockets) socket.destroy();
-      });
-      return closed;
+      closing.abort();
+      return server.close();
     },
   };
 }

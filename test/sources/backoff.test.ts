@@ -3,7 +3,7 @@ import { classifyHubspotRateLimit } from '../../src/providers/hubspot/connector.
 import { abortReason, backoffDelay, parseRetryAfter, sleep } from '../../src/sources/backoff.js';
 import { createSourceClient, type SourceClient } from '../../src/sources/http-client.js';
 import { RateLimitParkedError } from '../../src/sources/upstream-errors.js';
-import { sendJson, startUpstream, type Upstream } from './upstream-server.js';
+import { sendJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 describe('backoffDelay (full jitter)', () => {
   it('draws from [0, base·2^(retry-1))', () => {

@@ -13,8 +13,7 @@ import {
   UpstreamUnavailableError,
 } from '../../src/sources/upstream-errors.js';
 import { silent } from '../declared/helpers.js';
-import { type Loopback, startLoopback } from '../helpers/loopback.js';
-import { type Handler, sendJson, startUpstream, until, type Upstream } from './upstream-server.js';
+import { type Handler, sendJson, startUpstream, until, type Upstream } from '../helpers/upstream.js';
 
 const TOKEN = 'pat-na1-secret-token';
 
@@ -546,10 +545,10 @@ describe('source HTTP client: close', () => {
  * active slot, alive for good, never timed out nor retried.
  */
 describe('one deadline for the whole answer', () => {
-  let lb: Loopback;
+  let lb: Upstream;
   beforeAll(async () => {
-    lb = await startLoopback();
-    lb.handler = (_u, res) => {
+    lb = await startUpstream();
+    lb.handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('[');
       const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(' ')), 200);

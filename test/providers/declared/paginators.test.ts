@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sendJson, startUpstream, type Upstream, urlOf } from '../../helpers/upstream.js';
 import { nextLink } from '../../../src/providers/declared/paginators.js';
 import { customers, type FakeApi, startFakeApi } from '../../declared/fake-api.js';
 import { declaredSource, expectEachOnce, walk } from '../../declared/helpers.js';
-import { json, type Loopback, startLoopback } from '../../helpers/loopback.js';
 
 const ALL = customers(25).map((c) => c.id);
 
@@ -238,13 +238,13 @@ describe('Link header parsing', () => {
  * caught, so such a walk re-fetched and re-wrote the same pages for good.
  */
 describe('a paginator that does not move', () => {
-  let lb: Loopback;
+  let lb: Upstream;
   beforeAll(async () => {
-    lb = await startLoopback();
+    lb = await startUpstream();
   });
   afterAll(async () => lb?.close());
   beforeEach(() => {
-    lb.seen.length = 0;
+    lb.requests.length = 0;
   });
 
   /** Pages walked before the walk ends or fails, or 'rejected'; at most `cap`. */
@@ -262,21 +262,23 @@ describe('a paginator that does not move', () => {
 
   it('link_header: a next link back to the first page does not walk forever', async () => {
     // Page 1 -> page 2 -> page 1 -> page 2 ...
-    lb.handler = (u, res) => {
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const p = u.searchParams.get('page') ?? '1';
-      json(res, [{ id: `r${p}` }], { link: `</v1/items?page=${p === '1' ? 2 : 1}>; rel="next"` });
+      sendJson(res, 200, [{ id: `r${p}` }], { link: `</v1/items?page=${p === '1' ? 2 : 1}>; rel="next"` });
     };
     const walked = await pagesWalked(
       { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } },
       40,
     );
-    expect(walked, `walked ${walked} pages over 2 distinct URLs: ${lb.seen.slice(0, 6).join(' ')} …`).toBe('rejected');
+    expect(walked, `walked ${walked} pages over 2 distinct URLs: ${lb.urls().slice(0, 6).join(' ')} …`).toBe('rejected');
   });
 
   it('cursor: a cursor that alternates between two values does not walk forever', async () => {
-    lb.handler = (u, res) => {
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const c = u.searchParams.get('cursor');
-      json(res, { items: [{ id: `r${c ?? 'start'}` }], next: c === 'A' ? 'B' : 'A' });
+      sendJson(res, 200, { items: [{ id: `r${c ?? 'start'}` }], next: c === 'A' ? 'B' : 'A' });
     };
     const walked = await pagesWalked(
       {
@@ -289,14 +291,15 @@ describe('a paginator that does not move', () => {
       },
       40,
     );
-    expect(walked, `walked ${walked} pages: ${lb.seen.slice(0, 6).join(' ')} …`).toBe('rejected');
+    expect(walked, `walked ${walked} pages: ${lb.urls().slice(0, 6).join(' ')} …`).toBe('rejected');
   });
 
   it('cursor: an empty page that gives back the cursor just sent is the end of the feed, not a loop', async () => {
     // As change feeds such as Zendesk's incremental exports end: no records, the same cursor to poll with later.
-    lb.handler = (u, res) => {
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const c = u.searchParams.get('cursor');
-      json(res, c === 'END' ? { items: [], next: 'END' } : { items: [{ id: 'r1' }, { id: 'r2' }], next: 'END' });
+      sendJson(res, 200, c === 'END' ? { items: [], next: 'END' } : { items: [{ id: 'r1' }, { id: 'r2' }], next: 'END' });
     };
     const walked = await pagesWalked(
       {
@@ -313,9 +316,10 @@ describe('a paginator that does not move', () => {
   });
 
   it('link_header: an empty last page that links to itself is the end', async () => {
-    lb.handler = (u, res) => {
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const p = u.searchParams.get('page');
-      json(res, p === '2' ? [] : [{ id: 'r1' }], { link: '</v1/items?page=2>; rel="next"' });
+      sendJson(res, 200, p === '2' ? [] : [{ id: 'r1' }], { link: '</v1/items?page=2>; rel="next"' });
     };
     const walked = await pagesWalked(
       { type: 'customer', base_url: lb.url, path: '/v1/items', mapping: { external_id: 'id' }, pagination: { kind: 'link_header' } },
@@ -325,9 +329,10 @@ describe('a paginator that does not move', () => {
   });
 
   it('cursor: has_more true without a cursor fails the run instead of ending it as complete', async () => {
-    lb.handler = (u, res) => {
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const c = u.searchParams.get('cursor');
-      json(res, c === null ? { items: [{ id: 'r1' }], more: true, next: 'B' } : { items: [{ id: 'r2' }], more: true, next: null });
+      sendJson(res, 200, c === null ? { items: [{ id: 'r1' }], more: true, next: 'B' } : { items: [{ id: 'r2' }], more: true, next: null });
     };
     const walked = await pagesWalked(
       {
@@ -345,7 +350,7 @@ describe('a paginator that does not move', () => {
 
   it('cursor: ever new cursors to ever empty pages end in an error, not an endless walk', async () => {
     let n = 0;
-    lb.handler = (_u, res) => json(res, { items: [], next: `c${++n}` });
+    lb.handler = (_req, res) => sendJson(res, 200, { items: [], next: `c${++n}` });
     const walked = await pagesWalked(
       {
         type: 'customer',
@@ -358,7 +363,7 @@ describe('a paginator that does not move', () => {
       200,
     );
     expect(walked).toBe('rejected');
-    expect(lb.seen.length).toBeLessThanOrEqual(52);
+    expect(lb.urls().length).toBeLessThanOrEqual(52);
   });
 });
 
@@ -369,12 +374,13 @@ describe('a paginator that does not move', () => {
  * all went missing from every later request.
  */
 describe('a next link with a fragment', () => {
-  let lb: Loopback;
+  let lb: Upstream;
   beforeAll(async () => {
-    lb = await startLoopback();
-    lb.handler = (u, res) => {
+    lb = await startUpstream();
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       const page = u.searchParams.get('page');
-      json(res, [{ id: `r${page ?? 1}` }], page === null ? { link: '</v1/items?page=2#results>; rel="next"' } : {});
+      sendJson(res, 200, [{ id: `r${page ?? 1}` }], page === null ? { link: '</v1/items?page=2#results>; rel="next"' } : {});
     };
   });
   afterAll(async () => lb?.close());
@@ -395,8 +401,8 @@ describe('a next link with a fragment', () => {
     );
     await walk(source);
     await source.close();
-    expect(lb.seen).toHaveLength(2);
-    for (const raw of lb.seen) {
+    expect(lb.urls()).toHaveLength(2);
+    for (const raw of lb.urls()) {
       const q = new URL(raw, 'http://x').searchParams;
       expect(q.get('api_key'), raw).toBe('k-1');
       expect(q.get('archived'), raw).toBe('false');

@@ -1,11 +1,9 @@
-import http from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { sendJson, sendJsonText, startUpstream, type Upstream, urlOf } from '../../helpers/upstream.js';
 import { customers, type FakeApi, type FakeRecord, startFakeApi } from '../../declared/fake-api.js';
 import { dataTotal, declaredSource, getTask, runSync, scratchDir, startSync, waitFor, walk, writeSourcesFile } from '../../declared/helpers.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { json, type Loopback, startLoopback } from '../../helpers/loopback.js';
 
 /** `n` campaigns p01…; every third one archived upstream. */
 function campaigns(n: number): FakeRecord[] {
@@ -224,26 +222,19 @@ for (const engine of ENGINES) {
 
 describe('request URLs as sent', () => {
   /** A one-record API that records every raw request URL; page 1 answers with a Link to page 2. */
-  let server: http.Server;
+  let server: Upstream;
   let base = '';
-  const seen: string[] = [];
 
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      seen.push(req.url ?? '');
-      const u = new URL(req.url ?? '/', 'http://x');
-      const page = u.searchParams.get('page');
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (page === null) headers.link = '</v1/items?q=a%20b&page=2&api_key=K>; rel="next"';
-      res.writeHead(200, headers);
-      res.end(JSON.stringify([{ id: page === null ? '1' : `p${page}` }]));
+    server = await startUpstream((req, res) => {
+      const page = urlOf(req).searchParams.get('page');
+      sendJson(res, 200, [{ id: page === null ? '1' : `p${page}` }], page === null ? { link: '</v1/items?q=a%20b&page=2&api_key=K>; rel="next"' } : {});
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = server.url;
   });
-  afterAll(async () => new Promise<void>((r) => server.close(() => r())));
+  afterAll(async () => server?.close());
   beforeEach(() => {
-    seen.length = 0;
+    server.requests.length = 0;
   });
 
   describe('declared source URLs', () => {
@@ -268,6 +259,7 @@ describe('request URLs as sent', () => {
       );
       await walk(source);
       await source.close();
+      const seen = server.urls();
       expect(seen).toHaveLength(2);
       // Upstream said q=a%20b: the link fetched must not be re-serialised (into q=a+b).
       expect(seen[1]).toContain('q=a%20b');
@@ -287,15 +279,16 @@ describe('request URLs as sent', () => {
  *   a success (its incremental value moving past them).
  */
 describe('a checkpoint from before the sources file changed', () => {
-  let oldHost: Loopback;
-  let newHost: Loopback;
+  let oldHost: Upstream;
+  let newHost: Upstream;
   let api: FakeApi;
   beforeAll(async () => {
-    [oldHost, newHost, api] = await Promise.all([startLoopback(), startLoopback(), startFakeApi(customers(30))]);
+    [oldHost, newHost, api] = await Promise.all([startUpstream(), startUpstream(), startFakeApi(customers(30))]);
     for (const h of [oldHost, newHost]) {
-      h.handler = (u, res) => {
+      h.handler = (req, res) => {
+        const u = urlOf(req);
         const page = u.searchParams.get('page');
-        json(res, [{ id: `r${page ?? 1}` }], page === null ? { link: '</v1/items?page=2>; rel="next"' } : {});
+        sendJson(res, 200, [{ id: `r${page ?? 1}` }], page === null ? { link: '</v1/items?page=2>; rel="next"' } : {});
       };
     }
   });
@@ -358,12 +351,12 @@ describe('a checkpoint from before the sources file changed', () => {
  * safe numeric id still maps.
  */
 describe('numeric ids past 2^53', () => {
-  let lb: Loopback;
+  let lb: Upstream;
   beforeAll(async () => {
-    lb = await startLoopback();
+    lb = await startUpstream();
     // Two distinct records, as the upstream sends them (raw JSON text).
-    lb.handler = (_u, res) =>
-      json(res, '[{"id": 9007199254740993, "name": "Ann"}, {"id": 9007199254740992, "name": "Bob"}, {"id": 9007199254740991, "name": "Cy"}]');
+    lb.handler = (_req, res) =>
+      sendJsonText(res, 200, '[{"id": 9007199254740993, "name": "Ann"}, {"id": 9007199254740992, "name": "Bob"}, {"id": 9007199254740991, "name": "Cy"}]');
   });
   afterAll(async () => lb?.close());
 
@@ -385,12 +378,13 @@ describe('numeric ids past 2^53', () => {
 describe('credentials echoed in an error body', () => {
   const KEY = 'k3y/with+chars=';
   const TOKEN = 'tok-0123456789';
-  let lb: Loopback;
+  let lb: Upstream;
   beforeAll(async () => {
-    lb = await startLoopback();
-    lb.handler = (u, res) => {
+    lb = await startUpstream();
+    lb.handler = (req, res) => {
+      const u = urlOf(req);
       res.writeHead(403, { 'content-type': 'text/plain' });
-      res.end(`forbidden: ${u.pathname}${u.search} (authorization was ${String(lb.lastAuth)})`);
+      res.end(`forbidden: ${u.pathname}${u.search} (authorization was ${String(req.headers.authorization)})`);
     };
   });
   afterAll(async () => lb?.close());

@@ -10,7 +10,7 @@ import { classifyHubspotRateLimit, type HubspotCheckpoint, HubspotSource } from 
 import { type SyncContext, type SyncPage } from '../../../src/sources/connector.js';
 import { expectProblem } from '../../helpers/app.js';
 import { ENGINES } from '../../helpers/databases.js';
-import { sendJson, startUpstream, type Upstream } from '../../sources/upstream-server.js';
+import { sendJson, startUpstream, type Upstream } from '../../helpers/upstream.js';
 import {
   allRecords,
   contactIds,

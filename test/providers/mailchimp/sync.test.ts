@@ -13,7 +13,7 @@ import { TaskStore } from '../../../src/tasks/task-store.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
 import { waitFor } from '../../helpers/wait.js';
-import { sendJson, startUpstream, type Upstream } from '../../sources/upstream-server.js';
+import { sendJson, startUpstream, type Upstream } from '../../helpers/upstream.js';
 import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../sync/sync-helpers.js';
 
 const CAMPAIGNS = '/3.0/campaigns';

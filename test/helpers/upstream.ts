@@ -1,6 +1,14 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+/**
+ * The fake upstream for tests and the benchmark: a real HTTP server on
+ * loopback (the sandbox fakes' server) that records what it receives and
+ * answers with a handler the test gives, at start or later. The paged APIs
+ * the suites share are handlers for it: `pagedItemsApi` (GET /items?after=),
+ * `restApi` (a generic REST API with every paging style, for declared
+ * sources) and the benchmark's `plainContactsApi`.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { listenOnLoopback } from '../../src/sandbox/loopback-server.js';
 
 /** What the fake upstream saw of one request. */
 export interface SeenRequest {
@@ -20,9 +28,18 @@ export interface SeenRequest {
 
 export type Handler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void | Promise<void>;
 
+export interface UpstreamOptions {
+  /** Keep every request in `requests` (default true); the benchmark turns it off. */
+  record?: boolean;
+}
+
 export interface Upstream {
   url: string;
   requests: SeenRequest[];
+  /** Answers every request; a test may swap it at any time. */
+  handler: Handler;
+  /** The raw URLs (path and query) of the requests, in order. */
+  urls(): string[];
   /** TCP connections opened so far. */
   connections(): number;
   /** The most requests that were in flight at once. */
@@ -33,35 +50,46 @@ export interface Upstream {
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
+  sendJsonText(res, status, JSON.stringify(body) ?? '', headers);
 }
 
-/** A real HTTP server on 127.0.0.1 that records what it receives and answers with `handler`. */
-export async function startUpstream(handler: Handler): Promise<Upstream> {
+/** JSON already written as text: numbers JSON.stringify could not write (past 2^53), or a body made fast. */
+export function sendJsonText(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
+}
+
+/** The request's URL, parsed (its origin is a placeholder). */
+export function urlOf(req: IncomingMessage): URL {
+  return new URL(req.url ?? '/', 'http://upstream.invalid');
+}
+
+/** A real HTTP server on 127.0.0.1 that records what it receives and answers with `handler` (404 until one is set). */
+export async function startUpstream(handler?: Handler, options: UpstreamOptions = {}): Promise<Upstream> {
   const requests: SeenRequest[] = [];
-  const sockets = new Map<Socket, number>();
+  let arrived = 0;
   let inFlight = 0;
   let maxInFlight = 0;
   const abandonedWaiters: Array<(seen: SeenRequest) => void> = [];
 
-  const server = createServer((req, res) => {
+  const server = await listenOnLoopback((req, res) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const seen: SeenRequest = {
-        n: requests.length + 1,
+        n: ++arrived,
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
         body: Buffer.concat(chunks).toString('utf8'),
         at: performance.now(),
-        connection: sockets.get(req.socket) ?? 0,
+        connection: server.connectionOf(req.socket),
         abandoned: false,
       };
-      requests.push(seen);
+      if (options.record !== false) requests.push(seen);
       res.on('close', () => {
         inFlight--;
         if (!res.writableFinished) {
@@ -69,21 +97,18 @@ export async function startUpstream(handler: Handler): Promise<Upstream> {
           for (const wake of abandonedWaiters.splice(0)) wake(seen);
         }
       });
-      Promise.resolve(handler(req, res, seen)).catch((error: unknown) => {
+      Promise.resolve(upstream.handler(req, res, seen)).catch((error: unknown) => {
         res.destroy(error instanceof Error ? error : new Error(String(error)));
       });
     });
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.set(socket, sockets.size + 1);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
-  return {
-    url: `http://127.0.0.1:${port}`,
+  const upstream: Upstream = {
+    url: server.origin,
     requests,
-    connections: () => sockets.size,
+    handler: handler ?? ((_req, res) => sendJson(res, 404, { error: 'no handler' })),
+    urls: () => requests.map((r) => r.url),
+    connections: () => server.connections(),
     maxInFlight: () => maxInFlight,
     waitForAbandoned(ms = 2_000) {
       const already = requests.find((r) => r.abandoned);
@@ -96,12 +121,9 @@ export async function startUpstream(handler: Handler): Promise<Upstream> {
         });
       });
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
+    close: () => server.close(),
   };
+  return upstream;
 }
 
 /** Resolves once `predicate` holds, polling every few ms (for server-side conditions). */
