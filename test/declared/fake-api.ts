@@ -7,10 +7,10 @@
  * absolute `meta.next` URL and a relative Link header (rel="next").
  * `updated_since` (ISO) and `modified_after` (epoch seconds) filter by
  * `updated_at` inclusively, as many APIs do. Next links leave filters out, so
- * the connector must add them back.
+ * the connector must add them back. It runs on the shared loopback upstream.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import { sendJson, startUpstream } from '../helpers/upstream.js';
 
 export interface FakeRecord {
   id: string;
@@ -46,7 +46,6 @@ const encodeCursor = (offset: number) => Buffer.from(`o:${offset}`).toString('ba
 const decodeCursor = (c: string) => Number(Buffer.from(c, 'base64url').toString().slice(2));
 
 export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi> {
-  const sockets = new Set<Socket>();
   const api: FakeApi = {
     url: '',
     records,
@@ -60,19 +59,16 @@ export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi>
     onRequest: null,
     close: async () => {},
   };
-  const server = http.createServer((req, res) => {
+  const upstream = await startUpstream((req, res) => {
     const url = new URL(req.url ?? '/', api.url);
     const entry: FakeRequest = { url, headers: req.headers, aborted: false };
     api.requests.push(entry);
-    req.on('close', () => {
-      if (!res.writableEnded) entry.aborted = true;
+    res.on('close', () => {
+      if (!res.writableFinished) entry.aborted = true;
     });
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-      setTimeout(() => {
-        if (res.destroyed) return;
-        res.writeHead(status, { 'content-type': 'application/json', ...headers });
-        res.end(JSON.stringify(body));
-      }, api.latencyMs);
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      setTimeout(() => sendJson(res, status, body, headers), api.latencyMs);
+    };
 
     if (url.pathname !== '/v1/items') return send(404, { error: 'not found' });
     if (api.requireHeader && req.headers[api.requireHeader.name.toLowerCase()] !== api.requireHeader.value) return send(401, { error: 'bad credentials' });
@@ -114,17 +110,8 @@ export async function startFakeApi(records: FakeRecord[] = []): Promise<FakeApi>
       headers,
     );
   });
-  server.keepAliveTimeout = 1000;
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  api.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  api.close = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  };
+  api.url = upstream.url;
+  api.close = () => upstream.close();
   return api;
 }
 

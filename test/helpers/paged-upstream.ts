@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { recordFromPayload } from '../../src/domain/records.js';
 import type { SourceConnector, SyncPage } from '../../src/sources/connector.js';
+import { sendJson, startUpstream, urlOf } from './upstream.js';
 
 export interface PagedUpstream {
   url: string;
@@ -14,38 +13,28 @@ export interface PagedUpstream {
   close(): Promise<void>;
 }
 
-/** A minimal paged JSON API on loopback: GET /items?after=N&limit=L. */
+/** A minimal paged JSON API on the loopback upstream: GET /items?after=N&limit=L. */
 export async function startPagedUpstream(total: number, latencyMs = 0): Promise<PagedUpstream> {
-  const sockets = new Set<import('node:net').Socket>();
   const state: PagedUpstream = { url: '', log: [], latencyMs, total, close: async () => {} };
-  const server = http.createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
+  const upstream = await startUpstream((req, res) => {
+    const u = urlOf(req);
     const after = Number(u.searchParams.get('after') ?? 0);
     const limit = Number(u.searchParams.get('limit') ?? 100);
     const entry = { at: Date.now(), after, aborted: false };
     state.log.push(entry);
-    req.on('close', () => {
-      if (!res.writableEnded) entry.aborted = true;
+    res.on('close', () => {
+      if (!res.writableFinished) entry.aborted = true;
     });
     setTimeout(() => {
       if (res.destroyed) return;
       const end = Math.min(state.total, after + limit);
       const items = [];
       for (let i = after; i < end; i++) items.push({ id: `item-${i}`, name: `Item ${i}`, email: `item${i}@example.com` });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ items, total: state.total, next: end < state.total ? end : null }));
+      sendJson(res, 200, { items, total: state.total, next: end < state.total ? end : null });
     }, state.latencyMs);
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  state.close = async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((r) => server.close(() => r()));
-  };
+  state.url = upstream.url;
+  state.close = () => upstream.close();
   return state;
 }
 

@@ -1,5 +1,3 @@
-import http from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromPayload, type RecordType, type RecordWrite, type WriteResult } from '../../src/domain/records.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
@@ -7,6 +5,7 @@ import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { runSync, scratchDir, writeSourcesFile } from '../declared/helpers.js';
 import { postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { type Engine, ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+import { sendJson, startUpstream, type Upstream } from '../helpers/upstream.js';
 
 // ---------------------------------------------------------------------------
 // Helpers local to the retrieval routes.
@@ -826,21 +825,17 @@ describe('out-of-range times', () => {
     describe(`an out-of-range source_updated_at on ${engine.name}`, () => {
       let db: ScratchDatabase;
       let t: TestApp;
-      let server: http.Server;
+      let server: Upstream;
       const files = scratchDir();
 
       beforeAll(async () => {
-        server = http.createServer((_req, res) => {
-          res.setHeader('content-type', 'application/json');
-          res.end(
-            JSON.stringify([
-              { id: 'ok-1', name: 'Fine', modified: 1_767_225_600_000 },
-              { id: 'far', name: 'Far future', modified: 1e16 },
-            ]),
-          );
-        });
-        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        server = await startUpstream((_req, res) =>
+          sendJson(res, 200, [
+            { id: 'ok-1', name: 'Fine', modified: 1_767_225_600_000 },
+            { id: 'far', name: 'Far future', modified: 1e16 },
+          ]),
+        );
+        const url = server.url;
         const file = writeSourcesFile(files.dir, 'sources.json', {
           sources: {
             acme: {
@@ -857,7 +852,7 @@ describe('out-of-range times', () => {
       afterAll(async () => {
         await t?.close();
         await db?.drop();
-        await new Promise<void>((r) => server.close(() => r()));
+        await server?.close();
         files.remove();
       });
 

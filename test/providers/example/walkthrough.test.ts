@@ -3,8 +3,6 @@
  * through the real task runner against a loopback upstream, resumes from
  * its checkpoint, and its webhook route writes through the one pipeline.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,25 +13,20 @@ import { createMetrics } from '../../../src/metrics.js';
 import { findRecord } from '../../../src/store/record-queries.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
+import { sendJson, startUpstream, type Upstream, urlOf } from '../../helpers/upstream.js';
 import { waitFor } from '../../helpers/wait.js';
 import { HELPDESK_SOURCE, helpdeskHandler, helpdeskProvider, helpdeskSection, readHelpdeskSettings, type Person } from './provider.js';
 
 const TOKEN = 'helpdesk-token-0123456789';
 
 /** The helpdesk's API: people in pages of 2, behind a cursor, for one token. */
-async function startHelpdesk(people: Person[]): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(req.url ?? '');
+function startHelpdesk(people: Person[]): Promise<Upstream> {
+  return startUpstream((req, res) => {
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401).end();
-    const at = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('cursor') ?? 0);
+    const at = Number(urlOf(req).searchParams.get('cursor') ?? 0);
     const next = at + 2 < people.length ? String(at + 2) : null;
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ people: people.slice(at, at + 2), next_cursor: next }));
+    sendJson(res, 200, { people: people.slice(at, at + 2), next_cursor: next });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests, close: () => new Promise((r) => server.close(() => r())) };
 }
 
 const person = (id: number): Person => ({ id, name: `Person ${id}`, email: `p${id}@example.com`, updated_at: '2026-01-01T00:00:00Z', plan: 'pro' });
@@ -58,7 +51,7 @@ for (const engine of ENGINES) {
   describe(`the walkthrough's helpdesk provider on ${engine.name}`, () => {
     let db: ScratchDatabase;
     let t: TestApp;
-    let upstream: Awaited<ReturnType<typeof startHelpdesk>>;
+    let upstream: Upstream;
     const people = [1, 2, 3, 4, 5].map(person);
 
     beforeAll(async () => {
@@ -87,7 +80,7 @@ for (const engine of ENGINES) {
     it('syncs every person as a customer, then resumes from its cursor', async () => {
       const first = await syncToEnd();
       expect(first.status, JSON.stringify(first)).toBe('succeeded');
-      expect(upstream.requests).toHaveLength(3);
+      expect(upstream.urls()).toHaveLength(3);
       for (const p of people) {
         expect(await findRecord(t.store, 'customer', String(p.id))).toMatchObject({
           source: HELPDESK_SOURCE,
@@ -98,7 +91,7 @@ for (const engine of ENGINES) {
       // The checkpoint keeps the last page's cursor, so the next run asks for what is new only.
       upstream.requests.length = 0;
       expect((await syncToEnd()).status).toBe('succeeded');
-      expect(upstream.requests).toEqual(['/v1/people?cursor=4']);
+      expect(upstream.urls()).toEqual(['/v1/people?cursor=4']);
     });
 
     it('takes a webhook through the pipeline and answers what it wrote', async () => {
