@@ -7,10 +7,10 @@
  * A record looks like a HubSpot contact, flattened (about 250 bytes of JSON).
  * `latencyMs` is the time from a request to its answer, the page's generation
  * included, so a sync that only waits for upstream takes pages × latency.
+ * It runs on the tests' loopback upstream, with its request log off.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { sendJsonText, startUpstream, urlOf } from '../../test/helpers/upstream.js';
 
 export interface PlainUpstream {
   url: string;
@@ -51,54 +51,39 @@ function contactJson(i: number): string {
 
 export async function startPlainUpstream(opts: { records: number; latencyMs: number; pageSize: number; token?: string }): Promise<PlainUpstream> {
   const token = opts.token ?? 'plain-bench-token';
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
-  const server = http.createServer((req, res) => {
-    const arrived = performance.now();
-    const url = new URL(req.url ?? '/', 'http://upstream.invalid');
-    // The latency is the time from the request to the answer, page generation included.
-    const answer = (status: number, body: string) => {
-      const send = () => {
-        if (res.destroyed) return;
-        res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
-        res.end(body);
+  const upstream = await startUpstream(
+    (req, res) => {
+      const arrived = performance.now();
+      const url = urlOf(req);
+      // The latency is the time from the request to the answer, page generation included.
+      const answer = (status: number, body: string) => {
+        const wait = opts.latencyMs - (performance.now() - arrived);
+        if (wait <= 0) return sendJsonText(res, status, body);
+        const t = setTimeout(() => {
+          timers.delete(t);
+          sendJsonText(res, status, body);
+        }, wait);
+        timers.add(t);
       };
-      const wait = opts.latencyMs - (performance.now() - arrived);
-      if (wait <= 0) return send();
-      const t = setTimeout(() => {
-        timers.delete(t);
-        send();
-      }, wait);
-      timers.add(t);
-    };
-    if (url.pathname !== '/v1/contacts') return answer(404, '{"error":"not found"}');
-    if (req.headers.authorization !== `Bearer ${token}`) return answer(401, '{"error":"bad credentials"}');
-    const offset = Math.max(0, Number(url.searchParams.get('offset') ?? 0) || 0);
-    const limit = Math.min(opts.pageSize, Math.max(1, Number(url.searchParams.get('limit') ?? opts.pageSize) || opts.pageSize));
-    const end = Math.min(opts.records, offset + limit);
-    const parts: string[] = [];
-    for (let i = offset; i < end; i++) parts.push(contactJson(i));
-    answer(200, `{"data":[${parts.join(',')}],"total":${opts.records}}`);
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.on('clientError', (_e, s) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+      if (url.pathname !== '/v1/contacts') return answer(404, '{"error":"not found"}');
+      if (req.headers.authorization !== `Bearer ${token}`) return answer(401, '{"error":"bad credentials"}');
+      const offset = Math.max(0, Number(url.searchParams.get('offset') ?? 0) || 0);
+      const limit = Math.min(opts.pageSize, Math.max(1, Number(url.searchParams.get('limit') ?? opts.pageSize) || opts.pageSize));
+      const end = Math.min(opts.records, offset + limit);
+      const parts: string[] = [];
+      for (let i = offset; i < end; i++) parts.push(contactJson(i));
+      answer(200, `{"data":[${parts.join(',')}],"total":${opts.records}}`);
+    },
+    { record: false },
+  );
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: upstream.url,
     token,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const t of timers) clearTimeout(t);
-        server.close(() => resolve());
-        for (const s of sockets) s.destroy();
-      }),
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      return upstream.close();
+    },
   };
 }
 
