@@ -29,7 +29,7 @@ export interface SeenRequest {
 export type Handler = (req: IncomingMessage, res: ServerResponse, seen: SeenRequest) => void | Promise<void>;
 
 export interface UpstreamOptions {
-  /** Keep every request in `requests` (default true); the benchmark turns it off. */
+  /** Keep every request, body included, in `requests` (default true); the benchmark turns it off. */
   record?: boolean;
 }
 
@@ -76,15 +76,13 @@ export async function startUpstream(handler?: Handler, options: UpstreamOptions 
   const server = await listenOnLoopback((req, res) => {
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
+    const answer = (body: string) => {
       const seen: SeenRequest = {
         n: ++arrived,
         method: req.method ?? '',
         url: req.url ?? '',
         headers: req.headers,
-        body: Buffer.concat(chunks).toString('utf8'),
+        body,
         at: performance.now(),
         connection: server.connectionOf(req.socket),
         abandoned: false,
@@ -100,7 +98,16 @@ export async function startUpstream(handler?: Handler, options: UpstreamOptions 
       Promise.resolve(upstream.handler(req, res, seen)).catch((error: unknown) => {
         res.destroy(error instanceof Error ? error : new Error(String(error)));
       });
-    });
+    };
+    if (options.record === false) {
+      // Unrecorded (the benchmark): answer at once, as a bare server would, and drop the body.
+      req.resume();
+      answer('');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => answer(Buffer.concat(chunks).toString('utf8')));
   });
 
   const upstream: Upstream = {
