@@ -8,7 +8,7 @@ import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from './helpers.js';
 
 const DAY = 86_400_000;
-const AUTH = { authorization: 'Bearer inbox-key' };
+const AUTH = { authorization: 'Bearer inbox-key-0123456789' };
 
 interface EventItem {
   id: number;
@@ -38,7 +38,7 @@ for (const engine of ENGINES) {
 
     beforeAll(async () => {
       db = await engine.create();
-      t = await startApp(db, { API_KEY: 'inbox-key', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
+      t = await startApp(db, { API_KEY: 'inbox-key-0123456789', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
     });
     afterAll(async () => {
       await t?.close();
