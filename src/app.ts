@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { apiKeyAuth, markPublic } from './http/plugins/api-key.js';
+import { AuthFailureThrottle } from './http/plugins/auth-throttle.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { webhookRateLimit } from './http/plugins/webhook-rate-limit.js';
 import { frameworkErrorHandler, problemHandling } from './http/problems.js';
@@ -146,8 +147,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   // Protected: everything else wants the API key, when one is set.
+  const throttle =
+    config.apiKeys.length > 0 && config.authFailureLimit ? new AuthFailureThrottle(config.authFailureLimit, logger.child({ component: 'auth' })) : null;
+  if (throttle) app.addHook('onClose', async () => throttle.stop());
   await app.register(async (guarded) => {
-    apiKeyAuth(guarded, config.apiKeys);
+    apiKeyAuth(guarded, config.apiKeys, throttle);
     await guarded.register(metricsRoute, { metrics });
     await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog });
     await guarded.register(dataRoutes, { store });

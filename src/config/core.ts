@@ -148,7 +148,7 @@ export const serviceSection = section('The service', {
   authFailureLimit: variable('AUTH_FAILURE_LIMIT', rateLimit(), {
     default: '20/1m',
     description:
-      'failed `API_KEY` checks (a wrong or malformed `Authorization` header) allowed per client address in a window; past it, every request of that address to a protected route, even one with a right key, gets `429` with `Retry-After` until the window ends',
+      'failed `API_KEY` checks (`401`: no key, a wrong one, or a malformed `Authorization` header) allowed per client address in a window; past it, every request of that address to a protected route, even one with a right key, gets `429` with `Retry-After` until the window ends. Failures are logged at `warn` once per address and window, with their count',
   }),
   maxConnections: variable('MAX_CONNECTIONS', integer(1, 1_000_000), {
     default: '4000',
