@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { clientErrorHandler } from './http/client-errors.js';
+import { connectionCap, openFileLimit } from './http/connection-cap.js';
 import { apiKeyAuth, markPublic } from './http/plugins/api-key.js';
 import { AuthFailureThrottle } from './http/plugins/auth-throttle.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
@@ -78,6 +79,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrorHandler(metrics),
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Idle sockets past the cap are closed on arrival, so they cannot use up the process's files and lock everyone out.
+  const fileLimit = openFileLimit();
+  app.server.maxConnections = connectionCap(config.maxConnections, fileLimit);
+  if (app.server.maxConnections < config.maxConnections) {
+    logger.warn(
+      { max_connections: app.server.maxConnections, configured: config.maxConnections, open_file_limit: fileLimit },
+      'MAX_CONNECTIONS lowered below the open-file limit',
+    );
+  }
+  app.server.on('drop', () => metrics.connectionsRefused.inc());
 
   app.setValidatorCompiler(validatorCompiler);
   app.setSchemaErrorFormatter((errors, dataVar) => {
