@@ -165,8 +165,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(async (guarded) => {
     apiKeyAuth(guarded, config.apiKeys, throttle);
     await guarded.register(metricsRoute, { metrics });
-    await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog });
-    await guarded.register(dataRoutes, { store });
+    await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog, pageMaxBytes: config.pageMaxBytes });
+    await guarded.register(dataRoutes, { store, pageMaxBytes: config.pageMaxBytes });
     await guarded.register(syncRoutes, { tasks: services.tasks, runner: services.runner, connectors: services.connectors });
   });
 

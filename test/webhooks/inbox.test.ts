@@ -77,8 +77,10 @@ for (const engine of ENGINES) {
       });
       expect(first.response_status).toBe(200);
       expect(Number(first.received_at)).toBeGreaterThan(Date.now() - 60_000);
-      // The repeat is recorded, not dropped: it points at the first copy and keeps what it sent.
-      expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: raw });
+      // The repeat is recorded, not dropped: it points at the first copy, whose body it shows instead of keeping a second one.
+      expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: '' });
+      const repeat = await t.app.inject({ url: `/webhooks/events/${rows[1]?.id}`, headers: AUTH });
+      expect(repeat.json()).toMatchObject({ status: 'duplicate', duplicate_of: rows[0]?.id, body: raw });
     });
 
     it('GET /webhooks/events lists them newest first, with filters and a cursor; the API key guards it', async () => {

@@ -22,10 +22,12 @@ function parseSince(text: string): number {
 
 export interface DataRoutesOptions {
   store: Store;
+  /** PAGE_MAX_BYTES: a page stops early past this many stored bytes. */
+  pageMaxBytes: number;
 }
 
 /** GET /data and the typed views: keyset or offset pages over the unified store. */
-export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store }) => {
+export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store, pageMaxBytes }) => {
   async function page(query: DataQueryT, type: RecordType | undefined) {
     const limit = query.limit ?? 50;
     const offset = query.offset ?? 0;
@@ -46,7 +48,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
       });
     }
     const filter = { type, source: query.source, updatedSince, includeDeleted: query.include_deleted ?? false };
-    const result = await readPage(store, { ...filter, limit, offset, after, order });
+    const result = await readPage(store, { ...filter, limit, offset, after, order, maxBytes: pageMaxBytes });
     // A change-feed continuation page skips the count: it would scan every change since updated_since.
     const total = order === 'change' && after ? null : await countRecords(store, filter);
     return {
