@@ -95,8 +95,14 @@ export async function readPage(store: Store, req: PageRequest): Promise<Page> {
     rows = await q.limit(req.limit + 1).execute();
     more = rows.length > req.limit;
   } else {
-    const order = req.order === 'change' ? sql`updated_at, row_id` : sql`row_id`;
-    const page = await byteCappedRows<Selectable<RecordsTable>>(store.db, q.select(RECORD_BYTES.as('page_bytes')).limit(req.limit + 1), order, req.maxBytes);
+    const candidates = q.limit(req.limit + 1);
+    const page = await byteCappedRows<Selectable<RecordsTable>>(store.db, {
+      sizes: candidates.clearSelect().select(['row_id as page_key', 'updated_at', 'row_id', RECORD_BYTES.as('page_bytes')]),
+      rows: candidates,
+      rowKey: 'row_id',
+      order: req.order === 'change' ? sql`c.updated_at, c.row_id` : sql`c.row_id`,
+      maxBytes: req.maxBytes,
+    });
     rows = page.rows;
     more = page.cut || rows.length > req.limit;
   }

@@ -266,11 +266,18 @@ const SHOWN_BODY = sql<string>`case when i.status = 'duplicate' and i.body = '' 
  */
 export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown, q: InboxListing): Promise<{ rows: InboxRow[]; more: boolean }> {
   const size = sumOf([octets('i.headers'), octets('i.response'), octets('i.error'), sql<number>`coalesce(octet_length(${SHOWN_BODY}), 0)`]);
-  let query = withFirstBody(db).select(size.as('page_bytes'));
-  if (q.statuses && q.statuses.length > 0) query = query.where('i.status', 'in', [...q.statuses]);
-  if (q.routes && q.routes.length > 0) query = query.where('i.route', 'in', [...q.routes]);
-  if (q.beforeId !== undefined) query = query.where('i.id', '<', q.beforeId);
-  const page = await byteCappedRows<ReadRow>(db, query.orderBy('i.id', 'desc').limit(q.limit + 1), sql`id desc`, q.maxBytes);
+  let candidates = withFirstBody(db);
+  if (q.statuses && q.statuses.length > 0) candidates = candidates.where('i.status', 'in', [...q.statuses]);
+  if (q.routes && q.routes.length > 0) candidates = candidates.where('i.route', 'in', [...q.routes]);
+  if (q.beforeId !== undefined) candidates = candidates.where('i.id', '<', q.beforeId);
+  candidates = candidates.orderBy('i.id', 'desc').limit(q.limit + 1);
+  const page = await byteCappedRows<ReadRow>(db, {
+    sizes: candidates.clearSelect().select(['i.id as page_key', size.as('page_bytes')]),
+    rows: candidates,
+    rowKey: 'id',
+    order: sql`c.page_key desc`,
+    maxBytes: q.maxBytes,
+  });
   const rows = page.rows.slice(0, q.limit).map((r) => rowFrom(r, decode));
   return { rows, more: page.cut || page.rows.length > q.limit };
 }
