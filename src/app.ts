@@ -6,7 +6,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { clientErrorHandler } from './http/client-errors.js';
+import { connectionCap, openFileLimit } from './http/connection-cap.js';
 import { apiKeyAuth, markPublic } from './http/plugins/api-key.js';
+import { AuthFailureThrottle } from './http/plugins/auth-throttle.js';
 import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { webhookRateLimit } from './http/plugins/webhook-rate-limit.js';
 import { frameworkErrorHandler, problemHandling } from './http/problems.js';
@@ -78,6 +80,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     frameworkErrors: frameworkErrorHandler(metrics),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Idle sockets past the cap are closed on arrival, so they cannot use up the process's files and lock everyone out.
+  const fileLimit = openFileLimit();
+  app.server.maxConnections = connectionCap(config.maxConnections, fileLimit);
+  if (app.server.maxConnections < config.maxConnections) {
+    logger.warn(
+      { max_connections: app.server.maxConnections, configured: config.maxConnections, open_file_limit: fileLimit },
+      'MAX_CONNECTIONS lowered below the open-file limit',
+    );
+  }
+  app.server.on('drop', () => metrics.connectionsRefused.inc());
+
   app.setValidatorCompiler(validatorCompiler);
   app.setSchemaErrorFormatter((errors, dataVar) => {
     const err = new Error(`${dataVar} is not valid`) as Error & { validation: unknown };
@@ -146,11 +159,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   // Protected: everything else wants the API key, when one is set.
+  const throttle =
+    config.apiKeys.length > 0 && config.authFailureLimit ? new AuthFailureThrottle(config.authFailureLimit, logger.child({ component: 'auth' })) : null;
+  if (throttle) app.addHook('onClose', async () => throttle.stop());
   await app.register(async (guarded) => {
-    apiKeyAuth(guarded, config.apiKeys);
+    apiKeyAuth(guarded, config.apiKeys, throttle);
     await guarded.register(metricsRoute, { metrics });
-    await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog });
-    await guarded.register(dataRoutes, { store });
+    await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog, pageMaxBytes: config.pageMaxBytes });
+    await guarded.register(dataRoutes, { store, pageMaxBytes: config.pageMaxBytes });
     await guarded.register(syncRoutes, { tasks: services.tasks, runner: services.runner, connectors: services.connectors });
   });
 

@@ -11,6 +11,8 @@ export interface Metrics {
   readonly storeErrors: Counter<'operation'>;
   readonly storeUnavailable: Counter<'operation'>;
   readonly webhookDuplicates: Counter;
+  readonly connectionsRefused: Counter;
+  readonly webhookQueueFull: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -64,6 +66,16 @@ export function createMetrics(): Metrics {
     webhookDuplicates: new Counter({
       name: 'tributary_webhook_duplicates_total',
       help: 'Webhook deliveries answered from the idempotency record instead of being written again',
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: 'tributary_connections_refused_total',
+      help: 'Client connections closed on arrival because MAX_CONNECTIONS were open',
+      registers: [registry],
+    }),
+    webhookQueueFull: new Counter({
+      name: 'tributary_webhook_queue_full_total',
+      help: 'Webhook deliveries answered 503 because WRITER_MAX_QUEUED_BYTES of bodies were already waiting for the store',
       registers: [registry],
     }),
   };

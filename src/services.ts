@@ -45,7 +45,7 @@ export class Services {
     this.outage = new StoreOutage(logger.child({ component: 'store' }), metrics);
     this.pipeline = new DeliveryPipeline(
       store,
-      { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords },
+      { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords, maxQueuedBytes: config.writerMaxQueuedBytes },
       metrics,
       logger,
       this.outage,

@@ -91,9 +91,10 @@ describe('loadConfig: good values', () => {
   });
 
   it('API_KEY: one key, or several separated by commas or spaces', () => {
-    expect(loadConfig({ API_KEY: 'k1' }).apiKeys).toEqual(['k1']);
-    expect(loadConfig({ API_KEY: 'k1,k2' }).apiKeys).toEqual(['k1', 'k2']);
-    expect(loadConfig({ API_KEY: ' k1 , k2  k3 ' }).apiKeys).toEqual(['k1', 'k2', 'k3']);
+    const [k1, k2, k3] = ['key-one-0123456789', 'key-two-0123456789', 'key-three-0123456789'];
+    expect(loadConfig({ API_KEY: k1 }).apiKeys).toEqual([k1]);
+    expect(loadConfig({ API_KEY: `${k1},${k2}` }).apiKeys).toEqual([k1, k2]);
+    expect(loadConfig({ API_KEY: ` ${k1} , ${k2}  ${k3} ` }).apiKeys).toEqual([k1, k2, k3]);
   });
 
   it('WEBHOOK_SECRET: whsec_<base64>, bare base64, several for rotation', () => {

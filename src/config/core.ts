@@ -118,6 +118,9 @@ function isWebhookSecret(secret: string): boolean {
 
 const NO_ITEMS: readonly string[] = Object.freeze([]);
 
+/** A shorter key can be found by guessing; this many characters of random text cannot. */
+export const MIN_API_KEY_LENGTH = 16;
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const serviceSection = section('The service', {
@@ -128,11 +131,34 @@ export const serviceSection = section('The service', {
     description: 'the store: a SQLite file (its folder is made if missing) or a PostgreSQL database; relative paths are from the working directory',
   }),
   logLevel: variable('LOG_LEVEL', oneOf(LOG_LEVELS), { default: 'info', description: 'the pino log level; logs are JSON lines on stdout' }),
-  apiKeys: variable('API_KEY', list({ format: 'a list of keys' }), {
-    unset: NO_ITEMS,
-    means: 'open, with a warning at start',
+  apiKeys: variable(
+    'API_KEY',
+    list({
+      format: `a list of keys, each at least ${MIN_API_KEY_LENGTH} characters`,
+      check: (key) => key.length >= MIN_API_KEY_LENGTH,
+      message: `has a key shorter than ${MIN_API_KEY_LENGTH} characters, which can be guessed: use long random keys (openssl rand -hex 32)`,
+    }),
+    {
+      unset: NO_ITEMS,
+      means: 'open, with a warning at start',
+      description:
+        'when set, every route except the webhook routes, `/healthz`, `/readyz`, `/docs` and `/openapi.json` wants `Authorization: Bearer <key>` with one of the keys',
+    },
+  ),
+  authFailureLimit: variable('AUTH_FAILURE_LIMIT', rateLimit(), {
+    default: '20/1m',
     description:
-      'when set, every route except the webhook routes, `/healthz`, `/readyz`, `/docs` and `/openapi.json` wants `Authorization: Bearer <key>` with one of the keys',
+      'failed `API_KEY` checks (`401`: no key, a wrong one, or a malformed `Authorization` header) allowed per client address in a window; past it, every request of that address to a protected route, even one with a right key, gets `429` with `Retry-After` until the window ends. Failures are logged at `warn` once per address and window, with their count',
+  }),
+  maxConnections: variable('MAX_CONNECTIONS', integer(1, 1_000_000), {
+    default: '4000',
+    description:
+      "open client connections at once; a connection past it is closed at once. Lowered to the process's open-file limit less 128 when that is lower",
+  }),
+  pageMaxBytes: variable('PAGE_MAX_BYTES', size(1024), {
+    default: '4mb',
+    description:
+      'the stored size of the items of one page of `GET /data`, `/customers`, `/campaigns` and `/webhooks/events`: a page stops early when its next item would pass it (the first item always comes) and gives `next_cursor` to go on',
   }),
   bodyLimitBytes: variable('BODY_LIMIT', size(1024), { default: '1mb', description: 'the largest request body' }),
   requestTimeoutMs: variable('REQUEST_TIMEOUT', duration({ max: 3_600_000 }), {
@@ -172,6 +198,11 @@ export const webhookSection = section('Webhooks', {
   writerMaxBatchRecords: variable('WRITER_MAX_BATCH_RECORDS', integer(1, 100_000), {
     default: '5000',
     description: 'group commit: records that make a batch full',
+  }),
+  writerMaxQueuedBytes: variable('WRITER_MAX_QUEUED_BYTES', size(1024), {
+    default: '64mb',
+    description:
+      'webhook bodies waiting for the store at once (queued or in the batch being committed); past it a delivery gets `503` with `Retry-After` and is counted in `tributary_webhook_queue_full_total`',
   }),
   webhookRetentionMs: variable('WEBHOOK_RETENTION', duration(), {
     default: '30d',

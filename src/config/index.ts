@@ -30,6 +30,12 @@ export interface ServiceConfig {
   readonly database: DatabaseConfig;
   /** Bearer keys accepted on protected routes; empty means the API is open. */
   readonly apiKeys: readonly string[];
+  /** AUTH_FAILURE_LIMIT: failed key checks per client address per window; null is no limit. */
+  readonly authFailureLimit: { readonly max: number; readonly windowMs: number } | null;
+  /** MAX_CONNECTIONS: open client connections at once, before the open-file limit lowers it. */
+  readonly maxConnections: number;
+  /** PAGE_MAX_BYTES: stored bytes of the items of one listing page. */
+  readonly pageMaxBytes: number;
   /** Standard Webhooks secrets (`whsec_…`); several allow rotation. Empty means unsigned webhooks are taken. */
   readonly webhookSecrets: readonly string[];
   readonly logLevel: string;
@@ -38,6 +44,8 @@ export interface ServiceConfig {
   /** Group commit: how long the writer waits to gather concurrent webhook writes, and how many records make a batch full. */
   readonly writerMaxDelayMs: number;
   readonly writerMaxBatchRecords: number;
+  /** WRITER_MAX_QUEUED_BYTES: webhook bodies waiting for the store at once; past it, 503. */
+  readonly writerMaxQueuedBytes: number;
   /** Background tasks: lease length, heartbeat (also how fast a cancel is seen), queue poll, parallel tasks per process. */
   readonly tasks: {
     readonly leaseMs: number;
@@ -77,17 +85,22 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
   const tasks = readSection(taskSection, env);
   checkHeartbeat(tasks.leaseMs, tasks.heartbeatMs);
   const rate = webhooks.webhookRateLimit;
+  const authFailures = service.authFailureLimit;
   return Object.freeze({
     host: service.host,
     port: service.port,
     database: service.database,
     apiKeys: service.apiKeys,
+    authFailureLimit: authFailures && Object.freeze({ max: authFailures.requests, windowMs: authFailures.perMs }),
+    maxConnections: service.maxConnections,
+    pageMaxBytes: service.pageMaxBytes,
     webhookSecrets: webhooks.webhookSecrets,
     logLevel: service.logLevel,
     bodyLimitBytes: service.bodyLimitBytes,
     maxRecordsPerDelivery: webhooks.maxRecordsPerDelivery,
     writerMaxDelayMs: webhooks.writerMaxDelayMs,
     writerMaxBatchRecords: webhooks.writerMaxBatchRecords,
+    writerMaxQueuedBytes: webhooks.writerMaxQueuedBytes,
     tasks: Object.freeze({
       leaseMs: tasks.leaseMs,
       heartbeatMs: tasks.heartbeatMs,

@@ -47,6 +47,20 @@ export interface PipelineOptions {
   maxDelayMs: number;
   /** A batch that would write this many records is committed at once. */
   maxBatchRecords: number;
+  /** Bodies held at once (queued, or in the batch being committed); past it a delivery is refused. None: no bound. */
+  maxQueuedBytes?: number;
+}
+
+/** How long a sender refused for a full queue is told to wait. */
+const QUEUE_FULL_RETRY_AFTER_SECONDS = 5;
+
+/** The writer holds WRITER_MAX_QUEUED_BYTES of bodies already: answered 503 with Retry-After, like a store outage. */
+export class WriterQueueFull extends StoreUnavailable {
+  constructor(retryAfterSeconds: number) {
+    super(retryAfterSeconds, null);
+    this.name = 'WriterQueueFull';
+    this.message = 'too many deliveries are waiting for the store; nothing was stored, retry later';
+  }
 }
 
 type PlainDelivery = Extract<PreparedDelivery, { writes: RecordWrite[] }>;
@@ -84,6 +98,10 @@ export function deadLetterAnswer(inboxId: number, key: string | null): StoredAns
 export class DeliveryPipeline {
   private queue: Pending[] = [];
   private queuedWeight = 0;
+  /** Bytes of the bodies submitted and not yet answered: a stalled store holds them all. */
+  private heldBytes = 0;
+  /** Refusals since the queue last filled up; null while it is not full. */
+  private fullRefusals: number | null = null;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private running: Promise<void> | null = null;
@@ -101,11 +119,49 @@ export class DeliveryPipeline {
   submit(job: DeliveryJob): Promise<EventOutcome[]> {
     if (this.closed) return Promise.reject(new Error('the delivery pipeline is closed'));
     if (job.events.length === 0) return Promise.resolve([]);
+    const bytes = job.events.reduce((n, e) => n + Buffer.byteLength(e.body), 0);
+    const max = this.options.maxQueuedBytes;
+    // An empty queue takes any one delivery (BODY_LIMIT bounds it), so a bound below one body never refuses everything.
+    if (max !== undefined && this.heldBytes > 0 && this.heldBytes + bytes > max) return Promise.reject(this.refuseFull(max));
+    this.heldBytes += bytes;
+    const release = () => this.release(bytes);
     return new Promise<EventOutcome[]>((resolve, reject) => {
-      this.queue.push({ job, outcomes: new Array(job.events.length), left: job.events.length, resolve, reject });
+      this.queue.push({
+        job,
+        outcomes: new Array(job.events.length),
+        left: job.events.length,
+        resolve: (outcomes) => {
+          release();
+          resolve(outcomes);
+        },
+        reject: (err) => {
+          release();
+          reject(err);
+        },
+      });
       this.queuedWeight += job.weight;
       this.schedule();
     });
+  }
+
+  private refuseFull(max: number): WriterQueueFull {
+    this.metrics.webhookQueueFull.inc();
+    // Logged when the queue fills and when it drains, not once per refused request.
+    if (this.fullRefusals === null) {
+      this.fullRefusals = 0;
+      this.log.warn({ held_bytes: this.heldBytes, max_bytes: max }, 'writer queue full: answering 503 with Retry-After until it drains');
+    }
+    this.fullRefusals++;
+    return new WriterQueueFull(QUEUE_FULL_RETRY_AFTER_SECONDS);
+  }
+
+  private release(bytes: number): void {
+    this.heldBytes -= bytes;
+    const max = this.options.maxQueuedBytes;
+    if (this.fullRefusals !== null && max !== undefined && this.heldBytes <= max / 2) {
+      this.log.warn({ refused: this.fullRefusals, held_bytes: this.heldBytes }, 'writer queue drained');
+      this.fullRefusals = null;
+    }
   }
 
   /** Commits everything already submitted, then refuses new work. */

@@ -17,7 +17,7 @@ const metaOf = (row: InboxRow): DeliveryMeta => ({
   route: row.route,
   idempotencyKey: row.idempotencyKey,
   headers: row.headers,
-  body: row.body,
+  body: row.body ?? '',
   receivedAt: row.receivedAt,
 });
 
@@ -78,6 +78,8 @@ export class InboxReplayer {
       return { status: 'failed', records: [], error, answer: null };
     };
     if (!handler) return fail(`no handler for route ${row.route}`);
+    // Only a duplicate goes without a body of its own, and duplicates are not replayed.
+    if (row.body === null) return fail('the delivery has no stored body');
     const prepared = prepareStored(handler, row.body);
     if (prepared.rejected !== undefined) return fail(prepared.rejected);
     try {

@@ -1,4 +1,5 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
+import { byteCappedRows, octets, sumOf } from './byte-capped-page.js';
 import type { RecordType, StoredRecord } from '../domain/records.js';
 import type { Store } from './open-store.js';
 import type { RecordsTable } from './schema.js';
@@ -23,7 +24,12 @@ export interface PageRequest extends RecordFilter {
   offset: number;
   after?: PagePosition | undefined;
   order: 'row' | 'change';
+  /** The page stops early when its records' stored text would pass this (the first record always comes); none: no cap. */
+  maxBytes?: number | undefined;
 }
+
+/** What a record costs in a page: its stored text, counted by the database. */
+const RECORD_BYTES = sumOf(['external_id', 'source', 'name', 'email', 'status', 'details', 'attributes'].map(octets));
 
 export interface Page {
   records: StoredRecord[];
@@ -83,8 +89,23 @@ export async function readPage(store: Store, req: PageRequest): Promise<Page> {
   }
   q = req.order === 'change' ? q.orderBy('updated_at').orderBy('row_id') : q.orderBy('row_id');
   if (!after && req.offset > 0) q = q.offset(req.offset);
-  const rows = await q.limit(req.limit + 1).execute();
-  const more = rows.length > req.limit;
+  let rows: Array<Selectable<RecordsTable>>;
+  let more: boolean;
+  if (req.maxBytes === undefined) {
+    rows = await q.limit(req.limit + 1).execute();
+    more = rows.length > req.limit;
+  } else {
+    const candidates = q.limit(req.limit + 1);
+    const page = await byteCappedRows<Selectable<RecordsTable>>(store.db, {
+      sizes: candidates.clearSelect().select(['row_id as page_key', 'updated_at', 'row_id', RECORD_BYTES.as('page_bytes')]),
+      rows: candidates,
+      rowKey: 'row_id',
+      order: req.order === 'change' ? sql`c.updated_at, c.row_id` : sql`c.row_id`,
+      maxBytes: req.maxBytes,
+    });
+    rows = page.rows;
+    more = page.cut || rows.length > req.limit;
+  }
   const records = rows.slice(0, req.limit).map((r) => toStored(r, store));
   const last = records.at(-1);
   let next: PagePosition | null = null;

@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import { byteCappedRows, octets, sumOf } from './byte-capped-page.js';
 import type { InboxInsert } from './inbox-statements.js';
 import type { Database, WebhookInboxTable } from './schema.js';
 import type { WriteTx } from './write-transaction.js';
@@ -30,6 +31,13 @@ export type InboxStatus = (typeof INBOX_STATUSES)[number];
 /** A stored error is cut to this length: enough to diagnose, never a whole body. */
 const MAX_ERROR_LENGTH = 2000;
 const errorText = (error: string): string => (error.length > MAX_ERROR_LENGTH ? `${error.slice(0, MAX_ERROR_LENGTH)}…` : error);
+
+/**
+ * The body a row keeps: a duplicate that points at its first copy keeps
+ * none (empty), since repeats of one large delivery would otherwise store
+ * it again each time; reads show the first copy's.
+ */
+const keptBody = (status: string, duplicateOf: number | null, body: string): string => (status === 'duplicate' && duplicateOf !== null ? '' : body);
 
 /** Answers already given to any of these keys. */
 export async function findAnswers(tx: WriteTx, keys: readonly string[]): Promise<Map<string, StoredAnswer>> {
@@ -77,7 +85,7 @@ function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicat
     idempotency_key: status === 'duplicate' ? null : d.idempotencyKey,
     duplicate_of: duplicateOf,
     headers: JSON.stringify(d.headers),
-    body: d.body,
+    body: keptBody(status, duplicateOf, d.body),
     status,
     response_status: d.answer.status,
     response: JSON.stringify(d.answer.body),
@@ -137,7 +145,7 @@ export async function recordInboxRows(tx: WriteTx, rows: readonly NewInboxRow[])
       idempotency_key: row.idempotencyKey,
       duplicate_of: row.duplicateOf ?? null,
       headers: JSON.stringify(row.headers),
-      body: row.body,
+      body: keptBody(row.status, row.duplicateOf ?? null, row.body),
       status: row.status,
       response_status: row.answer ? row.answer.status : null,
       response: row.answer ? JSON.stringify(row.answer.body) : null,
@@ -156,7 +164,7 @@ export async function insertInboxRow(tx: WriteTx, row: NewInboxRow): Promise<num
       idempotency_key: row.idempotencyKey,
       duplicate_of: row.duplicateOf ?? null,
       headers: JSON.stringify(row.headers),
-      body: row.body,
+      body: keptBody(row.status, row.duplicateOf ?? null, row.body),
       status: row.status,
       response_status: row.answer ? row.answer.status : null,
       response: row.answer ? JSON.stringify(row.answer.body) : null,
@@ -194,16 +202,19 @@ export interface InboxRow {
   idempotencyKey: string | null;
   duplicateOf: number | null;
   headers: Record<string, string>;
-  body: string;
+  /** As received; on a duplicate, its first copy's (null once the first copy has been deleted). */
+  body: string | null;
   status: InboxStatus;
   responseStatus: number | null;
   response: unknown;
   error: string | null;
 }
 
-type Reader = Pick<Kysely<Database>, 'selectFrom'>;
+type Reader = Pick<Kysely<Database>, 'selectFrom' | 'getExecutor'>;
 
-function rowFrom(r: Selectable<WebhookInboxTable>, decode: (v: unknown) => unknown): InboxRow {
+type ReadRow = Selectable<WebhookInboxTable> & { first_body: string | null };
+
+function rowFrom(r: ReadRow, decode: (v: unknown) => unknown): InboxRow {
   return {
     id: Number(r.id),
     receivedAt: Number(r.received_at),
@@ -211,7 +222,8 @@ function rowFrom(r: Selectable<WebhookInboxTable>, decode: (v: unknown) => unkno
     idempotencyKey: r.idempotency_key,
     duplicateOf: r.duplicate_of === null ? null : Number(r.duplicate_of),
     headers: decode(r.headers) as Record<string, string>,
-    body: r.body,
+    // Older duplicates kept a body of their own: that one is shown.
+    body: r.status === 'duplicate' && r.body === '' && r.duplicate_of !== null ? r.first_body : r.body,
     status: r.status as InboxStatus,
     responseStatus: r.response_status,
     response: r.response === null ? null : decode(r.response),
@@ -225,8 +237,13 @@ export async function getInboxStatus(db: Reader, id: number): Promise<InboxStatu
   return row ? (row.status as InboxStatus) : null;
 }
 
+/** Inbox rows with the body of each one's first copy beside them (a duplicate keeps none of its own). */
+function withFirstBody(db: Reader) {
+  return db.selectFrom('webhook_inbox as i').leftJoin('webhook_inbox as f', 'f.id', 'i.duplicate_of').selectAll('i').select('f.body as first_body');
+}
+
 export async function getInboxRow(db: Reader, decode: (v: unknown) => unknown, id: number): Promise<InboxRow | null> {
-  const row = await db.selectFrom('webhook_inbox').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await withFirstBody(db).where('i.id', '=', id).executeTakeFirst();
   return row ? rowFrom(row, decode) : null;
 }
 
@@ -236,16 +253,33 @@ export interface InboxListing {
   /** Only rows with a smaller id: the keyset of a newest-first listing. */
   beforeId?: number;
   limit: number;
+  /** The page stops early when its rows' stored text would pass this. */
+  maxBytes: number;
 }
 
-/** Rows newest first (by id, which grows with arrival). */
-export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown, q: InboxListing): Promise<InboxRow[]> {
-  let query = db.selectFrom('webhook_inbox').selectAll();
-  if (q.statuses && q.statuses.length > 0) query = query.where('status', 'in', [...q.statuses]);
-  if (q.routes && q.routes.length > 0) query = query.where('route', 'in', [...q.routes]);
-  if (q.beforeId !== undefined) query = query.where('id', '<', q.beforeId);
-  const rows = await query.orderBy('id', 'desc').limit(q.limit).execute();
-  return rows.map((r) => rowFrom(r, decode));
+/** The body a row is shown with: its own, or on a duplicate that keeps none, its first copy's. */
+const SHOWN_BODY = sql<string>`case when i.status = 'duplicate' and i.body = '' and i.duplicate_of is not null then f.body else i.body end`;
+
+/**
+ * Rows newest first (by id, which grows with arrival), at most `limit` and
+ * about `maxBytes` of stored text; `more` says whether older rows follow.
+ */
+export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown, q: InboxListing): Promise<{ rows: InboxRow[]; more: boolean }> {
+  const size = sumOf([octets('i.headers'), octets('i.response'), octets('i.error'), sql<number>`coalesce(octet_length(${SHOWN_BODY}), 0)`]);
+  let candidates = withFirstBody(db);
+  if (q.statuses && q.statuses.length > 0) candidates = candidates.where('i.status', 'in', [...q.statuses]);
+  if (q.routes && q.routes.length > 0) candidates = candidates.where('i.route', 'in', [...q.routes]);
+  if (q.beforeId !== undefined) candidates = candidates.where('i.id', '<', q.beforeId);
+  candidates = candidates.orderBy('i.id', 'desc').limit(q.limit + 1);
+  const page = await byteCappedRows<ReadRow>(db, {
+    sizes: candidates.clearSelect().select(['i.id as page_key', size.as('page_bytes')]),
+    rows: candidates,
+    rowKey: 'id',
+    order: sql`c.page_key desc`,
+    maxBytes: q.maxBytes,
+  });
+  const rows = page.rows.slice(0, q.limit).map((r) => rowFrom(r, decode));
+  return { rows, more: page.cut || page.rows.length > q.limit };
 }
 
 /**

@@ -52,7 +52,7 @@ describe('CORS_ORIGINS', () => {
     let t: TestApp;
     beforeAll(async () => {
       db = await ENGINES[0]!.create();
-      t = await startApp(db, { CORS_ORIGINS: APP, API_KEY: 'secret-key' });
+      t = await startApp(db, { CORS_ORIGINS: APP, API_KEY: 'secret-key-0123456789' });
     });
     afterAll(async () => {
       await t?.close();
@@ -68,7 +68,7 @@ describe('CORS_ORIGINS', () => {
     });
 
     it('lets a script from that origin read answers and their headers, the key still required', async () => {
-      const ok = await t.app.inject({ method: 'GET', url: '/data', headers: { origin: APP, authorization: 'Bearer secret-key' } });
+      const ok = await t.app.inject({ method: 'GET', url: '/data', headers: { origin: APP, authorization: 'Bearer secret-key-0123456789' } });
       expect(ok.statusCode).toBe(200);
       expect(ok.headers['access-control-allow-origin']).toBe(APP);
       expect(String(ok.headers['access-control-expose-headers'])).toContain('idempotent-replayed');
@@ -79,7 +79,11 @@ describe('CORS_ORIGINS', () => {
     });
 
     it('gives another origin no CORS headers', async () => {
-      const res = await t.app.inject({ method: 'GET', url: '/data', headers: { origin: 'https://evil.example', authorization: 'Bearer secret-key' } });
+      const res = await t.app.inject({
+        method: 'GET',
+        url: '/data',
+        headers: { origin: 'https://evil.example', authorization: 'Bearer secret-key-0123456789' },
+      });
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
       const pre = await t.app.inject(preflight('https://evil.example'));
       expect(pre.headers['access-control-allow-origin']).toBeUndefined();

@@ -9,7 +9,7 @@ import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp, record, T0 } from '../webhooks/helpers.js';
 
 const DAY = 86_400_000;
-const AUTH = { authorization: 'Bearer inbox-key' };
+const AUTH = { authorization: 'Bearer inbox-key-0123456789' };
 
 interface EventItem {
   id: number;
@@ -39,7 +39,7 @@ for (const engine of ENGINES) {
 
     beforeAll(async () => {
       db = await engine.create();
-      t = await startApp(db, { API_KEY: 'inbox-key', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
+      t = await startApp(db, { API_KEY: 'inbox-key-0123456789', HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET, MAILCHIMP_WEBHOOK_SECRET: MAILCHIMP_SECRET });
     });
     afterAll(async () => {
       await t?.close();
@@ -78,8 +78,10 @@ for (const engine of ENGINES) {
       });
       expect(first.response_status).toBe(200);
       expect(Number(first.received_at)).toBeGreaterThan(Date.now() - 60_000);
-      // The repeat is recorded, not dropped: it points at the first copy and keeps what it sent.
-      expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: raw });
+      // The repeat is recorded, not dropped: it points at the first copy, whose body it shows instead of keeping a second one.
+      expect(rows[1]).toMatchObject({ idempotency_key: null, duplicate_of: rows[0]?.id, body: '' });
+      const repeat = await t.app.inject({ url: `/webhooks/events/${rows[1]?.id}`, headers: AUTH });
+      expect(repeat.json()).toMatchObject({ status: 'duplicate', duplicate_of: rows[0]?.id, body: raw });
     });
 
     it('GET /webhooks/events lists them newest first, with filters and a cursor; the API key guards it', async () => {

@@ -307,13 +307,13 @@ for (const engine of ENGINES) {
 
       // ---- second life, same database, now closed: an API key and a webhook secret ----
       const secret = `whsec_${randomBytes(32).toString('base64')}`;
-      const second = await startServer({ ...env, API_KEY: 'proc-key-1 proc-key-2', WEBHOOK_SECRET: secret });
+      const second = await startServer({ ...env, API_KEY: 'proc-key-1-0123456789 proc-key-2-0123456789', WEBHOOK_SECRET: secret });
       const secondWarnings = second
         .logs()
         .filter((l) => l.level === 40)
         .map((l) => String(l.msg));
       expect(secondWarnings.filter((m) => /API_KEY|WEBHOOK_SECRET/.test(m))).toEqual([]);
-      const auth = { authorization: 'Bearer proc-key-2' };
+      const auth = { authorization: 'Bearer proc-key-2-0123456789' };
       expect((await request(second.base, 'GET', '/data')).status).toBe(401);
       expect((await request(second.base, 'GET', '/healthz')).status).toBe(200);
       const signed = (id: string, body: unknown) => {

@@ -22,10 +22,12 @@ function parseSince(text: string): number {
 
 export interface DataRoutesOptions {
   store: Store;
+  /** PAGE_MAX_BYTES: a page stops early past this many stored bytes. */
+  pageMaxBytes: number;
 }
 
 /** GET /data and the typed views: keyset or offset pages over the unified store. */
-export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store }) => {
+export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store, pageMaxBytes }) => {
   async function page(query: DataQueryT, type: RecordType | undefined) {
     const limit = query.limit ?? 50;
     const offset = query.offset ?? 0;
@@ -46,7 +48,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
       });
     }
     const filter = { type, source: query.source, updatedSince, includeDeleted: query.include_deleted ?? false };
-    const result = await readPage(store, { ...filter, limit, offset, after, order });
+    const result = await readPage(store, { ...filter, limit, offset, after, order, maxBytes: pageMaxBytes });
     // A change-feed continuation page skips the count: it would scan every change since updated_since.
     const total = order === 'change' && after ? null : await countRecords(store, filter);
     return {
@@ -64,7 +66,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
       schema: {
         summary: 'Stored records of both types, paged',
         description:
-          'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order, a change feed: every page with items gives a `next_cursor` after its last item, even the last page, and an empty page gives null. Keep the last non-null `next_cursor` as a bookmark and poll with it to see every later change at least once; continuation pages of the feed answer `total: null`.',
+          'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order, a change feed: every page with items gives a `next_cursor` after its last item, even the last page, and an empty page gives null. Keep the last non-null `next_cursor` as a bookmark and poll with it to see every later change at least once; continuation pages of the feed answer `total: null`. A page holds fewer than `limit` items when their stored size reaches PAGE_MAX_BYTES (the first item always comes): follow `next_cursor`.',
         tags: ['data'],
         querystring: DataQuery,
         response: { 200: PageResponse, ...problemResponses(401, 422) },

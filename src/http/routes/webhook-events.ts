@@ -12,6 +12,8 @@ export interface WebhookEventRoutesOptions {
   store: Store;
   replayer: InboxReplayer;
   catalog: InboxCatalog;
+  /** PAGE_MAX_BYTES: a listing page stops early past this many stored bytes. */
+  pageMaxBytes: number;
 }
 
 const InboxItem = Type.Object({
@@ -29,7 +31,12 @@ const InboxItem = Type.Object({
   response_status: nullable(Type.Integer()),
   response: Type.Unknown({ description: 'The answer stored for the delivery (what a repeat of its key is answered)' }),
   headers: Type.Record(Type.String(), Type.String()),
-  body: Type.String({ description: 'The delivery (or one event of a provider delivery) as received' }),
+  body: nullable(
+    Type.String({
+      description:
+        "The delivery (or one event of a provider delivery) as received. A duplicate keeps no body of its own: it shows its first copy's, or null once that has been deleted",
+    }),
+  ),
 });
 
 const toItem = (r: InboxRow, source: string) => ({
@@ -70,7 +77,7 @@ const encodeCursor = (id: number) => Buffer.from(JSON.stringify({ b: id })).toSt
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) });
 
 /** The webhook inbox: listing (dead letters first of all) and replay. Protected by API_KEY like the data routes. */
-export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, replayer, catalog }) => {
+export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOptions> = async (app, { store, replayer, catalog, pageMaxBytes }) => {
   const decode = store.dialect.decodeJson;
 
   app.get(
@@ -79,7 +86,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
       schema: {
         summary: 'Webhook deliveries in the inbox, newest first',
         description:
-          'Every delivery the webhook routes accepted, raw, with its status. `status=failed` lists the dead letters; `source` narrows to generic or one provider. Follow `next_cursor` for older pages.',
+          'Every delivery the webhook routes accepted, raw, with its status. `status=failed` lists the dead letters; `source` narrows to generic or one provider. Follow `next_cursor` for older pages: a page may hold fewer than `limit` items when its bodies reach PAGE_MAX_BYTES (the first item always comes).',
         tags: ['webhooks'],
         querystring: Type.Object(
           {
@@ -102,9 +109,9 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
       const statuses = status === 'all' ? undefined : ([...new Set(status.split(','))] as InboxStatus[]);
       const routes = req.query.source ? [...catalog.routesOf(req.query.source)] : undefined;
       const beforeId = req.query.cursor === undefined ? undefined : decodeCursor(req.query.cursor);
-      const rows = await listInboxRows(store.db, decode, { statuses, routes, beforeId, limit });
+      const { rows, more } = await listInboxRows(store.db, decode, { statuses, routes, beforeId, limit, maxBytes: pageMaxBytes });
       const last = rows[rows.length - 1];
-      return { items: rows.map((r) => toItem(r, catalog.sourceOf(r.route))), limit, next_cursor: rows.length === limit && last ? encodeCursor(last.id) : null };
+      return { items: rows.map((r) => toItem(r, catalog.sourceOf(r.route))), limit, next_cursor: more && last ? encodeCursor(last.id) : null };
     },
   );
 
