@@ -49,7 +49,12 @@ export class Services {
     this.readiness = new StoreReadiness(store);
     this.pipeline = new DeliveryPipeline(
       store,
-      { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords, maxQueuedBytes: config.writerMaxQueuedBytes, writes: this.readiness },
+      {
+        maxDelayMs: config.writerMaxDelayMs,
+        maxBatchRecords: config.writerMaxBatchRecords,
+        maxQueuedBytes: config.writerMaxQueuedBytes,
+        writes: this.readiness,
+      },
       metrics,
       logger,
       this.outage,

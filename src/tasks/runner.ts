@@ -317,7 +317,8 @@ export class TaskRunner {
     const status = await this.tasks.requeueAfterStoreFault(task.id, owner, { runAfter, maxAttempts: this.options.maxAttempts, error: err.message });
     if (status === 'cancelled') log.info({ ...progress }, 'sync cancelled; committed pages stay');
     else if (status === 'failed') log.error({ err, ...progress }, 'sync failed: the store kept refusing its pages through every attempt; committed pages stay');
-    else if (status === 'queued') log.warn({ err: err.cause, tries: err.tries, retryAt: new Date(runAfter).toISOString() }, 'store kept refusing a page; sync requeued');
+    else if (status === 'queued')
+      log.warn({ err: err.cause, tries: err.tries, retryAt: new Date(runAfter).toISOString() }, 'store kept refusing a page; sync requeued');
     else log.warn('sync stopped: another process took over its task');
   }
 
