@@ -23,7 +23,7 @@ import pg from 'pg';
 import { intEnv, listEnv } from './lib/env.js';
 import { createScratchDatabase, dropScratchDatabase } from './lib/pg.js';
 import type { Child } from './lib/proc.js';
-import { table } from './lib/stats.js';
+import { percentile, table } from './lib/stats.js';
 
 export type ChaosMode = 'restart' | 'stop';
 
@@ -59,6 +59,8 @@ export interface ChaosResult {
   failing: { fromMs: number; toMs: number } | null;
   /** First to last /readyz answer other than 200, relative to the start of the outage (ms). */
   notReady: { fromMs: number; toMs: number } | null;
+  /** Answer times of the webhook requests (ms): p50, p99, max. */
+  latency: { p50: number; p99: number; max: number };
   /** The slowest /readyz answer (ms): must stay under 2 s. */
   readyzMaxMs: number;
   serviceAlive: boolean;
@@ -129,6 +131,7 @@ async function runMode(s: ChaosSettings, mode: ChaosMode): Promise<ChaosResult> 
   const failures: number[] = [];
   const readyzFailures: number[] = [];
   let readyzMaxMs = 0;
+  const latencies: number[] = [];
   let requests = 0;
   let deadLetters = 0;
   let outageStart = 0;
@@ -141,6 +144,7 @@ async function runMode(s: ChaosSettings, mode: ChaosMode): Promise<ChaosResult> 
   const send = (d: Delivery): void => {
     const p = (async () => {
       requests++;
+      const t0 = Date.now();
       let status: string;
       let retryAfterMs = 1_000;
       try {
@@ -157,6 +161,7 @@ async function runMode(s: ChaosSettings, mode: ChaosMode): Promise<ChaosResult> 
       } catch {
         status = 'no answer';
       }
+      latencies.push(Date.now() - t0);
       statuses[status] = (statuses[status] ?? 0) + 1;
       if (status === '200') {
         d.acked = true;
@@ -269,6 +274,7 @@ async function runMode(s: ChaosSettings, mode: ChaosMode): Promise<ChaosResult> 
     outageMs: outageEnd - outageStart,
     failing: windowOf(failures),
     notReady: windowOf(readyzFailures),
+    latency: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(0, ...latencies) },
     readyzMaxMs,
     serviceAlive,
   };
@@ -304,6 +310,7 @@ export function chaosMarkdown(s: ChaosSettings, rows: ChaosResult[]): string {
         'dead letters (202)',
         'unacked',
         'status codes',
+        'answer p50 / p99 / max',
         'failing window',
         '/readyz not 200',
         '/readyz slowest',
@@ -322,11 +329,12 @@ export function chaosMarkdown(s: ChaosSettings, rows: ChaosResult[]): string {
           .sort()
           .map(([k, v]) => `${k}: ${v}`)
           .join(', '),
+        `${r.latency.p50} / ${r.latency.p99} / ${r.latency.max} ms`,
         windowText(r.failing),
         windowText(r.notReady),
         `${r.readyzMaxMs} ms`,
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'l', 'l', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l', 'r', 'l', 'l', 'r'],
     ),
     '',
     'Windows are measured from the moment the outage command ran. Every 503 was sent again after its Retry-After (at most 5 s).',
