@@ -24,7 +24,7 @@ export interface RunnerOptions {
   /** How often the queue is polled for work queued by other processes. */
   pollMs: number;
   maxConcurrent: number;
-  /** Claims of one task (each crash or expiry counts) before it fails for good. */
+  /** Claims of one task (each crash or expiry counts, and each store fault past the page retries) before it fails for good. */
   maxAttempts: number;
   /** Waits between tries of a page commit the store refused for a passing reason; tests shorten them. */
   pageRetryDelaysMs?: readonly number[];
@@ -93,6 +93,14 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** A running task's progress figures, as saved with each page. */
+interface Progress {
+  pages: number;
+  fetched: number;
+  written: number;
+  totalEstimate: number | null;
 }
 
 interface Running {
@@ -244,7 +252,7 @@ export class TaskRunner {
         .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     }, heartbeatMs);
 
-    const progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
+    const progress: Progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
     log.info({ full: task.full_sync === 1 }, 'sync started');
     try {
       // Cancelled while queued (or before a requeue): stop as a cancel, through the signal like any other.
@@ -311,7 +319,7 @@ export class TaskRunner {
   }
 
   /** A page the store kept refusing: back to the queue for a later attempt, or failed once the attempts are spent. */
-  private async requeueAfterStoreFault(task: TaskRow, owner: string, err: PageStoreFault, progress: object, log: Logger): Promise<void> {
+  private async requeueAfterStoreFault(task: TaskRow, owner: string, err: PageStoreFault, progress: Progress, log: Logger): Promise<void> {
     const runAfter = Date.now() + (this.options.storeFaultRequeueMs ?? STORE_FAULT_REQUEUE_MS);
     // If the store is still down this throws too: the task stays running, its lease lapses and the reaper takes it back.
     const status = await this.tasks.requeueAfterStoreFault(task.id, owner, { runAfter, maxAttempts: this.options.maxAttempts, error: err.message });
@@ -349,13 +357,7 @@ export class TaskRunner {
    * busy lock) rolled the whole page back, so the same page is tried again
    * after a wait; past the last wait it becomes a PageStoreFault.
    */
-  private async commitPage(
-    task: TaskRow,
-    page: SyncPage,
-    progress: { pages: number; fetched: number; written: number; totalEstimate: number | null },
-    extra: readonly RecordWrite[],
-    ctx: { signal: AbortSignal; log: Logger },
-  ) {
+  private async commitPage(task: TaskRow, page: SyncPage, progress: Progress, extra: readonly RecordWrite[], ctx: { signal: AbortSignal; log: Logger }) {
     const next = {
       pages: progress.pages + 1,
       fetched: progress.fetched + page.records.length,
