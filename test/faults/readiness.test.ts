@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig, type DatabaseConfig } from '../../src/config.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
+import { StoreReadiness } from '../../src/store/readiness.js';
 import { expectProblem, postWebhook } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { waitFor } from '../helpers/wait.js';
@@ -92,6 +93,40 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('StoreReadiness', () => {
+  let db: ScratchDatabase;
+  let store: Store;
+  beforeAll(async () => {
+    db = await (ENGINES[0] as (typeof ENGINES)[number]).create();
+    store = await openStore(db.config);
+  });
+  afterAll(async () => {
+    await store?.close();
+    await db?.drop();
+  });
+
+  const busy = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+  const refused = Object.assign(new Error('NOT NULL constraint failed: records.type'), { code: 'SQLITE_CONSTRAINT_NOTNULL' });
+
+  it('counts only passing failures, in a row, and forgets them after a while without writes', async () => {
+    const r = new StoreReadiness(store, { failedWrites: 3, forgetMs: 200 });
+    // A record the store refuses says nothing about the store.
+    for (let i = 0; i < 5; i++) r.writeFailed(refused);
+    expect(await r.check()).toEqual({ ready: true });
+    r.writeFailed(busy);
+    r.writeFailed(busy);
+    r.writeSucceeded();
+    r.writeFailed(busy);
+    r.writeFailed(busy);
+    expect(await r.check()).toEqual({ ready: true });
+    r.writeFailed(busy);
+    expect(await r.check()).toMatchObject({ ready: false, by: 'writes' });
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    // No write since: the probe alone decides, and the store answers it.
+    expect(await r.check()).toEqual({ ready: true });
+  });
+});
 
 const pgEngine = ENGINES.find((e) => e.name === 'postgres');
 
