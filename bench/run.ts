@@ -6,7 +6,8 @@
  * baseline measured in the same run. See BENCHMARKS.md.
  *
  * Environment (all optional):
- *   BENCH_PARTS        webhook,data,sync    which parts to run
+ *   BENCH_PARTS        webhook,data,sync    which parts to run; `chaos` (never by default: it restarts the
+ *                                           machine's PostgreSQL) is bench/chaos.ts, whose BENCH_CHAOS_* variables are listed there
  *   BENCH_ENGINES      sqlite,postgres      postgres is skipped if the admin URL does not answer
  *   BENCH_PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres
  *   BENCH_CONNECTIONS  50                   autocannon connections
@@ -36,6 +37,7 @@ import { killChildren, startChild, type Child } from './lib/proc.js';
 import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
+import { chaosMarkdown, chaosPart, chaosSettingsFromEnv } from './chaos.js';
 import { intEnv, listEnv } from './lib/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,7 +56,7 @@ const settings = {
   limit: intEnv('BENCH_LIMIT', 100, 1, 1000),
   server: (process.env.BENCH_SERVER?.trim() || 'build') as 'build' | 'tsx',
 };
-for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
+for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
 for (const e of settings.engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
 if (settings.loader !== 'sql' && settings.loader !== 'store') throw new Error('BENCH_LOADER must be sql or store');
 settings.loadBatch = intEnv('BENCH_LOAD_BATCH', settings.loader === 'sql' ? 100_000 : 20_000, 100, 1_000_000);
@@ -551,6 +553,13 @@ async function main(): Promise<void> {
     if (settings.server === 'build') syncSettings.dist ??= path.join(resultsDir, 'dist');
     syncText = syncMarkdown(await syncPart(syncSettings));
   }
+  let chaosText = '';
+  if (settings.parts.includes('chaos')) {
+    if (!engines.includes('postgres')) throw new Error('BENCH_PARTS=chaos needs PostgreSQL (BENCH_PG_ADMIN_URL)');
+    const chaosSettings = chaosSettingsFromEnv({ pgAdminUrl: settings.pgAdminUrl, say, startService });
+    chaosText = chaosMarkdown(chaosSettings, await chaosPart(chaosSettings));
+    markLoad('after chaos');
+  }
   markLoad('end');
 
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -591,6 +600,7 @@ async function main(): Promise<void> {
     );
   }
   if (syncText) md.push(syncText);
+  if (chaosText) md.push(chaosText);
   md.push(
     '## Load average during the run',
     '',

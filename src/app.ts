@@ -146,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Public: probes, the API's own documentation, and the routes senders call.
   await app.register(async (open) => {
     markPublic(open, config.apiKeys);
-    await open.register(healthRoutes, { store, metrics });
+    await open.register(healthRoutes, { store, metrics, readiness: services.readiness });
     await open.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
     open.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
     await open.register(async (senders) => {

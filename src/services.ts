@@ -11,6 +11,7 @@ import { buildConnectors, webhookProviders } from './providers/index.js';
 import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
 import { StoreOutage } from './store/outage.js';
+import { StoreReadiness } from './store/readiness.js';
 import { TaskRunner } from './tasks/runner.js';
 import { SyncScheduler } from './tasks/scheduler.js';
 import { TaskStore } from './tasks/task-store.js';
@@ -38,14 +39,22 @@ export class Services {
   readonly connectors: ReadonlyMap<string, SourceConnector>;
   /** One outage tracker for every store write behind the routes: one outage, a few log lines. */
   readonly outage: StoreOutage;
+  /** What /readyz answers: the last webhook writes and a bounded store probe. */
+  readonly readiness: StoreReadiness;
   private readonly scheduler: SyncScheduler;
   private readonly retention: InboxRetention;
 
   constructor({ config, store, logger, metrics, connectors }: ServicesDeps) {
     this.outage = new StoreOutage(logger.child({ component: 'store' }), metrics);
+    this.readiness = new StoreReadiness(store);
     this.pipeline = new DeliveryPipeline(
       store,
-      { maxDelayMs: config.writerMaxDelayMs, maxBatchRecords: config.writerMaxBatchRecords, maxQueuedBytes: config.writerMaxQueuedBytes },
+      {
+        maxDelayMs: config.writerMaxDelayMs,
+        maxBatchRecords: config.writerMaxBatchRecords,
+        maxQueuedBytes: config.writerMaxQueuedBytes,
+        writes: this.readiness,
+      },
       metrics,
       logger,
       this.outage,

@@ -52,7 +52,7 @@ export interface ServiceConfig {
     readonly heartbeatMs: number;
     readonly pollMs: number;
     readonly maxConcurrent: number;
-    /** TASK_MAX_ATTEMPTS: lease losses (a dead process) after which a task fails. */
+    /** TASK_MAX_ATTEMPTS: lease losses (a dead process) and store faults past the page retries after which a task fails. */
     readonly maxAttempts: number;
   };
   /** SYNC_INTERVAL_<SOURCE>: run that source's sync on this interval (ms), by source name in lower case. */

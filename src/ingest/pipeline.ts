@@ -49,6 +49,14 @@ export interface PipelineOptions {
   maxBatchRecords: number;
   /** Bodies held at once (queued, or in the batch being committed); past it a delivery is refused. None: no bound. */
   maxQueuedBytes?: number;
+  /** Told how each batch commit ended: readiness follows the last write outcomes. */
+  writes?: WriteOutcomes;
+}
+
+/** What hears of batch commits (StoreReadiness). */
+export interface WriteOutcomes {
+  writeSucceeded(): void;
+  writeFailed(err: unknown): void;
 }
 
 /** How long a sender refused for a full queue is told to wait. */
@@ -263,8 +271,10 @@ export class DeliveryPipeline {
       this.metrics.writerBatchDeliveries.observe(live.length);
       this.metrics.writerBatchRecords.observe(live.reduce((n, u) => n + u.pending.job.weight, 0));
       this.outage.succeeded();
+      this.options.writes?.writeSucceeded();
       for (const o of outcomes) this.settle(o.unit.pending, o.event, o.outcome);
     } catch (err) {
+      this.options.writes?.writeFailed(err);
       const failure = this.outage.failed('webhook_batch', err);
       if (failure instanceof StoreUnavailable) {
         // A passing failure (busy, full, connection lost) would fail each part alone too:

@@ -202,6 +202,42 @@ export async function requeueTask(
 }
 
 /**
+ * Gives back a running task `owner` holds whose page the store kept failing
+ * (a connection lost, the disk full): it counts one more lost attempt, like
+ * a lease lost, and goes back to the queue until `runAfter`; it fails when
+ * that was the `maxAttempts`-th, and ends cancelled when its flag is set.
+ * The resulting status, or null when it is not held.
+ */
+export async function requeueAfterStoreFault(
+  store: Store,
+  id: string,
+  owner: string,
+  fault: { runAfter: number; maxAttempts: number; error: string },
+  now: number,
+): Promise<'queued' | 'cancelled' | 'failed' | null> {
+  // One statement: the count, the verdict and a cancel landing meanwhile are decided together.
+  const cancelled = sql<boolean>`cancel_requested = 1`;
+  const spent = sql<boolean>`lease_losses + 1 >= ${fault.maxAttempts}`;
+  const row = await store.db
+    .updateTable('tasks')
+    .set({
+      status: sql`case when ${cancelled} then 'cancelled' when ${spent} then 'failed' else 'queued' end`,
+      lease_losses: sql`lease_losses + 1`,
+      run_after: fault.runAfter,
+      error: sql`case when ${cancelled} then 'cancelled by request' when ${spent} then ${fault.error} else ${`requeued: ${fault.error}`} end`,
+      finished_at: sql`case when ${cancelled} or ${spent} then ${now} else finished_at end`,
+      lease_owner: null,
+      lease_expires_at: null,
+    })
+    .where('id', '=', id)
+    .where('lease_owner', '=', owner)
+    .where('status', '=', 'running')
+    .returning('status')
+    .executeTakeFirst();
+  return row ? (row.status as 'queued' | 'cancelled' | 'failed') : null;
+}
+
+/**
  * Cancels an active task: a queued one ends at once, a running one gets the
  * cancel flag. Its status after, or undefined when it was not active.
  */

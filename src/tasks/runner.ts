@@ -7,6 +7,7 @@ import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
 import { liveExternalIds } from '../store/record-queries.js';
 import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
+import { isTransientStoreError } from '../store/store-errors.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
 import { readAhead } from './read-ahead.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
@@ -23,9 +24,19 @@ export interface RunnerOptions {
   /** How often the queue is polled for work queued by other processes. */
   pollMs: number;
   maxConcurrent: number;
-  /** Claims of one task (each crash or expiry counts) before it fails for good. */
+  /** Claims of one task (each crash or expiry counts, and each store fault past the page retries) before it fails for good. */
   maxAttempts: number;
+  /** Waits between tries of a page commit the store refused for a passing reason; tests shorten them. */
+  pageRetryDelaysMs?: readonly number[];
+  /** How long a task requeued after those tries waits before it can be claimed again. */
+  storeFaultRequeueMs?: number;
 }
+
+/** A dropped connection, a restart or a busy lock passes within seconds: a page is tried again after these waits. */
+const PAGE_RETRY_DELAYS_MS = [100, 500, 1_000, 2_000, 4_000];
+
+/** A fault outlasting the retries: the task waits this long in the queue, then resumes from its checkpoint. */
+const STORE_FAULT_REQUEUE_MS = 10_000;
 
 /** Pages fetched ahead of the one being committed: enough to keep upstream busy during a commit. */
 const READ_AHEAD_PAGES = 2;
@@ -56,6 +67,41 @@ class StopReason extends Error {
 
 /** Thrown inside a page transaction when the task is no longer ours: rolls the page back. */
 class LeaseLost extends Error {}
+
+/** A page the store kept refusing for a passing reason through every retry: the task is requeued, not failed. */
+class PageStoreFault extends Error {
+  constructor(
+    readonly tries: number,
+    override readonly cause: unknown,
+  ) {
+    super(`the store refused a page commit ${tries} times (${cause instanceof Error ? cause.message : String(cause)})`);
+    this.name = 'PageStoreFault';
+  }
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it is aborted. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A running task's progress figures, as saved with each page. */
+interface Progress {
+  pages: number;
+  fetched: number;
+  written: number;
+  totalEstimate: number | null;
+}
 
 interface Running {
   controller: AbortController;
@@ -206,7 +252,7 @@ export class TaskRunner {
         .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
     }, heartbeatMs);
 
-    const progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
+    const progress: Progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
     log.info({ full: task.full_sync === 1 }, 'sync started');
     try {
       // Cancelled while queued (or before a requeue): stop as a cancel, through the signal like any other.
@@ -224,7 +270,7 @@ export class TaskRunner {
         const swept = r.value.complete
           ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log })
           : [];
-        await this.commitPage(task, r.value, progress, swept);
+        await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log });
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
       controller.signal.throwIfAborted();
@@ -251,6 +297,10 @@ export class TaskRunner {
         log.warn('sync stopped: another process took over its task');
         return;
       }
+      if (err instanceof PageStoreFault) {
+        await this.requeueAfterStoreFault(task, owner, err, progress, log);
+        return;
+      }
       const parked = parkedUntil(err);
       if (parked) {
         const status = await this.tasks.requeue(task.id, owner, parked.retryAt, `parked until ${new Date(parked.retryAt).toISOString()}: ${parked.reason}`);
@@ -266,6 +316,18 @@ export class TaskRunner {
       // Stops any page still being read ahead for a run that has ended.
       if (!controller.signal.aborted) controller.abort();
     }
+  }
+
+  /** A page the store kept refusing: back to the queue for a later attempt, or failed once the attempts are spent. */
+  private async requeueAfterStoreFault(task: TaskRow, owner: string, err: PageStoreFault, progress: Progress, log: Logger): Promise<void> {
+    const runAfter = Date.now() + (this.options.storeFaultRequeueMs ?? STORE_FAULT_REQUEUE_MS);
+    // If the store is still down this throws too: the task stays running, its lease lapses and the reaper takes it back.
+    const status = await this.tasks.requeueAfterStoreFault(task.id, owner, { runAfter, maxAttempts: this.options.maxAttempts, error: err.message });
+    if (status === 'cancelled') log.info({ ...progress }, 'sync cancelled; committed pages stay');
+    else if (status === 'failed') log.error({ err, ...progress }, 'sync failed: the store kept refusing its pages through every attempt; committed pages stay');
+    else if (status === 'queued')
+      log.warn({ err: err.cause, tries: err.tries, retryAt: new Date(runAfter).toISOString() }, 'store kept refusing a page; sync requeued');
+    else log.warn('sync stopped: another process took over its task');
   }
 
   /**
@@ -289,13 +351,13 @@ export class TaskRunner {
     return [...present, ...gone.map((id) => tombstoneWrite(connector.recordType, id, source))];
   }
 
-  /** Records, checkpoint and progress of one page, atomically, and only while the task is still ours. */
-  private async commitPage(
-    task: TaskRow,
-    page: SyncPage,
-    progress: { pages: number; fetched: number; written: number; totalEstimate: number | null },
-    extra: readonly RecordWrite[] = [],
-  ) {
+  /**
+   * Records, checkpoint and progress of one page, atomically, and only while
+   * the task is still ours. A passing store failure (a dropped connection, a
+   * busy lock) rolled the whole page back, so the same page is tried again
+   * after a wait; past the last wait it becomes a PageStoreFault.
+   */
+  private async commitPage(task: TaskRow, page: SyncPage, progress: Progress, extra: readonly RecordWrite[], ctx: { signal: AbortSignal; log: Logger }) {
     const next = {
       pages: progress.pages + 1,
       fetched: progress.fetched + page.records.length,
@@ -307,18 +369,33 @@ export class TaskRunner {
     const extraWrites = extra.map(storableWrite);
     const writes = [...own, ...extraWrites];
     const hashed = [...(page.hashed ?? (await hashWrites(own))), ...(await hashWrites(extraWrites))];
-    const applied = await this.countingStoreErrors(() =>
-      inWriteTransaction(this.store, async (tx) => {
-        const applied = await applyRecordWrites(tx, writes, hashed);
-        next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
-        await saveCheckpoint(tx, task.source, page.checkpoint);
-        if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next)))
-          throw new LeaseLost('task no longer owned by this process');
-        return applied;
-      }),
-    );
-    countRecordsWritten(this.metrics, applied);
-    Object.assign(progress, next);
+    const delays = this.options.pageRetryDelaysMs ?? PAGE_RETRY_DELAYS_MS;
+    for (let tries = 1; ; tries++) {
+      try {
+        const applied = await this.countingStoreErrors(() =>
+          inWriteTransaction(this.store, async (tx) => {
+            // Counted afresh on each try: a rolled-back try wrote nothing.
+            next.written = progress.written;
+            const applied = await applyRecordWrites(tx, writes, hashed);
+            next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
+            await saveCheckpoint(tx, task.source, page.checkpoint);
+            if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next)))
+              throw new LeaseLost('task no longer owned by this process');
+            return applied;
+          }),
+        );
+        countRecordsWritten(this.metrics, applied);
+        Object.assign(progress, next);
+        if (tries > 1) ctx.log.info({ tries, pages: next.pages }, 'page committed after the store came back');
+        return;
+      } catch (err) {
+        if (!isTransientStoreError(err)) throw err;
+        const delay = delays[tries - 1];
+        if (delay === undefined) throw new PageStoreFault(tries, err);
+        ctx.log.warn({ err, tries, retry_in_ms: delay }, 'store refused a page commit for a passing reason; retrying the page');
+        await pause(delay, ctx.signal);
+      }
+    }
   }
 
   /** Runs a page's transaction; a failure of the store's (not a lost lease) is counted in tributary_store_errors_total. */

@@ -7,6 +7,7 @@ import {
   insertTask,
   insertTaskIfDue,
   renewLease,
+  requeueAfterStoreFault,
   requeueTask,
   saveTaskProgress,
   selectActiveTask,
@@ -101,6 +102,21 @@ export class TaskStore {
    */
   async requeue(id: string, owner: string, runAfter: number, note: string | null, now = Date.now()): Promise<'queued' | 'cancelled' | null> {
     return requeueTask(this.store, id, owner, runAfter, note, now);
+  }
+
+  /**
+   * Puts back a running task we own whose page commit the store kept
+   * refusing for a passing reason: it counts toward `maxAttempts` as a lost
+   * lease does, waits until `runAfter`, and fails once the attempts are spent.
+   * The resulting status, or null when we had lost the task.
+   */
+  async requeueAfterStoreFault(
+    id: string,
+    owner: string,
+    fault: { runAfter: number; maxAttempts: number; error: string },
+    now = Date.now(),
+  ): Promise<'queued' | 'cancelled' | 'failed' | null> {
+    return requeueAfterStoreFault(this.store, id, owner, fault, now);
   }
 
   /**

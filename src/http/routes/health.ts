@@ -1,17 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ApiError } from '../../errors.js';
+import { problem } from '../../errors.js';
 import type { Metrics } from '../../metrics.js';
 import type { Store } from '../../store/open-store.js';
+import type { StoreReadiness } from '../../store/readiness.js';
+import { sendProblem } from '../problems.js';
 import { problemResponses } from '../schemas/common.js';
+
+/** How long a probe that found the service not ready is told to wait before asking again. */
+const NOT_READY_RETRY_AFTER_SECONDS = 5;
 
 export interface HealthRoutesOptions {
   store: Store;
   metrics: Metrics;
+  readiness: StoreReadiness;
 }
 
-/** Liveness and readiness (the store answers): public, for probes. */
-export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, metrics }) => {
+/** Liveness and readiness (the store takes writes): public, for probes. */
+export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { store, metrics, readiness }) => {
   app.get(
     '/healthz',
     {
@@ -24,19 +30,19 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the store answers a query',
+        summary: 'Readiness: the last webhook writes did not all fail, and the store answers `select 1` within 1.5 s',
         tags: ['operations'],
         response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), ...problemResponses(503) },
       },
     },
-    async () => {
-      try {
-        await store.dialect.ping(store.db);
-      } catch {
-        metrics.storeErrors.inc({ operation: 'ping' });
-        throw new ApiError('unavailable', 'the store does not answer');
-      }
-      return { status: 'ready' as const, database: store.dialect.name };
+    async (req, reply) => {
+      const r = await readiness.check();
+      if (r.ready) return { status: 'ready' as const, database: store.dialect.name };
+      if (r.by === 'probe') metrics.storeErrors.inc({ operation: 'ping' });
+      // An answer, not a failure of the request: a probe asks again, and nothing is logged as an error.
+      req.log.debug({ reason: r.reason }, 'not ready');
+      reply.header('retry-after', String(NOT_READY_RETRY_AFTER_SECONDS));
+      return sendProblem(reply, problem('unavailable', `not ready: ${r.reason}`, { instance: req.url }));
     },
   );
 };
