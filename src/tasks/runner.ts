@@ -24,7 +24,7 @@ export interface RunnerOptions {
   /** How often the queue is polled for work queued by other processes. */
   pollMs: number;
   maxConcurrent: number;
-  /** Claims of one task (each crash or expiry counts, and each store fault past the page retries) before it fails for good. */
+  /** Lease losses of one task (its process died) and store faults past the page retries before it fails for good; claims after a park or a shutdown do not count. */
   maxAttempts: number;
   /** Waits between tries of a page commit the store refused for a passing reason; tests shorten them. */
   pageRetryDelaysMs?: readonly number[];
