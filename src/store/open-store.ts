@@ -7,6 +7,7 @@ import { ConfigError, type DatabaseConfig } from '../config/index.js';
 import { postgresDialect, sqliteDialect, type Dialect } from './dialect.js';
 import { LockingPostgresDialect, LockingSqliteDialect } from './kysely-dialects.js';
 import { migrateToLatest } from './migrations/index.js';
+import { sqliteAddonError } from './sqlite-addon.js';
 import { CachedStatementDatabase } from './statement-cache.js';
 import { WalCheckpointer } from './wal-checkpointer.js';
 import type { Database } from './schema.js';
@@ -59,7 +60,11 @@ async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite:
   try {
     sqlite = new SqliteDatabase(file);
   } catch (err) {
-    throw new ConfigError('DATABASE_URL', `names a SQLite file that cannot be opened (${file}: ${err instanceof Error ? err.message : String(err)})`);
+    // The addon loads on first use: a build for another Node.js fails here, and is not the file's fault.
+    throw (
+      sqliteAddonError(err) ??
+      new ConfigError('DATABASE_URL', `names a SQLite file that cannot be opened (${file}: ${err instanceof Error ? err.message : String(err)})`)
+    );
   }
   // First: switching to WAL, and the migrations, may wait for another process starting on the same file.
   sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
