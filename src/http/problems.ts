@@ -6,7 +6,6 @@ import { fieldErrors } from './validation.js';
 
 // Fastify's own error codes for bad requests, mapped onto our registry.
 const FASTIFY_CODES: Record<string, ErrorCode> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
@@ -39,6 +38,17 @@ function pathPattern(url: string): RegExp {
   return new RegExp(`^${segments.join('/')}$`);
 }
 
+/** Body types some route takes; a 415 names those the request's route does. */
+const BODY_TYPES = ['application/json', 'application/x-www-form-urlencoded'];
+
+/** "content-type text/plain is not accepted here; send application/json": what to send instead. */
+function mediaTypeDetail(req: FastifyRequest): string {
+  const sent = req.headers['content-type']?.split(';')[0]?.trim();
+  const taken = BODY_TYPES.filter((type) => req.server.hasContentTypeParser(type));
+  const what = sent ? `content-type ${sent} is not accepted here` : 'a body without a content-type is not accepted here';
+  return `${what}; send the body as ${taken.length > 0 ? taken.join(' or ') : 'application/json'} (header content-type: ${taken[0] ?? 'application/json'})`;
+}
+
 /** Any error a request can end in, as RFC 9457 problem details. */
 export function problemFor(err: FastifyError | ApiError | StoreUnavailable, req: FastifyRequest): ProblemBody {
   if (err instanceof StoreUnavailable) return problem('unavailable', err.message, { instance: req.url });
@@ -54,6 +64,7 @@ export function problemFor(err: FastifyError | ApiError | StoreUnavailable, req:
     if (truncated) errors.length = MAX_LISTED_ERRORS;
     return problem('validation', validationDetail(errors, truncated), { errors, instance: req.url });
   }
+  if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return problem('unsupported_media_type', mediaTypeDetail(req), { instance: req.url });
   const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
   if (mapped) return problem(mapped, err.message, { instance: req.url });
   // JSON.parse failures and prototype-poisoning refusals arrive as 400 SyntaxErrors

@@ -49,7 +49,9 @@ function jsonRefusal(err: unknown): ApiError {
  */
 export function rawJsonBody(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // JSON is the one body type: Fastify's text/plain parser would hand a JSON
+  // route a string, refused as the wrong shape (422) instead of the wrong type (415).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const refused = encodedBodyRefusal(req) ?? charsetRefusal(req);
     if (refused) {

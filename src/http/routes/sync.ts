@@ -1,9 +1,10 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { SourceConnector } from '../../sources/connector.js';
 import type { TaskRunner } from '../../tasks/runner.js';
 import { TASK_STATUSES, type TaskStatus, type TaskStore } from '../../tasks/task-store.js';
+import { ignoreBodies } from '../plugins/ignored-body.js';
 import { NO_NUL_PATTERN, problemResponses } from '../schemas/common.js';
 import { SyncAccepted, TaskItem, toTaskItem } from '../schemas/tasks.js';
 
@@ -23,41 +24,46 @@ const SyncQuery = Type.Object(
 
 /** Starting syncs, listing and cancelling tasks. */
 export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (app, { tasks, runner, connectors }) => {
-  for (const method of ['GET', 'POST'] as const) {
-    app.route({
-      method,
-      url: '/sync/:source',
-      schema: {
-        summary: method === 'GET' ? 'Start a background sync of a source (seed-compatible GET)' : 'Start a background sync of a source',
-        description: `Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources here: ${[...connectors.keys()].join(', ')}.`,
-        tags: ['sync'],
-        params: SourceParams,
-        querystring: SyncQuery,
-        response: { 202: SyncAccepted, ...problemResponses(400, 401, 404, 409, 422) },
-      },
-      handler: async (req, reply) => {
-        const { source } = req.params;
-        const connector = connectors.get(source);
-        if (!connector) {
-          throw new ApiError('not_found', `unknown source "${source}"; known: ${[...connectors.keys()].join(', ')}`);
-        }
-        const missing = connector.missingConfiguration();
-        if (missing) {
-          throw new ApiError('source_not_configured', `set ${missing} to sync ${source}`, { variable: missing });
-        }
-        const full = req.query.full ?? false;
-        const result = await tasks.enqueue(source, { full, trigger: 'api' });
-        if (!result.created) {
-          throw new ApiError('conflict', `a sync of ${source} is already ${result.active.status}`, { task_id: result.active.id });
-        }
-        runner.wake();
-        return reply
-          .code(202)
-          .header('location', `/tasks/${result.task.id}`)
-          .send({ task_id: result.task.id, source, status: 'queued' as const, full, task_url: `/tasks/${result.task.id}` });
-      },
-    });
-  }
+  // Take no body: one sent along is ignored.
+  await app.register(async (plain) => {
+    ignoreBodies(plain);
+    const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
+    for (const method of ['GET', 'POST'] as const) {
+      scope.route({
+        method,
+        url: '/sync/:source',
+        schema: {
+          summary: method === 'GET' ? 'Start a background sync of a source (seed-compatible GET)' : 'Start a background sync of a source',
+          description: `Answers 202 at once with the task. While a sync of that source is queued or running, answers 409 with its task_id. Sources here: ${[...connectors.keys()].join(', ')}.`,
+          tags: ['sync'],
+          params: SourceParams,
+          querystring: SyncQuery,
+          response: { 202: SyncAccepted, ...problemResponses(400, 401, 404, 409, 422) },
+        },
+        handler: async (req, reply) => {
+          const { source } = req.params;
+          const connector = connectors.get(source);
+          if (!connector) {
+            throw new ApiError('not_found', `unknown source "${source}"; known: ${[...connectors.keys()].join(', ')}`);
+          }
+          const missing = connector.missingConfiguration();
+          if (missing) {
+            throw new ApiError('source_not_configured', `set ${missing} to sync ${source}`, { variable: missing });
+          }
+          const full = req.query.full ?? false;
+          const result = await tasks.enqueue(source, { full, trigger: 'api' });
+          if (!result.created) {
+            throw new ApiError('conflict', `a sync of ${source} is already ${result.active.status}`, { task_id: result.active.id });
+          }
+          runner.wake();
+          return reply
+            .code(202)
+            .header('location', `/tasks/${result.task.id}`)
+            .send({ task_id: result.task.id, source, status: 'queued' as const, full, task_url: `/tasks/${result.task.id}` });
+        },
+      });
+    }
+  });
 
   app.get(
     '/tasks',

@@ -1,10 +1,11 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { InboxCatalog } from '../../ingest/inbox-catalog.js';
 import type { InboxReplayer } from '../../ingest/replay.js';
 import type { Store } from '../../store/open-store.js';
 import { getInboxRow, INBOX_STATUSES, listInboxRows, type InboxRow, type InboxStatus } from '../../store/webhook-inbox.js';
+import { ignoreBodies } from '../plugins/ignored-body.js';
 import { iso, nullable, problemResponses } from '../schemas/common.js';
 import { WriteResultItem } from '../schemas/records.js';
 
@@ -132,38 +133,43 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
     },
   );
 
-  app.post(
-    '/webhooks/events/:id/replay',
-    {
-      schema: {
-        summary: 'Process a dead letter again',
-        description:
-          'Processes a failed delivery (or one left received) again, and answers 200 with the new outcome: processed, or failed with the new error. 404 for an unknown id; 409 for a delivery already processed, or a duplicate (replay its first copy instead).',
-        tags: ['webhooks'],
-        params: IdParams,
-        response: {
-          200: Type.Object({
-            id: Type.Integer(),
-            status: Type.Enum(['processed', 'failed']),
-            records: Type.Array(WriteResultItem),
-            error: nullable(Type.String()),
-          }),
-          ...problemResponses(401, 404, 409, 422),
+  // Takes no body: one sent along is ignored.
+  await app.register(async (plain) => {
+    ignoreBodies(plain);
+    const scope = plain.withTypeProvider<TypeBoxTypeProvider>();
+    scope.post(
+      '/webhooks/events/:id/replay',
+      {
+        schema: {
+          summary: 'Process a dead letter again',
+          description:
+            'Processes a failed delivery (or one left received) again, and answers 200 with the new outcome: processed, or failed with the new error. 404 for an unknown id; 409 for a delivery already processed, or a duplicate (replay its first copy instead).',
+          tags: ['webhooks'],
+          params: IdParams,
+          response: {
+            200: Type.Object({
+              id: Type.Integer(),
+              status: Type.Enum(['processed', 'failed']),
+              records: Type.Array(WriteResultItem),
+              error: nullable(Type.String()),
+            }),
+            ...problemResponses(401, 404, 409, 422),
+          },
         },
       },
-    },
-    async (req) => {
-      const result = await replayer.replay(req.params.id);
-      if (result.kind === 'unknown') throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
-      if (result.kind === 'conflict') {
-        const detail =
-          result.status === 'duplicate'
-            ? `delivery ${req.params.id} is a duplicate of ${result.duplicateOf}; replay that one`
-            : `delivery ${req.params.id} is already ${result.status}`;
-        throw new ApiError('conflict', detail, { delivery_status: result.status, duplicate_of: result.duplicateOf });
-      }
-      const o = result.outcome;
-      return { id: o.inbox_id ?? req.params.id, status: o.status as 'processed' | 'failed', records: o.records, error: o.error };
-    },
-  );
+      async (req) => {
+        const result = await replayer.replay(req.params.id);
+        if (result.kind === 'unknown') throw new ApiError('not_found', `no webhook delivery ${req.params.id}`);
+        if (result.kind === 'conflict') {
+          const detail =
+            result.status === 'duplicate'
+              ? `delivery ${req.params.id} is a duplicate of ${result.duplicateOf}; replay that one`
+              : `delivery ${req.params.id} is already ${result.status}`;
+          throw new ApiError('conflict', detail, { delivery_status: result.status, duplicate_of: result.duplicateOf });
+        }
+        const o = result.outcome;
+        return { id: o.inbox_id ?? req.params.id, status: o.status as 'processed' | 'failed', records: o.records, error: o.error };
+      },
+    );
+  });
 };
