@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { SourceConnector } from '../../sources/connector.js';
@@ -21,6 +22,9 @@ const SyncQuery = Type.Object(
   { full: Type.Optional(Type.Boolean({ default: false, description: 'Ignore the saved checkpoint and fetch everything' })) },
   { additionalProperties: true },
 );
+
+const CANCEL_DESCRIPTION =
+  'A queued task ends at once. A running one stops within about a second wherever it runs: its in-flight upstream request is aborted, committed pages stay, and the next sync resumes from the last committed checkpoint. Answers with the task once it has stopped (or 202 if it is still stopping after a few seconds); 404 for an unknown id, 409 for a task already finished.';
 
 /** Starting syncs, listing and cancelling tasks. */
 export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (app, { tasks, runner, connectors }) => {
@@ -107,36 +111,55 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
     },
   );
 
+  /** Cancels a task and waits briefly for it to stop; both cancel routes answer with this. */
+  const cancel = async (id: string, reply: FastifyReply): Promise<FastifyReply> => {
+    const outcome = await tasks.requestCancel(id);
+    if (outcome === 'unknown') throw new ApiError('not_found', `no task "${id}"`);
+    if (outcome === 'finished') {
+      const t = await tasks.get(id);
+      throw new ApiError('conflict', `task ${id} already ${t?.status ?? 'finished'}`, { task_id: id, task_status: t?.status });
+    }
+    runner.cancelLocal(id);
+    // Wait briefly for the owner (here or in another process) to stop it.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const t = await tasks.get(id);
+      if (!t) throw new ApiError('not_found', `no task "${id}"`);
+      if (t.status !== 'running') return reply.code(200).send(toTaskItem(t));
+      if (Date.now() > deadline) return reply.code(202).send(toTaskItem(t));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
   app.post(
     '/tasks/cancel',
     {
       schema: {
         summary: 'Cancel a task',
-        description:
-          'A queued task ends at once. A running one stops within about a second wherever it runs: its in-flight upstream request is aborted, committed pages stay, and the next sync resumes from the last committed checkpoint. Answers with the task once it has stopped (or 202 if it is still stopping after a few seconds).',
+        description: `${CANCEL_DESCRIPTION} Wants a JSON body (content-type: application/json); POST /tasks/{task_id}/cancel does the same with no body.`,
         tags: ['sync'],
         body: Type.Object({ task_id: TaskId }, { examples: [{ task_id: '6f1c…' }] }),
         response: { 200: TaskItem, 202: TaskItem, ...problemResponses(400, 401, 404, 409, 415, 422) },
       },
     },
-    async (req, reply) => {
-      const id = req.body.task_id;
-      const outcome = await tasks.requestCancel(id);
-      if (outcome === 'unknown') throw new ApiError('not_found', `no task "${id}"`);
-      if (outcome === 'finished') {
-        const t = await tasks.get(id);
-        throw new ApiError('conflict', `task ${id} already ${t?.status ?? 'finished'}`, { task_id: id, task_status: t?.status });
-      }
-      runner.cancelLocal(id);
-      // Wait briefly for the owner (here or in another process) to stop it.
-      const deadline = Date.now() + 5_000;
-      for (;;) {
-        const t = await tasks.get(id);
-        if (!t) throw new ApiError('not_found', `no task "${id}"`);
-        if (t.status !== 'running') return reply.code(200).send(toTaskItem(t));
-        if (Date.now() > deadline) return reply.code(202).send(toTaskItem(t));
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
+    async (req, reply) => cancel(req.body.task_id, reply),
   );
+
+  // Takes no body: one sent along is ignored.
+  await app.register(async (plain) => {
+    ignoreBodies(plain);
+    plain.withTypeProvider<TypeBoxTypeProvider>().post(
+      '/tasks/:task_id/cancel',
+      {
+        schema: {
+          summary: 'Cancel a task by its id',
+          description: `${CANCEL_DESCRIPTION} The same as POST /tasks/cancel, with the id in the path and no body.`,
+          tags: ['sync'],
+          params: Type.Object({ task_id: TaskId }),
+          response: { 200: TaskItem, 202: TaskItem, ...problemResponses(401, 404, 409, 422) },
+        },
+      },
+      async (req, reply) => cancel(req.params.task_id, reply),
+    );
+  });
 };
