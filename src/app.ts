@@ -98,7 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return err;
   });
   rawJsonBody(app);
-  problemHandling(app);
+  problemHandling(app, metrics);
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, problem, type ErrorCode, type FieldError, type ProblemBody } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { isStoreError } from '../store/is-store-error.js';
 import { StoreUnavailable } from '../store/store-errors.js';
 import { fieldErrors } from './validation.js';
 
@@ -94,7 +95,7 @@ export function frameworkErrorHandler(metrics: Metrics) {
  * that answers 405 (with Allow) for a known path and the wrong method. Call
  * before the routes are registered: it learns their paths as they come.
  */
-export function problemHandling(app: FastifyInstance): void {
+export function problemHandling(app: FastifyInstance, metrics: Metrics): void {
   // Every route's methods and path pattern: hasRoute() compares patterns, not
   // URLs, so `DELETE /customers/x` would be a 404 instead of a 405.
   const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
@@ -126,6 +127,8 @@ export function problemHandling(app: FastifyInstance): void {
     // its content type, size or syntax is beside the point: say 404/405.
     if (req.is404 && body.status < 500) return noRoute(req, reply);
     if (body.status >= 500) {
+      // Only the database's own failures: a bug in a route is not a store error.
+      if (isStoreError(err)) metrics.storeErrors.inc({ operation: 'request' });
       req.log.error({ err, route: req.routeOptions.url }, 'request failed');
     } else {
       req.log.debug({ status: body.status, detail: body.detail }, 'request refused');
