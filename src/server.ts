@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { LISTENING_MESSAGE, type ListeningMessage } from './server-messages.js';
 
 // V8 lets the heap grow to about four times what survives a full collection
 // before it collects again. A sync allocates fast and keeps little (about
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Started by the demo with an IPC channel: a parent that is gone (killed) takes the server with it.
+  if (process.send) process.once('disconnect', () => shutdown('disconnect'));
 
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -83,6 +86,8 @@ async function main(): Promise<void> {
   const bound = app.server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : config.port;
   logger.info({ host: config.host, port, database: describeDatabase(config) }, 'tributary listening');
+  const listening: ListeningMessage = { type: LISTENING_MESSAGE, host: config.host, port };
+  process.send?.(listening);
 }
 
 /** One line for a start-up failure: AggregateError (every address of a host refused) has an empty message of its own. */

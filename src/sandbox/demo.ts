@@ -11,52 +11,54 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PROVIDERS } from '../providers/index.js';
+import { LISTENING_MESSAGE, type ListeningMessage } from '../server-messages.js';
 import { fakeEnv, startFakes } from './start-fakes.js';
 
 const DEFAULT_DB = './data/demo.db';
 const keep = process.env.DEMO_KEEP_DATA === '1';
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${DEFAULT_DB}`;
+const kept = !process.env.DATABASE_URL && keep && fs.existsSync(DEFAULT_DB);
 if (!process.env.DATABASE_URL && !keep) {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${DEFAULT_DB}${suffix}`, { force: true });
 }
 
 const fakes = await startFakes('DEMO');
 const port = process.env.PORT ?? '8000';
-const host = process.env.HOST ?? '127.0.0.1';
 const env: NodeJS.ProcessEnv = { ...process.env, ...fakeEnv(fakes), DATABASE_URL: databaseUrl, PORT: port };
 
+// The built server beside the built demo; run from source (tsx), the source server with the same loader.
+const server = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '../server.ts' : '../server.js', import.meta.url));
 const stopFakes = () => Promise.all(fakes.map((f) => f.close()));
-const child = spawn(process.execPath, [fileURLToPath(new URL('../server.js', import.meta.url))], { env, stdio: 'inherit' });
+// The IPC channel carries the server's "listening" message: only then is the port ours.
+const child = spawn(process.execPath, [...process.execArgv, server], { env, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
 process.on('SIGINT', () => child.kill('SIGINT'));
 process.on('SIGTERM', () => child.kill('SIGTERM'));
-child.on('exit', (code) => {
-  void stopFakes().then(() => process.exit(code ?? 0));
+// A taken port or a bad variable: the server has said so in one line and exited 2; the demo exits with it.
+child.on('exit', (code, signal) => {
+  void stopFakes().then(() => process.exit(code ?? (signal ? 0 : 1)));
 });
 
-/** The "Try:" lines are printed once the service answers, not before it may fail to start. */
-async function waitUntilListening(): Promise<boolean> {
-  for (let i = 0; i < 300 && child.exitCode === null; i++) {
-    try {
-      if ((await fetch(`http://${host}:${port}/healthz`)).ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
+const whichDatabase = process.env.DATABASE_URL
+  ? 'as DATABASE_URL names it'
+  : kept
+    ? 'kept from the last demo, as DEMO_KEEP_DATA=1 asks'
+    : keep
+      ? 'a fresh database: there was none to keep'
+      : 'a fresh database; DEMO_KEEP_DATA=1 keeps the last one';
 
-if (await waitUntilListening()) {
+child.on('message', (message: ListeningMessage) => {
+  if (message?.type !== LISTENING_MESSAGE) return;
   const sources = PROVIDERS.filter((p) => p.fake).flatMap((p) => p.sourceNames);
-  const base = `localhost:${port}`;
+  const base = `localhost:${message.port}`;
   process.stdout.write(
     [
       ...fakes.map((f) => `sandbox: ${f.summary}`),
-      `sandbox: data in ${databaseUrl} (${process.env.DATABASE_URL ? 'as DATABASE_URL names it' : keep ? 'kept from the last demo' : 'a fresh database; DEMO_KEEP_DATA=1 keeps it'}). Try:`,
+      `sandbox: data in ${databaseUrl} (${whichDatabase}). Try:`,
       ...sources.map((s) => `  curl -s -X POST ${base}/sync/${s}`),
       `  curl -s '${base}/tasks?status=all'`,
+      `  curl -s -X POST ${base}/tasks/<task_id>/cancel`,
       `  curl -s '${base}/customers?limit=5'`,
       '',
     ].join('\n'),
   );
-}
+});
