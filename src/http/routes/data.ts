@@ -5,7 +5,8 @@ import { ApiError } from '../../errors.js';
 import type { Store } from '../../store/open-store.js';
 import { countRecords, findRecord, readPage, type PagePosition } from '../../store/record-queries.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
-import { problemResponses } from '../schemas/common.js';
+import { documented, problemResponses } from '../schemas/common.js';
+import { CAMPAIGN_EXAMPLE, CUSTOMER_EXAMPLE } from '../schemas/examples.js';
 import { DataQuery, PageQuery, PageResponse, RecordItem, RecordParams, toItem, type DataQueryT } from '../schemas/records.js';
 import { Type } from 'typebox';
 
@@ -27,6 +28,8 @@ export interface DataRoutesOptions {
 }
 
 /** GET /data and the typed views: keyset or offset pages over the unified store. */
+const EXAMPLES = { customer: CUSTOMER_EXAMPLE, campaign: CAMPAIGN_EXAMPLE } as const;
+
 export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (app, { store, pageMaxBytes }) => {
   async function page(query: DataQueryT, type: RecordType | undefined) {
     const limit = query.limit ?? 50;
@@ -69,7 +72,16 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
           'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order, a change feed: every page with items gives a `next_cursor` after its last item, even the last page, and an empty page gives null. Keep the last non-null `next_cursor` as a bookmark and poll with it to see every later change at least once; continuation pages of the feed answer `total: null`. A page holds fewer than `limit` items when their stored size reaches PAGE_MAX_BYTES (the first item always comes): follow `next_cursor`.',
         tags: ['data'],
         querystring: DataQuery,
-        response: { 200: PageResponse, ...problemResponses(401, 422) },
+        response: {
+          200: documented(PageResponse, 'A page of records, both types', {
+            items: [CUSTOMER_EXAMPLE],
+            total: 2,
+            offset: 0,
+            limit: 1,
+            next_cursor: 'eyJyIjoxfQ',
+          }),
+          ...problemResponses(401, 422),
+        },
       },
     },
     async (req) => page(req.query, req.query.type),
@@ -86,7 +98,10 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
           summary: `Stored ${plural}, paged`,
           tags: ['data'],
           querystring: PageQuery,
-          response: { 200: PageResponse, ...problemResponses(401, 422) },
+          response: {
+            200: documented(PageResponse, `A page of ${plural}`, { items: [EXAMPLES[type]], total: 1, offset: 0, limit: 50, next_cursor: null }),
+            ...problemResponses(401, 422),
+          },
         },
       },
       async (req) => page(req.query, type),
@@ -99,7 +114,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
           tags: ['data'],
           params: RecordParams,
           querystring: Type.Object({ include_deleted: Type.Optional(Type.Boolean({ default: false })) }, { additionalProperties: true }),
-          response: { 200: RecordItem, ...problemResponses(401, 404, 422) },
+          response: { 200: documented(RecordItem, `The ${type}`, EXAMPLES[type]), ...problemResponses(401, 404, 422) },
         },
       },
       async (req) => {

@@ -5,7 +5,7 @@ import type { Metrics } from '../../metrics.js';
 import type { Store } from '../../store/open-store.js';
 import type { StoreReadiness } from '../../store/readiness.js';
 import { sendProblem } from '../problems.js';
-import { problemResponses } from '../schemas/common.js';
+import { documented, problemResponses } from '../schemas/common.js';
 
 /** How long a probe that found the service not ready is told to wait before asking again. */
 const NOT_READY_RETRY_AFTER_SECONDS = 5;
@@ -21,7 +21,11 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
   app.get(
     '/healthz',
     {
-      schema: { summary: 'Liveness: the process answers', tags: ['operations'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+      schema: {
+        summary: 'Liveness: the process answers',
+        tags: ['operations'],
+        response: { 200: documented(Type.Object({ status: Type.Literal('ok') }), 'The process answers', { status: 'ok' }) },
+      },
     },
     async () => ({ status: 'ok' as const }),
   );
@@ -32,7 +36,17 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
       schema: {
         summary: 'Readiness: the last webhook writes did not all fail, and the store answers `select 1` within 1.5 s',
         tags: ['operations'],
-        response: { 200: Type.Object({ status: Type.Literal('ready'), database: Type.String() }), ...problemResponses(503) },
+        response: {
+          200: documented(
+            Type.Object({ status: Type.Literal('ready'), database: Type.String() }),
+            'Ready: recent webhook writes succeeded and the store answers',
+            {
+              status: 'ready',
+              database: 'sqlite',
+            },
+          ),
+          ...problemResponses(503),
+        },
       },
     },
     async (req, reply) => {
@@ -51,6 +65,13 @@ export interface MetricsRouteOptions {
   metrics: Metrics;
 }
 
+const METRICS_EXAMPLE = [
+  '# HELP tributary_store_errors_total Store operations that failed, by operation',
+  '# TYPE tributary_store_errors_total counter',
+  'tributary_store_errors_total{operation="webhook_batch"} 0',
+  '',
+].join('\n');
+
 /** Prometheus metrics: protected like the data routes. */
 export const metricsRoute: FastifyPluginAsyncTypebox<MetricsRouteOptions> = async (app, { metrics }) => {
   app.get(
@@ -61,7 +82,7 @@ export const metricsRoute: FastifyPluginAsyncTypebox<MetricsRouteOptions> = asyn
         tags: ['operations'],
         response: {
           // Documented as the text it is; Prometheus' own content type is set on the reply.
-          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } },
+          200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String(), example: METRICS_EXAMPLE } } },
           ...problemResponses(401),
         },
       },

@@ -6,7 +6,8 @@ import type { SourceConnector } from '../../sources/connector.js';
 import type { TaskRunner } from '../../tasks/runner.js';
 import { TASK_STATUSES, type TaskStatus, type TaskStore } from '../../tasks/task-store.js';
 import { ignoreBodies } from '../plugins/ignored-body.js';
-import { NO_NUL_PATTERN, problemResponses } from '../schemas/common.js';
+import { documented, NO_NUL_PATTERN, problemResponses } from '../schemas/common.js';
+import { CANCELLED_TASK_EXAMPLE, STOPPING_TASK_EXAMPLE, TASK_EXAMPLE, TASK_ID_EXAMPLE } from '../schemas/examples.js';
 import { SyncAccepted, TaskItem, toTaskItem } from '../schemas/tasks.js';
 
 export interface SyncRoutesOptions {
@@ -17,7 +18,7 @@ export interface SyncRoutesOptions {
 
 const SourceParams = Type.Object({ source: Type.String({ minLength: 1, maxLength: 100 }) });
 // PostgreSQL cannot compare text holding U+0000: such an id is refused (422), not looked up (500).
-const TaskId = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL_PATTERN });
+const TaskId = Type.String({ minLength: 1, maxLength: 100, pattern: NO_NUL_PATTERN, description: 'The task_id that POST /sync/{source} answered' });
 const SyncQuery = Type.Object(
   { full: Type.Optional(Type.Boolean({ default: false, description: 'Ignore the saved checkpoint and fetch everything' })) },
   { additionalProperties: true },
@@ -25,6 +26,11 @@ const SyncQuery = Type.Object(
 
 const CANCEL_DESCRIPTION =
   'A queued task ends at once. A running one stops within about a second wherever it runs: its in-flight upstream request is aborted, committed pages stay, and the next sync resumes from the last committed checkpoint. Answers with the task once it has stopped (or 202 if it is still stopping after a few seconds); 404 for an unknown id, 409 for a task already finished.';
+
+const CANCEL_RESPONSES = {
+  200: documented(TaskItem, 'The task, stopped', CANCELLED_TASK_EXAMPLE),
+  202: documented(TaskItem, 'The task, still stopping after 5 seconds', STOPPING_TASK_EXAMPLE),
+};
 
 /** Starting syncs, listing and cancelling tasks. */
 export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (app, { tasks, runner, connectors }) => {
@@ -42,7 +48,16 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
           tags: ['sync'],
           params: SourceParams,
           querystring: SyncQuery,
-          response: { 202: SyncAccepted, ...problemResponses(400, 401, 404, 409, 422) },
+          response: {
+            202: documented(SyncAccepted, 'The sync is queued; follow it at task_url', {
+              task_id: TASK_ID_EXAMPLE,
+              source: 'acme',
+              status: 'queued',
+              full: false,
+              task_url: `/tasks/${TASK_ID_EXAMPLE}`,
+            }),
+            ...problemResponses(400, 401, 404, 409, 422),
+          },
         },
         handler: async (req, reply) => {
           const { source } = req.params;
@@ -83,7 +98,10 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
           },
           { additionalProperties: true },
         ),
-        response: { 200: Type.Object({ items: Type.Array(TaskItem) }), ...problemResponses(401, 422) },
+        response: {
+          200: documented(Type.Object({ items: Type.Array(TaskItem) }), 'The tasks, newest first', { items: [TASK_EXAMPLE] }),
+          ...problemResponses(401, 422),
+        },
       },
     },
     async (req) => {
@@ -101,7 +119,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
         summary: 'One task',
         tags: ['sync'],
         params: Type.Object({ task_id: TaskId }),
-        response: { 200: TaskItem, ...problemResponses(401, 404, 422) },
+        response: { 200: documented(TaskItem, 'The task', TASK_EXAMPLE), ...problemResponses(401, 404, 422) },
       },
     },
     async (req) => {
@@ -138,8 +156,19 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
         summary: 'Cancel a task',
         description: `${CANCEL_DESCRIPTION} Wants a JSON body (content-type: application/json); POST /tasks/{task_id}/cancel does the same with no body.`,
         tags: ['sync'],
-        body: Type.Object({ task_id: TaskId }, { examples: [{ task_id: '6f1c…' }] }),
-        response: { 200: TaskItem, 202: TaskItem, ...problemResponses(400, 401, 404, 409, 415, 422) },
+        body: Type.Object(
+          { task_id: TaskId },
+          {
+            'x-examples': {
+              example_id: {
+                summary: 'A task id (an example)',
+                description: 'An example of a well-formed task id; no task has it, so it answers 404. Use a task_id from POST /sync/{source} or GET /tasks.',
+                value: { task_id: TASK_ID_EXAMPLE },
+              },
+            },
+          },
+        ),
+        response: { ...CANCEL_RESPONSES, ...problemResponses(400, 401, 404, 409, 415, 422) },
       },
     },
     async (req, reply) => cancel(req.body.task_id, reply),
@@ -156,7 +185,7 @@ export const syncRoutes: FastifyPluginAsyncTypebox<SyncRoutesOptions> = async (a
           description: `${CANCEL_DESCRIPTION} The same as POST /tasks/cancel, with the id in the path and no body.`,
           tags: ['sync'],
           params: Type.Object({ task_id: TaskId }),
-          response: { 200: TaskItem, 202: TaskItem, ...problemResponses(401, 404, 409, 422) },
+          response: { ...CANCEL_RESPONSES, ...problemResponses(401, 404, 409, 422) },
         },
       },
       async (req, reply) => cancel(req.params.task_id, reply),

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { ApiError } from '../../errors.js';
 import type { InboxCatalog } from '../../ingest/inbox-catalog.js';
 import type { InboxReplayer } from '../../ingest/replay.js';
 import type { Store } from '../../store/open-store.js';
 import { getInboxRow, INBOX_STATUSES, listInboxRows, type InboxRow, type InboxStatus } from '../../store/webhook-inbox.js';
 import { ignoreBodies } from '../plugins/ignored-body.js';
-import { iso, nullable, problemResponses } from '../schemas/common.js';
-import { WriteResultItem } from '../schemas/records.js';
+import { documented, iso, nullable, problemResponses } from '../schemas/common.js';
+import { SEED_CUSTOMER, WriteResultItem } from '../schemas/records.js';
+import { WRITE_RESULT_EXAMPLE } from '../schemas/examples.js';
 
 export interface WebhookEventRoutesOptions {
   store: Store;
@@ -39,6 +40,21 @@ const InboxItem = Type.Object({
     }),
   ),
 });
+
+const INBOX_EXAMPLE: Static<typeof InboxItem> = {
+  id: 42,
+  received_at: '2026-12-01T09:30:00.000Z',
+  source: 'generic',
+  route: '/webhook',
+  status: 'processed',
+  idempotency_key: 'msg_2b7c9e',
+  duplicate_of: null,
+  error: null,
+  response_status: 200,
+  response: { status: 'stored', delivery_id: 'msg_2b7c9e', stored: 1, records: [WRITE_RESULT_EXAMPLE] },
+  headers: { 'content-type': 'application/json', 'webhook-id': 'msg_2b7c9e' },
+  body: JSON.stringify({ customer: SEED_CUSTOMER }),
+};
 
 const toItem = (r: InboxRow, source: string) => ({
   id: r.id,
@@ -99,7 +115,11 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
           { additionalProperties: true },
         ),
         response: {
-          200: Type.Object({ items: Type.Array(InboxItem), limit: Type.Integer(), next_cursor: nullable(Type.String()) }),
+          200: documented(
+            Type.Object({ items: Type.Array(InboxItem), limit: Type.Integer(), next_cursor: nullable(Type.String()) }),
+            'A page of deliveries, newest first',
+            { items: [INBOX_EXAMPLE], limit: 50, next_cursor: null },
+          ),
           ...problemResponses(401, 422),
         },
       },
@@ -123,7 +143,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
         summary: 'One webhook delivery in the inbox',
         tags: ['webhooks'],
         params: IdParams,
-        response: { 200: InboxItem, ...problemResponses(401, 404, 422) },
+        response: { 200: documented(InboxItem, 'The delivery', INBOX_EXAMPLE), ...problemResponses(401, 404, 422) },
       },
     },
     async (req) => {
@@ -147,12 +167,16 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
           tags: ['webhooks'],
           params: IdParams,
           response: {
-            200: Type.Object({
-              id: Type.Integer(),
-              status: Type.Enum(['processed', 'failed']),
-              records: Type.Array(WriteResultItem),
-              error: nullable(Type.String()),
-            }),
+            200: documented(
+              Type.Object({
+                id: Type.Integer(),
+                status: Type.Enum(['processed', 'failed']),
+                records: Type.Array(WriteResultItem),
+                error: nullable(Type.String()),
+              }),
+              'The new outcome: processed, or failed with the new error',
+              { id: 42, status: 'processed', records: [WRITE_RESULT_EXAMPLE], error: null },
+            ),
             ...problemResponses(401, 404, 409, 422),
           },
         },

@@ -9,7 +9,8 @@ import { GENERIC_INTAKE } from '../../ingest/inbox-catalog.js';
 import { secretKey, verifySignature } from '../../ingest/signature.js';
 import { checkRecordCount } from '../../ingest/webhook-payload.js';
 import { Type } from 'typebox';
-import { problemResponses } from '../schemas/common.js';
+import { documented, problemResponses } from '../schemas/common.js';
+import { WRITE_RESULT_EXAMPLE } from '../schemas/examples.js';
 import { WebhookAnswer, WebhookBody } from '../schemas/records.js';
 import { headerText, inboxHeaders } from '../request-headers.js';
 
@@ -77,7 +78,21 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
             { additionalProperties: true },
           ),
           body: WebhookBody,
-          response: { 200: WebhookAnswer, 202: DeadLetterAnswer, ...problemResponses(400, 401, 413, 415, 422) },
+          response: {
+            200: documented(WebhookAnswer, 'Stored: every record and the raw delivery are committed', {
+              status: 'stored',
+              delivery_id: 'msg_2b7c9e',
+              stored: 1,
+              records: [WRITE_RESULT_EXAMPLE],
+            }),
+            202: documented(DeadLetterAnswer, 'Accepted and kept, but not applied: a dead letter', {
+              status: 'failed',
+              delivery_id: 'msg_2b7c9e',
+              inbox_id: 42,
+              detail: 'the store refused the records; kept as a dead letter',
+            }),
+            ...problemResponses(400, 401, 413, 415, 422),
+          },
         },
         preValidation: async (req) => {
           const type = headerText(req, 'content-type') ?? '';

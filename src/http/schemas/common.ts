@@ -58,3 +58,14 @@ const ISO_MAX_MS = 253_402_300_799_999; // 9999-12-31T23:59:59.999Z
 
 /** Epoch ms -> ISO 8601 for every time the API shows; null for a time RFC 3339 cannot write. */
 export const iso = (ms: number | null): string | null => (ms === null || !(ms >= ISO_MIN_MS && ms <= ISO_MAX_MS) ? null : new Date(ms).toISOString());
+
+/**
+ * A response schema as the OpenAPI document shows it: @fastify/swagger takes
+ * the schema's description for the response's, and its one example for the
+ * media type's (without them: "Default Response" and placeholder values).
+ * The example is typed by the schema, and test/http/openapi-examples.test.ts
+ * validates it against the schema.
+ */
+export function documented<T extends TSchema>(schema: T, description: string, example: Static<T>): T {
+  return { ...schema, description, examples: [example] };
+}

@@ -71,7 +71,12 @@ export const WebhookBody = Type.Object(
     additionalProperties: true,
     minProperties: 1,
     description: 'A customer and/or a campaign, each one object or an array; at most 1000 records in all',
-    examples: [{ customer: SEED_CUSTOMER }, { campaign: SEED_CAMPAIGN }, { customer: [SEED_CUSTOMER], campaign: [SEED_CAMPAIGN] }],
+    // Named request examples (Swagger UI lists them by summary); `examples` would be numbered example1-3.
+    'x-examples': {
+      seed_customer: { summary: 'Seed customer', value: { customer: SEED_CUSTOMER } },
+      seed_campaign: { summary: 'Seed campaign', value: { campaign: SEED_CAMPAIGN } },
+      both: { summary: 'Both, as arrays', value: { customer: [SEED_CUSTOMER], campaign: [SEED_CAMPAIGN] } },
+    },
   },
 );
 export type WebhookBodyT = Static<typeof WebhookBody>;

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
-import { problemResponses } from '../../http/schemas/common.js';
+import { documented, problemResponses } from '../../http/schemas/common.js';
 import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outcome.js';
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
@@ -82,7 +82,22 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
           { additionalProperties: true },
         ),
         body: Type.Array(HubspotEventSchema, { minItems: 1, maxItems: 1000, examples: [[EXAMPLE_EVENT]] }),
-        response: { 200: HubspotAnswer, ...problemResponses(400, 401, 413, 415, 422, 429) },
+        response: {
+          200: documented(HubspotAnswer, 'Every event is stored and processed, or kept as a dead letter', {
+            status: 'received',
+            events: [
+              {
+                event_id: 100,
+                inbox_id: 43,
+                status: 'processed',
+                duplicate_of: null,
+                records: [{ type: 'customer', external_id: '123', result: 'updated' }],
+                error: null,
+              },
+            ],
+          }),
+          ...problemResponses(400, 401, 413, 415, 422, 429),
+        },
       },
       preValidation: async (req) => {
         if (!/^application\/json\s*(;|$)/i.test(headerText(req, 'content-type') ?? '')) {

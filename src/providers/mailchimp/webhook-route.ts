@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
 import { ApiError } from '../../errors.js';
 import { encodedBodyRefusal } from '../../http/plugins/raw-json-body.js';
-import { problemResponses } from '../../http/schemas/common.js';
+import { documented, problemResponses } from '../../http/schemas/common.js';
 import { WebhookEventOutcome as Outcome } from '../../http/schemas/webhook-outcome.js';
 import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
@@ -78,7 +78,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
           'Mailchimp calls the URL with GET when the webhook is saved and wants a 200. 404 while MAILCHIMP_WEBHOOK_SECRET is unset; 401 for another secret.',
         tags: ['webhooks'],
         params: SecretParams,
-        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...problemResponses(401, 404, 429) },
+        response: { 200: documented(Type.Object({ status: Type.Literal('ok') }), 'The URL is right', { status: 'ok' }), ...problemResponses(401, 404, 429) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -93,7 +93,22 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
         description: `Form-encoded (application/x-www-form-urlencoded) as Mailchimp sends it: \`type\` (${MAILCHIMP_TYPES.join(', ')}), \`fired_at\`, \`data[...]\`. Subscribers become customers keyed by Mailchimp's member id (MD5 of the lower-case email), campaigns update the campaign with data[id]; source marketing. Stored raw in the inbox, then processed; an unknown type is kept as a dead letter.`,
         tags: ['webhooks'],
         params: SecretParams,
-        response: { 200: MailchimpAnswer, ...problemResponses(400, 401, 404, 413, 415, 422, 429) },
+        response: {
+          200: documented(MailchimpAnswer, 'The event is stored and processed, or kept as a dead letter', {
+            status: 'received',
+            events: [
+              {
+                type: 'subscribe',
+                inbox_id: 44,
+                status: 'processed',
+                duplicate_of: null,
+                records: [{ type: 'customer', external_id: 'a6b5da1054:62eeb292278cc15f5817cb78f7790b08', result: 'created' }],
+                error: null,
+              },
+            ],
+          }),
+          ...problemResponses(400, 401, 404, 413, 415, 422, 429),
+        },
       },
       preValidation: async (req) => {
         if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(headerText(req, 'content-type') ?? '')) {
