@@ -56,6 +56,16 @@ for (const engine of ENGINES) {
       expect(expectProblem(res, 415).detail).toContain('application/x-www-form-urlencoded');
     });
 
+    it('a route that takes no body still reads one only up to BODY_LIMIT', async () => {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/sync/nosuchsource',
+        headers: { 'content-type': 'text/plain' },
+        payload: 'x'.repeat(t.config.bodyLimitBytes + 1),
+      });
+      expectProblem(res, 413);
+    });
+
     describe('routes that take no body ignore one sent along', () => {
       const bodies: Array<{ name: string; headers: Record<string, string>; payload: string }> = [
         { name: 'text/plain', headers: { 'content-type': 'text/plain' }, payload: 'hello' },
