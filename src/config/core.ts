@@ -240,7 +240,7 @@ export const taskSection = section('Syncs and tasks', {
   maxAttempts: variable('TASK_MAX_ATTEMPTS', integer(1, 100), {
     default: '5',
     description:
-      "times a task may be lost (its process dies under it and the lease lapses, or the store keeps refusing a page past its retries) before it fails for good; claims after a rate-limit park or a shutdown do not count",
+      'times a task may be lost (its process dies under it and the lease lapses, or the store keeps refusing a page past its retries) before it fails for good; claims after a rate-limit park or a shutdown do not count',
   }),
 });
 
