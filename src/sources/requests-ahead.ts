@@ -4,6 +4,7 @@ interface Out<T> {
   key: string;
   response: Promise<T>;
   stop: AbortController;
+  settled: boolean;
 }
 
 /**
@@ -16,6 +17,12 @@ interface Out<T> {
  * A position asked for ahead is answered by that request; when the walk goes
  * elsewhere (a deletion upstream shifted the offsets), the requests asked
  * ahead for the old path are aborted and the new position is asked anew.
+ *
+ * With `follow`, a response that arrives while the walk is busy (the runner
+ * committing the page before) leads on to the next request at once, from
+ * the position it names: a walk whose next position is known only from the
+ * page before (a cursor, a link) keeps upstream busy all the same. At most
+ * one page waits answered beyond those in flight.
  */
 export class RequestsAhead<P, T> {
   private readonly out: Array<Out<T>> = [];
@@ -25,6 +32,7 @@ export class RequestsAhead<P, T> {
     private readonly fetch: (position: P, signal: AbortSignal) => Promise<T>,
     private readonly signal: AbortSignal,
     private readonly keyOf: (position: P) => string = (p) => JSON.stringify(p),
+    private readonly follow?: (response: T) => P | null,
   ) {
     if (!Number.isSafeInteger(inFlight) || inFlight < 1) throw new RangeError(`requests in flight must be a whole number from 1, not ${inFlight}`);
   }
@@ -65,8 +73,25 @@ export class RequestsAhead<P, T> {
     this.signal.throwIfAborted();
     const stop = new AbortController();
     const response = this.fetch(position, AbortSignal.any([this.signal, stop.signal]));
-    // Awaited in turn, or dropped; until then a rejection (an abort) is not unhandled.
-    response.catch(() => {});
-    return { key, response, stop };
+    const out: Out<T> = { key, response, stop, settled: false };
+    response.then(
+      (value) => {
+        out.settled = true;
+        this.followOn(out, value);
+      },
+      // Awaited in turn, or dropped; until then a rejection (an abort) is not unhandled.
+      () => void (out.settled = true),
+    );
+    return out;
+  }
+
+  /** A response arrived: asks for the position it leads to, if it is the last asked and there is room. */
+  private followOn(out: Out<T>, value: T): void {
+    if (!this.follow || out.stop.signal.aborted || this.signal.aborted) return;
+    // Taken already (the walk asks ahead itself), or something was asked after it.
+    if (this.out.at(-1) !== out) return;
+    if (this.out.length > this.inFlight || this.out.filter((o) => !o.settled).length >= this.inFlight) return;
+    const next = this.follow(value);
+    if (next !== null) this.out.push(this.start(next, this.keyOf(next)));
   }
 }

@@ -109,6 +109,35 @@ describe('RequestsAhead', () => {
     expect(() => requests.take(3)).toThrow('cancelled');
   });
 
+  it('with follow, a response that arrives while the page before is held asks for the next at once, one page waiting at most', async () => {
+    const f = fakeFetch();
+    // Each page names the next (a cursor): page n leads to n + 1, up to 5.
+    const requests = new RequestsAhead<number, string>(1, f.fetch, new AbortController().signal, String, (page) => {
+      const n = Number(page.split(' ')[1]);
+      return n < 5 ? n + 1 : null;
+    });
+    const first = requests.take(0);
+    f.answer(0);
+    expect(await first).toBe('page 0');
+    await requests.ahead([1]);
+    // The walk is busy with page 0 (a commit): page 1 arrives, and page 2 is asked for without the walk.
+    f.answer(1);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(f.started).toEqual([0, 1, 2]);
+    // Page 2 arrives too: one page answered and one asked beyond the page held is the limit.
+    f.answer(2);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(f.started).toEqual([0, 1, 2]);
+    // The walk goes on through the same requests, asking for nothing twice.
+    expect(await requests.take(1)).toBe('page 1');
+    await requests.ahead([2]);
+    expect(await requests.take(2)).toBe('page 2');
+    await requests.ahead([3]);
+    expect(f.started).toEqual([0, 1, 2, 3]);
+    requests.drop();
+    expect(f.aborted).toEqual([3]);
+  });
+
   it('refuses a number in flight below one', () => {
     expect(() => new RequestsAhead<number, string>(0, fakeFetch().fetch, new AbortController().signal)).toThrow(RangeError);
   });

@@ -187,11 +187,16 @@ export class DeclaredSource implements SourceConnector<DeclaredCheckpoint> {
       REQUESTS_IN_FLIGHT,
       async (at: WalkCheckpoint, signal) => {
         const req = this.requestFor(at);
-        return { req, res: await this.http().request({ path: req.path, query: req.query, signal }) };
+        const res = await this.http().request({ path: req.path, query: req.query, signal });
+        const items = this.recordsOf(res.body);
+        const advance = this.paginator.advance(at.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
+        return { at, req, res, items, advance };
       },
       ctx.signal,
       // The walk's other fields (maxSeen) move on between asking and taking; the request is the position's.
       (at) => JSON.stringify(at.position),
+      // The next page is asked for as soon as this one says where it is, even while the runner commits.
+      ({ at, advance }) => (advance.next === null ? null : { ...at, position: advance.next }),
     );
     // Cursors and links are upstream's to choose: one that leads back to a page
     // already fetched in this walk (A -> B -> A) would loop for good, the task
@@ -202,9 +207,8 @@ export class DeclaredSource implements SourceConnector<DeclaredCheckpoint> {
     let emptyRun = 0;
     try {
       for (;;) {
-        const { req, res } = await requests.take(cp);
-        const items = this.recordsOf(res.body);
-        const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
+        const { items, advance } = await requests.take(cp);
+        const { next, total } = advance;
         if (next !== null && cycles) {
           const key = JSON.stringify(next);
           if (visited.has(key)) throw new Error(`${this.name}: the next page leads back to one this walk already fetched; refusing to loop`);
