@@ -148,7 +148,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
             records: Type.Array(WriteResultItem),
             error: nullable(Type.String()),
           }),
-          ...problemResponses(401, 404, 409, 422),
+          ...problemResponses(401, 404, 409, 422, 503),
         },
       },
     },

@@ -77,7 +77,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
             { additionalProperties: true },
           ),
           body: WebhookBody,
-          response: { 200: WebhookAnswer, 202: DeadLetterAnswer, ...problemResponses(400, 401, 413, 415, 422) },
+          response: { 200: WebhookAnswer, 202: DeadLetterAnswer, ...problemResponses(400, 401, 413, 415, 422, 503) },
         },
         preValidation: async (req) => {
           const type = headerText(req, 'content-type') ?? '';

@@ -82,7 +82,7 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
           { additionalProperties: true },
         ),
         body: Type.Array(HubspotEventSchema, { minItems: 1, maxItems: 1000, examples: [[EXAMPLE_EVENT]] }),
-        response: { 200: HubspotAnswer, ...problemResponses(400, 401, 413, 415, 422, 429) },
+        response: { 200: HubspotAnswer, ...problemResponses(400, 401, 413, 415, 422, 429, 503) },
       },
       preValidation: async (req) => {
         if (!/^application\/json\s*(;|$)/i.test(headerText(req, 'content-type') ?? '')) {

@@ -93,7 +93,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
         description: `Form-encoded (application/x-www-form-urlencoded) as Mailchimp sends it: \`type\` (${MAILCHIMP_TYPES.join(', ')}), \`fired_at\`, \`data[...]\`. Subscribers become customers keyed by Mailchimp's member id (MD5 of the lower-case email), campaigns update the campaign with data[id]; source marketing. Stored raw in the inbox, then processed; an unknown type is kept as a dead letter.`,
         tags: ['webhooks'],
         params: SecretParams,
-        response: { 200: MailchimpAnswer, ...problemResponses(400, 401, 404, 413, 415, 422, 429) },
+        response: { 200: MailchimpAnswer, ...problemResponses(400, 401, 404, 413, 415, 422, 429, 503) },
       },
       preValidation: async (req) => {
         if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(headerText(req, 'content-type') ?? '')) {
