@@ -16,8 +16,8 @@ export interface LogLine {
 
 export const LEVEL = { debug: 20, info: 30, warn: 40, error: 50 } as const;
 
-/** The real app on a scratch database, its log (app and store) kept in `lines`. */
-export async function startLoggedApp(db: ScratchDatabase, env: Record<string, string> = {}): Promise<TestApp & { lines: LogLine[] }> {
+/** The real app on a scratch database, its log (app and store) kept in `lines`; the task runner only when `runTasks`. */
+export async function startLoggedApp(db: ScratchDatabase, env: Record<string, string> = {}, runTasks = false): Promise<TestApp & { lines: LogLine[] }> {
   const lines: LogLine[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -28,7 +28,7 @@ export async function startLoggedApp(db: ScratchDatabase, env: Record<string, st
   const logger = pino({ level: 'debug' }, sink);
   const config = { ...loadConfig({ LOG_LEVEL: 'debug', ...env }), database: db.config };
   const store = await openStore(config.database, { lockWaitMs: config.storeLockWaitMs, log: logger });
-  const app = await buildApp({ config, store, logger, runTasks: false });
+  const app = await buildApp({ config, store, logger, runTasks });
   await app.ready();
   return {
     app,

@@ -51,6 +51,45 @@ for (const engine of ENGINES) {
   });
 }
 
+const sqlite = ENGINES.find((e) => e.name === 'sqlite');
+if (!sqlite) throw new Error('SQLite is always among the engines');
+
+describe("the task runner's poll shares the outage with the routes", () => {
+  let db: ScratchDatabase;
+  let t: TestApp & { lines: LogLine[] };
+
+  beforeAll(async () => {
+    db = await sqlite.create();
+    t = await startLoggedApp(db, { STORE_LOCK_WAIT: '20ms', TASK_POLL: '50ms' }, true);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  it('polls failing under a held lock, with webhooks failing too, make one start line and one end line once both work again', async () => {
+    const before = t.lines.length;
+    const lock = await holdWriteLock(db);
+    try {
+      // Several polls fail meanwhile, each at debug after the first failure.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expectProblem(await postWebhook(t.app, { customer: { external_id: 'poll_1' } }), 503);
+    } finally {
+      await lock.release();
+    }
+    // The next poll works again; then a webhook does.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await postWebhook(t.app, { customer: { external_id: 'poll_2' } })).statusCode).toBe(200);
+
+    const lines = t.lines.slice(before);
+    const loud = lines.filter((l) => l.level >= LEVEL.warn);
+    expect(loud.map((l) => l.msg)).toEqual(['store unavailable: answering 503 with Retry-After until it is back', 'store available again']);
+    const failedUses = new Set(lines.filter((l) => l.msg.startsWith('store ') && l.level !== LEVEL.warn).map((l) => l.use));
+    expect(failedUses).toEqual(new Set(['task_poll', 'webhook']));
+    expect(Number(loud[1]?.failed_operations)).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('StoreOutage ends an outage only when every failed use works again', () => {
   const transient = Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
 
