@@ -5,6 +5,8 @@ import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
+import type { StoreOutage } from '../store/outage.js';
+import { StoreUnavailable } from '../store/store-errors.js';
 import { liveExternalIds } from '../store/record-queries.js';
 import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
 import { isTransientStoreError } from '../store/store-errors.js';
@@ -134,6 +136,8 @@ export class TaskRunner {
     private readonly options: RunnerOptions,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    /** The store outage tracker shared with the routes: a poll or heartbeat failing with the store logs once per outage. */
+    private readonly outage?: StoreOutage,
   ) {}
 
   start(): void {
@@ -201,7 +205,9 @@ export class TaskRunner {
         if (!task) break;
         this.launch(task);
       }
+      this.outage?.succeeded('task_poll');
     } catch (err) {
+      if (this.outage?.failed('task_poll', err) instanceof StoreUnavailable) return;
       this.log.error({ err }, 'task queue poll failed; will try again');
     }
   }
@@ -242,10 +248,13 @@ export class TaskRunner {
       this.tasks
         .heartbeat(task.id, owner, leaseMs)
         .then((hb) => {
+          this.outage?.succeeded('task_heartbeat');
           if (!hb) controller.abort(new StopReason('lost'));
           else if (hb.cancelRequested) controller.abort(new StopReason('cancel'));
         })
-        .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+        .catch((err: unknown) => {
+          if (!(this.outage?.failed('task_heartbeat', err) instanceof StoreUnavailable)) log.warn({ err }, 'heartbeat failed');
+        });
     }, heartbeatMs);
 
     const progress: Progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };

@@ -107,7 +107,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
               },
             ],
           }),
-          ...problemResponses(400, 401, 404, 413, 415, 422, 429),
+          ...problemResponses(400, 401, 404, 413, 415, 422, 429, 503),
         },
       },
       preValidation: async (req) => {
