@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { inboxRows } from '../webhooks/helpers.js';
+import { inboxRows } from '../helpers/webhooks.js';
 import { holdWriteLock } from './lock-holder.js';
 
 const sqlite = ENGINES.find((e) => e.name === 'sqlite');

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, postWebhook, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { inboxRows } from '../webhooks/helpers.js';
+import { inboxRows } from '../helpers/webhooks.js';
 import { LEVEL, startLoggedApp, type LogLine } from './logged-app.js';
 
 const sqlite = ENGINES.find((e) => e.name === 'sqlite');

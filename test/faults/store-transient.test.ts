@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTransientStoreError } from '../../src/store/store-errors.js';
 import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from '../webhooks/helpers.js';
+import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from '../helpers/webhooks.js';
 import { holdWriteLock } from './lock-holder.js';
 
 const coded = (code: string, message = 'x') => Object.assign(new Error(message), { code });

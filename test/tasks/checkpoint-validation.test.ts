@@ -14,13 +14,13 @@ import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { TaskRunner } from '../../src/tasks/runner.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/tasks/sync-state.js';
 import { TaskStore } from '../../src/tasks/task-store.js';
-import { customers, startFakeApi, type FakeApi } from '../declared/fake-api.js';
-import { declaredSource } from '../declared/helpers.js';
+import { customers, startFakeApi, type FakeApi } from '../providers/declared/fake-api.js';
+import { declaredSource } from '../providers/declared/helpers.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
 import { sendJson, startUpstream, urlOf, type Upstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/wait.js';
-import { hubspotConnector, mailchimpConnector } from '../sync/sync-helpers.js';
+import { hubspotConnector, mailchimpConnector } from '../helpers/sync.js';
 import { HelpdeskSource, readHelpdeskSettings, type Person } from '../providers/example/provider.js';
 
 const HOUR = 3_600_000;

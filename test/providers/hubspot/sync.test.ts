@@ -24,7 +24,7 @@ import {
   sleep,
   startSync,
   waitFor,
-} from '../../sync/sync-helpers.js';
+} from '../../helpers/sync.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 const SEARCH = `${CONTACTS}/search`;

@@ -14,7 +14,7 @@ import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
 import { waitFor } from '../../helpers/wait.js';
 import { sendJson, startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../sync/sync-helpers.js';
+import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../helpers/sync.js';
 
 const CAMPAIGNS = '/3.0/campaigns';
 const DAY = 86_400_000;

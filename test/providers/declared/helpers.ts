@@ -4,14 +4,14 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { expect } from 'vitest';
-import type { App } from '../../src/app.js';
-import type { RecordWrite } from '../../src/domain/records.js';
-import type { SyncPage } from '../../src/sources/connector.js';
-import { DeclaredSource, type DeclaredCheckpoint } from '../../src/providers/declared/connector.js';
-import { readableCheckpoint } from '../../src/tasks/checkpoint-check.js';
-import { parseSourcesText } from '../../src/providers/declared/load-sources-file.js';
-import { waitFor } from '../helpers/wait.js';
-export { waitFor } from '../helpers/wait.js';
+import type { App } from '../../../src/app.js';
+import type { RecordWrite } from '../../../src/domain/records.js';
+import type { SyncPage } from '../../../src/sources/connector.js';
+import { DeclaredSource, type DeclaredCheckpoint } from '../../../src/providers/declared/connector.js';
+import { readableCheckpoint } from '../../../src/tasks/checkpoint-check.js';
+import { parseSourcesText } from '../../../src/providers/declared/load-sources-file.js';
+import { waitFor } from '../../helpers/wait.js';
+export { waitFor } from '../../helpers/wait.js';
 
 export const silent = pino({ level: 'silent' });
 
