@@ -103,7 +103,7 @@ describe('npm run demo', () => {
     await untilTry(demo);
     expect(demo.stdout()).toContain('a fresh database');
     expect(await total(port)).toBe(0);
-  });
+  }, 180_000);
 
   it('on a taken port: one line saying how to choose another, exit 2, and no Try: lines', async () => {
     // Something that answers every request, /healthz included, already holds the port.
