@@ -28,6 +28,13 @@ export interface RecordWrite {
   deleted: boolean;
 }
 
+/**
+ * A sender's rule for an incoming write to a record already stored, applied
+ * before the out-of-order guard: the write to store instead (for example the
+ * incoming one with some values of the stored one kept), or 'stale'.
+ */
+export type ReconcileWrite = (incoming: RecordWrite, stored: RecordWrite) => RecordWrite | 'stale';
+
 /** A stored record as the data layer returns it. */
 export interface StoredRecord {
   rowId: number;

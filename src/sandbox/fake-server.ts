@@ -48,6 +48,8 @@ export interface FakeServerOptions {
   latencyMs?: number;
   /** Newest requests kept in the log (default 10,000). */
   requestLogLimit?: number;
+  /** Largest request head in bytes (see LoopbackServerOptions): a fake that answers over-long URLs itself takes more. */
+  maxHeaderSize?: number;
 }
 
 export interface FakeServer {

@@ -13,6 +13,8 @@ export interface LoopbackServerOptions {
   port?: number;
   /** Default 127.0.0.1: the fakes are for this machine only. */
   host?: string;
+  /** Largest request head in bytes (Node's default, 16 KiB, when unset): past it the socket is dropped, unanswered. */
+  maxHeaderSize?: number;
 }
 
 export interface LoopbackServer {
@@ -30,7 +32,7 @@ export async function listenOnLoopback(listener: RequestListener, options: Loopb
   const open = new Set<Socket>();
   const numbers = new WeakMap<Socket, number>();
   let accepted = 0;
-  const server = http.createServer(listener);
+  const server = http.createServer(options.maxHeaderSize === undefined ? {} : { maxHeaderSize: options.maxHeaderSize }, listener);
   server.on('connection', (socket) => {
     numbers.set(socket, ++accepted);
     open.add(socket);

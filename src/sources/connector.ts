@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { TSchema } from 'typebox';
-import type { RecordType, RecordWrite } from '../domain/records.js';
+import type { ReconcileWrite, RecordType, RecordWrite } from '../domain/records.js';
 
 /** One page of upstream records, with the checkpoint to resume after it. */
 export interface SyncPage<C = unknown> {
@@ -59,5 +59,7 @@ export interface SourceConnector<C = unknown> {
   pages(ctx: SyncContext<C>): AsyncIterable<SyncPage<C>>;
   /** Asks upstream about each id (stored, but not seen by a complete walk). */
   confirmGone?(ids: readonly string[], ctx: SyncContext<C>): Promise<GoneCheck>;
+  /** Merges a fetched record with its stored version before it is written (a webhook's newer values kept). */
+  readonly reconcile?: ReconcileWrite;
   close?(): Promise<void>;
 }

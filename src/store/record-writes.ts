@@ -1,4 +1,4 @@
-import { hashContent, type HashedContent, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
+import { hashContent, type HashedContent, type ReconcileWrite, type RecordType, type RecordWrite, type WriteResult } from '../domain/records.js';
 import type { Dialect } from './dialect.js';
 import type { CounterDelta, RecordInsert, RecordRow } from './record-statements.js';
 import type { WriteTx } from './write-transaction.js';
@@ -116,15 +116,22 @@ export async function hashWrites(writes: readonly RecordWrite[]): Promise<Hashed
  * key with one multi-row upsert and moves the total counters to match.
  * Runs inside `inWriteTransaction`, whose lock makes the read-then-write safe.
  * `hashed`, from `hashWrites`, saves hashing inside the transaction.
+ * `reconcile`, the sender's, sees each write to a stored key first.
  */
-export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrite[], hashed?: readonly HashedContent[]): Promise<AppliedWrite[]> {
+export async function applyRecordWrites(
+  tx: WriteTx,
+  writes: readonly RecordWrite[],
+  hashed?: readonly HashedContent[],
+  reconcile?: ReconcileWrite,
+): Promise<AppliedWrite[]> {
   if (writes.length === 0) return [];
   const existing = await readExisting(tx, writes);
   const states = new Map<string, KeyState>();
   const results: AppliedWrite[] = [];
 
   for (let i = 0; i < writes.length; i++) {
-    const incoming = writes[i] as RecordWrite;
+    const sent = writes[i] as RecordWrite;
+    let incoming = sent;
     const key = keyOf(incoming.type, incoming.external_id);
     let state = states.get(key);
     if (!state) {
@@ -143,6 +150,16 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
       continue;
     }
     const current = state.row;
+    if (reconcile) {
+      const r = reconcile(sent, recordFromRow(current, tx.dialect));
+      if (r === 'stale') {
+        result('stale');
+        continue;
+      }
+      incoming = r;
+    }
+    // A reconciled write is hashed afresh.
+    const sentHash = incoming === sent ? hashed?.[i] : undefined;
     const storedAt = current.source_updated_at ?? null;
     if (incoming.sourceUpdatedAt !== null && storedAt !== null && incoming.sourceUpdatedAt < storedAt) {
       result('stale');
@@ -152,7 +169,7 @@ export async function applyRecordWrites(tx: WriteTx, writes: readonly RecordWrit
     const effective: RecordWrite = incoming.deleted
       ? { ...recordFromRow(current, tx.dialect), deleted: true, sourceUpdatedAt: incoming.sourceUpdatedAt ?? storedAt }
       : incoming;
-    const content = effective === incoming ? (hashed?.[i] ?? hashContent(incoming)) : hashContent(effective);
+    const content = effective === incoming ? (sentHash ?? hashContent(incoming)) : hashContent(effective);
     if (content.hash === current.content_hash) {
       if (effective.sourceUpdatedAt !== null && (storedAt === null || effective.sourceUpdatedAt > storedAt)) {
         // Newer timestamp, same content: remember it for the guard without moving updated_at.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { storableWrite, type RecordType, type RecordWrite } from '../domain/records.js';
+import { storableWrite, type ReconcileWrite, type RecordType, type RecordWrite } from '../domain/records.js';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
@@ -274,7 +274,7 @@ export class TaskRunner {
         const swept = r.value.complete
           ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log })
           : [];
-        await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log });
+        await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log, reconcile: connector.reconcile });
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
       controller.signal.throwIfAborted();
@@ -361,7 +361,13 @@ export class TaskRunner {
    * busy lock) rolled the whole page back, so the same page is tried again
    * after a wait; past the last wait it becomes a PageStoreFault.
    */
-  private async commitPage(task: TaskRow, page: SyncPage, progress: Progress, extra: readonly RecordWrite[], ctx: { signal: AbortSignal; log: Logger }) {
+  private async commitPage(
+    task: TaskRow,
+    page: SyncPage,
+    progress: Progress,
+    extra: readonly RecordWrite[],
+    ctx: { signal: AbortSignal; log: Logger; reconcile?: ReconcileWrite | undefined },
+  ) {
     const next = {
       pages: progress.pages + 1,
       fetched: progress.fetched + page.records.length,
@@ -377,7 +383,7 @@ export class TaskRunner {
           inWriteTransaction(this.store, async (tx) => {
             // Counted afresh on each try: a rolled-back try wrote nothing.
             next.written = progress.written;
-            const applied = await applyRecordWrites(tx, writes, hashed);
+            const applied = await applyRecordWrites(tx, writes, hashed, ctx.reconcile);
             next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
             await saveCheckpoint(tx, task.source, page.checkpoint);
             if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next)))

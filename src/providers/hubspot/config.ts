@@ -1,5 +1,6 @@
 import type { Config, UpstreamLimits } from '../../config/index.js';
-import { integer, list, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
+import { integer, list, rateLimit, readSection, section, text, url, variable, type Env, type Kind } from '../../config/variables.js';
+import { propertySelection, type PropertySelection } from './properties.js';
 
 /** HubSpot's variables: the `crm` source's API access and politeness, and the webhook signature secret. */
 export const hubspotSection = section('HubSpot: the `crm` source and `POST /webhooks/hubspot`', {
@@ -14,6 +15,10 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
   }),
   // HubSpot private apps: 100 requests per 10 seconds by default.
   rateLimit: variable('HUBSPOT_RATE_LIMIT', rateLimit(), { default: '100/10s', description: 'requests per window to HubSpot' }),
+  properties: variable('HUBSPOT_PROPERTIES', propertySelection() as Kind<PropertySelection>, {
+    default: 'all',
+    description: 'the contact properties the `crm` source asks for: `all` reads the property definitions at the start of each run and asks for every one',
+  }),
   concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),
   clientSecrets: variable('HUBSPOT_CLIENT_SECRET', list(), {
     unset: Object.freeze([]) as readonly string[],
@@ -26,6 +31,8 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
 export interface HubspotApiConfig extends UpstreamLimits {
   readonly accessToken: string | undefined;
   readonly baseUrl: string;
+  /** HUBSPOT_PROPERTIES: `all`, or the property names to ask for. */
+  readonly properties: PropertySelection;
 }
 
 /** `config.providers.hubspot`. */
@@ -44,7 +51,13 @@ declare module '../../config/index.js' {
 export function readHubspotSettings(env: Env): HubspotSettings {
   const v = readSection(hubspotSection, env);
   return Object.freeze({
-    api: Object.freeze({ accessToken: v.accessToken, baseUrl: v.baseUrl, rateLimit: v.rateLimit, concurrency: v.concurrency }),
+    api: Object.freeze({
+      accessToken: v.accessToken,
+      baseUrl: v.baseUrl,
+      properties: v.properties,
+      rateLimit: v.rateLimit,
+      concurrency: v.concurrency,
+    }),
     clientSecrets: v.clientSecrets,
   });
 }

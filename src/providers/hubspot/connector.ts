@@ -5,7 +5,10 @@ import type { SourceConnector, SyncContext, SyncPage } from '../../sources/conne
 import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { keyedEntries } from '../../sources/keyed-entries.js';
 import { RequestsAhead } from '../../sources/requests-ahead.js';
-import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
+import { UpstreamHttpError } from '../../sources/upstream-errors.js';
+import { contactModifiedAt, customerFromContact, type HubspotContact } from './contact-mapping.js';
+import { chunkProperties, mergeChunks, propertiesToRequest, readPropertyNames, withEveryProperty, type PropertySelection } from './properties.js';
+import { reconcileContact } from './reconcile.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 /** HubSpot's list endpoint takes at most 100 a page. */
@@ -67,7 +70,8 @@ export interface HubspotSourceOptions {
   name: string;
   accessToken: string | undefined;
   baseUrl: string;
-  properties?: string[];
+  /** HUBSPOT_PROPERTIES: `all` (the default) or names; the mapped properties are always asked for. */
+  properties?: PropertySelection;
   client?: Partial<SourceClientOptions>;
 }
 
@@ -109,11 +113,28 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
   readonly name: string;
   readonly checkpointSchema = hubspotCheckpointSchema;
   private client: SourceClient | null = null;
-  private readonly properties: string[];
+  /** The properties this run asks for, and the same cut into chunks that each fit one URL. */
+  private properties: string[] = [];
+  private chunks: string[][] = [];
 
   constructor(private readonly options: HubspotSourceOptions) {
     this.name = options.name;
-    this.properties = [...new Set([...DEFAULT_CONTACT_PROPERTIES, ...(options.properties ?? [])])];
+  }
+
+  /** A property changed by a webhook after this sync's snapshot keeps its value (see reconcile.ts). */
+  readonly reconcile = reconcileContact;
+
+  /** Which properties this run asks for: with `all`, the definitions as they are now (one request). */
+  private async chooseProperties(signal: AbortSignal): Promise<void> {
+    const selection = this.options.properties ?? 'all';
+    const defined = selection === 'all' ? await readPropertyNames(this.http(), signal) : null;
+    this.properties = propertiesToRequest(selection, defined);
+    this.chunks = chunkProperties(this.properties);
+  }
+
+  /** HubSpot contact -> write, every requested property present (absent ones as null). */
+  private toWrite(c: HubspotContact, deleted = false): RecordWrite {
+    return customerFromContact(withEveryProperty(c, this.properties), this.name, deleted);
   }
 
   missingConfiguration(): string | null {
@@ -146,6 +167,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
       const startedAt = Date.now();
       cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
     }
+    await this.chooseProperties(ctx.signal);
     let searchEstimate: number | null = null;
     const requests = new RequestsAhead<HubspotCheckpoint, SearchPage>(REQUESTS_IN_FLIGHT, (at, signal) => this.fetchPage(at, signal), ctx.signal);
     // The request for the next position goes out before this page is handed on.
@@ -156,7 +178,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
         if (cp.phase === 'list') {
           const page = await requests.take(cp);
           const next = nextAfter(page, cp.after);
-          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name));
+          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => this.toWrite(c));
           // Changes made while the first load runs are caught by the next run, which searches from its start.
           cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
           await askNext(cp);
@@ -164,7 +186,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
         } else if (cp.phase === 'archived') {
           const page = await requests.take(cp);
           const next = nextAfter(page, cp.after);
-          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name, true));
+          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => this.toWrite(c, true));
           cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
           await askNext(cp);
           yield { records, checkpoint: cp };
@@ -184,7 +206,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
               if (at === last) atLast += 1;
               else if (last === null || at > last) [last, atLast] = [at, 1];
             }
-            records.push(customerFromContact(c, this.name));
+            records.push(this.toWrite(c));
           }
           // The first page's count of changes since the run's start stands for the whole walk.
           searchEstimate ??= typeof page.total === 'number' ? page.total : null;
@@ -243,13 +265,54 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
     }
   }
 
+  /**
+   * One list page with every property. A list longer than one URL holds is
+   * asked for in chunks at the same cursor, merged by contact id. Chunks cost
+   * one request each per 100 contacts; a batch read by POST would cost two
+   * (the list for the ids, then the read) whatever the list's length. A
+   * portal's few hundred properties (~400 built-in, ~30 characters each) fit
+   * in one or two chunks, so chunks never cost more, and the list alone
+   * (one request) serves a portal whose names fit in one URL.
+   */
   private async list(signal: AbortSignal, after: string | null, archived: boolean): Promise<ListPage> {
-    const res = await this.http().request<ListPage>({
-      path: CONTACTS,
-      query: { limit: LIST_LIMIT, after: after ?? undefined, properties: this.properties.join(','), archived },
-      signal,
-    });
-    return checkPage(res.body, 'list');
+    const pages = await Promise.all(
+      this.chunks.map(async (names) => {
+        const res = await this.http().request<ListPage>({
+          path: CONTACTS,
+          query: { limit: LIST_LIMIT, after: after ?? undefined, properties: names.join(','), archived },
+          signal,
+        });
+        return checkPage(res.body, 'list');
+      }),
+    );
+    const first = pages[0];
+    if (!first || pages.length === 1) return first ?? { results: [] };
+    const { contacts, missing } = mergeChunks(pages, this.chunks);
+    // A contact a later chunk lacked (archived, or the page moved, between the requests) is read on its own.
+    const gone = new Set<string>();
+    for (const { id, names } of missing) {
+      const one = await this.readOne(signal, id, names, archived);
+      const contact = contacts.find((c) => c.id === id);
+      if (one === null || !contact) gone.add(id);
+      else Object.assign(contact.properties, Object.fromEntries(names.map((n) => [n, one.properties[n]])));
+    }
+    // One gone meanwhile is left to the archived walk (or the next run), not written half-read.
+    return { ...first, results: contacts.filter((c) => !gone.has(c.id)) };
+  }
+
+  /** One contact's `names`, or null when HubSpot no longer has it (404). */
+  private async readOne(signal: AbortSignal, id: string, names: readonly string[], archived: boolean): Promise<HubspotContact | null> {
+    try {
+      const res = await this.http().request<HubspotContact>({
+        path: `${CONTACTS}/${encodeURIComponent(id)}`,
+        query: { properties: names.join(','), archived },
+        signal,
+      });
+      return res.body;
+    } catch (err) {
+      if (err instanceof UpstreamHttpError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   private async search(signal: AbortSignal, since: number, after: number, tieAfterId?: string): Promise<SearchPage> {

@@ -24,16 +24,26 @@ export function contactModifiedAt(c: HubspotContact): number | null {
   return Number.isFinite(ms) ? ms : null;
 }
 
-/** HubSpot contact -> unified customer; every property kept, the known ones in columns. */
+/** The customer's name from its HubSpot name parts, or null. */
+export function contactName(first: unknown, last: unknown): string | null {
+  const name = [first, last].filter((s): s is string => typeof s === 'string' && s.trim() !== '').join(' ');
+  return name === '' ? null : name;
+}
+
+/**
+ * HubSpot contact -> unified customer. Every property is kept in
+ * `attributes` under its own name, the ones mapped to columns too (email,
+ * name parts), so the record shows the contact as HubSpot has it; only the
+ * modification stamps go to `source_updated_at` instead.
+ */
 export function customerFromContact(c: HubspotContact, source: string, deleted = false): RecordWrite {
   const p = c.properties ?? {};
   const attributes: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(p)) {
-    if (value === undefined || VOLATILE.has(key) || key === 'email') continue;
+    if (value === undefined || VOLATILE.has(key)) continue;
     attributes[key] = value;
   }
   if (c.createdAt) attributes.createdAt = c.createdAt;
-  const name = [p.firstname, p.lastname].filter((s): s is string => typeof s === 'string' && s.trim() !== '').join(' ');
   const idNumber = Number(c.id);
   return {
     type: 'customer',
@@ -41,7 +51,7 @@ export function customerFromContact(c: HubspotContact, source: string, deleted =
     source,
     fields: {
       sender_id: Number.isSafeInteger(idNumber) ? idNumber : null,
-      name: name === '' ? null : name,
+      name: contactName(p.firstname, p.lastname),
       email: p.email ?? null,
       status: null,
       budget: null,

@@ -6,6 +6,9 @@ import { startFakeHubspot } from './fake/server.js';
 import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler } from './webhook.js';
 import { hubspotWebhookRoutes } from './webhook-route.js';
 
+/** Custom properties the sandbox's portal defines: a few hundred with long names, as real portals have. */
+const SANDBOX_CUSTOM_PROPERTIES = 300;
+
 /** HubSpot CRM: contacts synced as customers of the `crm` source, and contact webhooks. */
 export const hubspot: Provider = {
   name: 'hubspot',
@@ -14,7 +17,15 @@ export const hubspot: Provider = {
   settings: { section: hubspotSection, read: (env) => readHubspotSettings(env) },
   connectors: (config) => {
     const { api } = hubspotSettings(config);
-    return [new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: api.accessToken, baseUrl: api.baseUrl, client: limitsOf(api) })];
+    return [
+      new HubspotSource({
+        name: HUBSPOT_SOURCE,
+        accessToken: api.accessToken,
+        baseUrl: api.baseUrl,
+        properties: api.properties,
+        client: limitsOf(api),
+      }),
+    ];
   },
   webhook: {
     inboxRoute: HUBSPOT_INBOX_ROUTE,
@@ -26,7 +37,12 @@ export const hubspot: Provider = {
     records: 'contacts',
     defaultRecords: 250,
     async start({ records, port, latencyMs }) {
-      const fake = await startFakeHubspot({ contacts: records ?? 250, port: port ?? 0, latencyMs: latencyMs ?? 0 });
+      const fake = await startFakeHubspot({
+        contacts: records ?? 250,
+        port: port ?? 0,
+        latencyMs: latencyMs ?? 0,
+        customProperties: SANDBOX_CUSTOM_PROPERTIES,
+      });
       return {
         env: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: fake.token },
         summary: `fake HubSpot at ${fake.url} (${fake.state.size} contacts; sync with POST /sync/${HUBSPOT_SOURCE})`,

@@ -145,7 +145,7 @@ function contactEvent(e: HubspotEvent): { action: ContactAction; externalId: str
 /** The largest epoch milliseconds a Date can hold (ECMA-262). */
 const MAX_DATE_MS = 8.64e15;
 
-interface WebhookNote {
+export interface WebhookNote {
   /** When each property was last set by an event (ISO 8601). */
   property_times: Record<string, string>;
   /** The sync snapshot the property times started from (its lastmodifieddate), if any. */
@@ -153,13 +153,13 @@ interface WebhookNote {
   last_event: { id: number; type: string; occurred_at: string };
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-const ms = (text: unknown): number | null => {
+export const iso = (ms: number): string => new Date(ms).toISOString();
+export const ms = (text: unknown): number | null => {
   const t = typeof text === 'string' ? Date.parse(text) : Number.NaN;
   return Number.isFinite(t) ? t : null;
 };
 
-function noteOf(current: CurrentRecord | null): WebhookNote | null {
+export function noteOf(current: Pick<CurrentRecord, 'attributes'> | null): WebhookNote | null {
   const raw = current?.attributes[HUBSPOT_NOTE];
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
   const n = raw as Partial<WebhookNote>;

@@ -563,7 +563,7 @@ describe('list paging whose next cursor does not move', () => {
       sendJson(res, 200, { results: [{ id: '1', properties: { email: 'a@example.com' } }], paging: { next: { after: 'same' } } }),
     );
     ups.push(u);
-    const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, client: { timeoutMs: 2_000, rateLimit: undefined } });
+    const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, properties: [], client: { timeoutMs: 2_000, rateLimit: undefined } });
     let pages = 0;
     let error: unknown = null;
     try {
@@ -719,7 +719,7 @@ describe('records of an odd shape', () => {
         });
       });
       ups.push(u);
-      const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, client: FAST });
+      const src = new HubspotSource({ name: 'crm', accessToken: 't', baseUrl: u.url, properties: [], client: FAST });
       const { ids, error } = await collect(src.pages(ctx()));
       await src.close();
       expect(error === null ? null : String(error)).toBeNull();

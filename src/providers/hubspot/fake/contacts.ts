@@ -6,6 +6,7 @@
  */
 import { COMPANIES, FIRST_NAMES, LAST_NAMES, Timeline, isoMillis, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
 import { RequestLog } from '../../../sandbox/request-log.js';
+import { PropertyDefinitions } from './properties.js';
 
 /** A contact as HubSpot CRM v3 returns it (all property values are strings). */
 export interface Contact {
@@ -32,6 +33,11 @@ export interface ContactSetOptions {
   tieGroup?: number;
   /** Clock for mutations (default Date.now); stamps never go backwards even if it does. */
   now?: () => number;
+  /**
+   * Custom contact properties with long names the portal defines (default 0;
+   * the sandbox serves 300): about one in three has a value on each generated contact.
+   */
+  customProperties?: number;
 }
 
 /** Properties every read returns even when not asked for. */
@@ -49,6 +55,8 @@ export class HubspotState {
   readonly baseCount: number;
   readonly firstId: number;
   readonly timeline: Timeline;
+  /** The contact property definitions (GET /crm/v3/properties/contacts); `define` adds one. */
+  readonly properties: PropertyDefinitions;
   private readonly seed: number;
   private readonly now: () => number;
   private lastStamp = 0;
@@ -66,6 +74,7 @@ export class HubspotState {
     this.firstId = options.firstId ?? 1001;
     this.timeline = new Timeline(options.startTime ?? Date.UTC(2023, 0, 1), options.stepMs ?? 60_000, options.tieGroup ?? 1);
     this.now = options.now ?? Date.now;
+    this.properties = new PropertyDefinitions(options.customProperties ?? 0);
     this.nextId = this.firstId + this.baseCount;
     this.requests = requests;
   }
@@ -151,6 +160,7 @@ export class HubspotState {
         company: pick(COMPANIES, h >>> 16),
         phone: `+1-555-${String(h % 10_000).padStart(4, '0')}`,
         lifecyclestage: pick(LIFECYCLE, h >>> 4),
+        ...this.properties.customValues(this.seed, index, id),
       },
       createdAt: stamp,
       updatedAt: stamp,

@@ -43,15 +43,23 @@ export function listContacts(state: HubspotState, options: { limit: number; afte
   return { results: page.slice(0, options.limit), ...(next ? { nextAfter: next.id } : {}) };
 }
 
+/** The portal the fake's record links name (HubSpot's `url` field points into the app). */
+export const FAKE_APP_PORTAL = 62_515;
+
+/** A contact on the wire: HubSpot's record fields plus the link to the record in the app. */
+export type WireContact = Contact & { url: string };
+
 /**
  * The contact as the API shows it: only the asked-for properties (HubSpot's
  * defaults when none were asked for), always with createdate, hs_object_id
- * and lastmodifieddate; a property asked for but unset comes back null.
+ * and lastmodifieddate. A property not asked for is absent; one asked for but
+ * unset comes back null; a name the portal does not define is left out, as
+ * HubSpot ignores it.
  */
-export function toWire(contact: Contact, properties: string[] | null): Contact {
+export function toWire(contact: Contact, properties: string[] | null, defined: (name: string) => boolean = () => true): WireContact {
   const names = properties ? [...new Set([...ALWAYS_RETURNED, ...properties])] : DEFAULT_PROPERTIES;
   const selected: Record<string, string | null> = {};
-  for (const name of names) selected[name] = contact.properties[name] ?? null;
+  for (const name of names) if (defined(name) || name in contact.properties) selected[name] = contact.properties[name] ?? null;
   return {
     id: contact.id,
     properties: selected,
@@ -59,6 +67,7 @@ export function toWire(contact: Contact, properties: string[] | null): Contact {
     updatedAt: contact.updatedAt,
     archived: contact.archived,
     ...(contact.archivedAt ? { archivedAt: contact.archivedAt } : {}),
+    url: `https://app.hubspot.com/contacts/${FAKE_APP_PORTAL}/record/0-1/${contact.id}`,
   };
 }
 

@@ -28,17 +28,27 @@ export interface FakeHubspot {
 }
 
 const CONTACTS = '/crm/v3/objects/contacts';
+const PROPERTIES = '/crm/v3/properties/contacts';
+/**
+ * The longest request target (path and query) the fake takes; past it, 414
+ * as HubSpot answers. HubSpot does not document its limit; this one sits just
+ * above the connector's 15,000-character `properties` chunks. The server
+ * takes heads up to HEAD_LIMIT, so a longer URL gets the 414, not a dropped socket.
+ */
+export const URL_LIMIT = 15_500;
+const HEAD_LIMIT = 256 * 1024;
 const AUTH_MESSAGE =
   'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview';
 
 export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promise<FakeHubspot> {
   const token = options.token ?? 'pat-na1-fake-0000-0000-000000000000';
   const state = new HubspotState(options, new RequestLog(options.requestLogLimit));
-  const server = await startFakeServer((origin) => hubspotProvider(origin, token, state), options, state.requests);
+  const server = await startFakeServer((origin) => hubspotProvider(origin, token, state), { maxHeaderSize: HEAD_LIMIT, ...options }, state.requests);
   return { url: server.origin, token, state, faults: server.faults, close: () => server.close() };
 }
 
 function hubspotProvider(origin: string, token: string, state: HubspotState): FakeProvider {
+  const defined = (name: string) => state.properties.has(name);
   return {
     collectionKey: 'results',
     authenticate(req) {
@@ -47,6 +57,11 @@ function hubspotProvider(origin: string, token: string, state: HubspotState): Fa
       return match?.[1] === token ? null : error(401, AUTH_MESSAGE, 'INVALID_AUTHENTICATION');
     },
     route(req) {
+      const target = req.path.length + (req.query.size > 0 ? 1 + req.query.toString().length : 0);
+      if (target > URL_LIMIT) return error(414, `Request-URI Too Long (${target} characters; at most ${URL_LIMIT})`, 'URI_TOO_LONG');
+      if (req.path === PROPERTIES || req.path === `${PROPERTIES}/`) {
+        return req.method === 'GET' ? { status: 200, json: { results: state.properties.list() } } : notAllowed(req);
+      }
       if (req.path === CONTACTS || req.path === `${CONTACTS}/`) {
         return req.method === 'GET' ? list(req) : notAllowed(req);
       }
@@ -73,7 +88,7 @@ function hubspotProvider(origin: string, token: string, state: HubspotState): Fa
 
     const properties = propertiesParam(req.query);
     const page = listContacts(state, { limit, archived: archivedText === 'true', ...(after === undefined ? {} : { after }) });
-    const body: Record<string, unknown> = { results: page.results.map((c) => toWire(c, properties)) };
+    const body: Record<string, unknown> = { results: page.results.map((c) => toWire(c, properties, defined)) };
     if (page.nextAfter !== undefined) {
       const next = new URLSearchParams(req.query);
       next.set('after', page.nextAfter);
@@ -87,7 +102,7 @@ function hubspotProvider(origin: string, token: string, state: HubspotState): Fa
     try {
       const query = parseSearchRequest(req.body);
       const page = searchContacts(state, query);
-      const body: Record<string, unknown> = { total: page.total, results: page.results.map((c) => toWire(c, query.properties)) };
+      const body: Record<string, unknown> = { total: page.total, results: page.results.map((c) => toWire(c, query.properties, defined)) };
       if (page.nextAfter !== undefined) {
         const after = String(page.nextAfter);
         body.paging = { next: { after, link: `?after=${after}` } };
@@ -105,7 +120,7 @@ function hubspotProvider(origin: string, token: string, state: HubspotState): Fa
     if (!contact || contact.archived !== wantArchived) {
       return error(404, 'Object not found.  objectId are usually numeric.', 'OBJECT_NOT_FOUND', { context: { id: [id] } });
     }
-    return { status: 200, json: toWire(contact, propertiesParam(req.query)) };
+    return { status: 200, json: toWire(contact, propertiesParam(req.query), defined) };
   }
 }
 
