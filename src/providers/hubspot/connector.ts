@@ -270,9 +270,9 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
    * asked for in chunks at the same cursor, merged by contact id. Chunks cost
    * one request each per 100 contacts; a batch read by POST would cost two
    * (the list for the ids, then the read) whatever the list's length. A
-   * portal's few hundred properties (~400 built-in, ~30 characters each) fit
-   * in one or two chunks, so chunks never cost more, and the list alone
-   * (one request) serves a portal whose names fit in one URL.
+   * portal's few hundred properties, a few dozen characters a name, fit in
+   * one or two chunks, so chunks cost no more, and a list that fits in one
+   * URL costs one request a page.
    */
   private async list(signal: AbortSignal, after: string | null, archived: boolean): Promise<ListPage> {
     const pages = await Promise.all(
