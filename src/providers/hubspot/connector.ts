@@ -1,9 +1,11 @@
 import type { RecordWrite } from '../../domain/records.js';
 import { parseRetryAfter } from '../../sources/backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
-import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
+import { createSourceClient, type RateLimitDecision, type SourceAuth, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { keyedEntries } from '../../sources/keyed-entries.js';
+import type { ProviderState } from '../../store/provider-state.js';
 import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
+import { rememberPortal } from './portal.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 /** HubSpot's list endpoint takes at most 100 a page. */
@@ -51,6 +53,10 @@ export interface HubspotSourceOptions {
   baseUrl: string;
   properties?: string[];
   client?: Partial<SourceClientOptions>;
+  /** An OAuth app's tokens, instead of `accessToken`. */
+  auth?: SourceAuth;
+  /** Where the token's portal is kept when HUBSPOT_PORTAL_ID is not set (read once per credentials). */
+  portal?: { state: ProviderState; credentials: string };
 }
 
 /**
@@ -122,15 +128,16 @@ export class HubspotSource implements SourceConnector {
   }
 
   missingConfiguration(): string | null {
-    return this.options.accessToken ? null : 'HUBSPOT_ACCESS_TOKEN';
+    return this.options.accessToken || this.options.auth ? null : 'HUBSPOT_ACCESS_TOKEN';
   }
 
   private http(): SourceClient {
     this.client ??= createSourceClient({
       name: this.name,
       baseUrl: this.options.baseUrl,
-      headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` },
-      secrets: this.options.accessToken ? [this.options.accessToken] : [],
+      ...(this.options.auth
+        ? { auth: this.options.auth }
+        : { headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` }, secrets: this.options.accessToken ? [this.options.accessToken] : [] }),
       // HubSpot private apps: 100 requests per 10 seconds (burst) by default.
       rateLimit: { requests: 100, perMs: 10_000 },
       concurrency: 4,
@@ -152,6 +159,7 @@ export class HubspotSource implements SourceConnector {
       cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
     }
     let searchEstimate: number | null = null;
+    if (this.options.portal) await rememberPortal(this.http(), this.options.portal, ctx.signal, ctx.log);
     for (;;) {
       ctx.signal.throwIfAborted();
       if (cp.phase === 'list') {

@@ -2,24 +2,41 @@ import type { Provider } from '../provider.js';
 import { limitsOf } from '../upstream-limits.js';
 import { hubspotSection, hubspotSettings, readHubspotSettings } from './config.js';
 import { HubspotSource } from './connector.js';
+import { OAuthTokens } from './oauth.js';
+import { credentialsFingerprint, HUBSPOT_PROVIDER } from './portal.js';
 import { startFakeHubspot } from './fake/server.js';
-import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler } from './webhook.js';
+import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler, hubspotHandlerFor } from './webhook.js';
 import { hubspotWebhookRoutes } from './webhook-route.js';
 
 /** HubSpot CRM: contacts synced as customers of the `crm` source, and contact webhooks. */
 export const hubspot: Provider = {
-  name: 'hubspot',
+  name: HUBSPOT_PROVIDER,
   title: `${HUBSPOT_SOURCE} (HubSpot contacts)`,
   sourceNames: [HUBSPOT_SOURCE],
   settings: { section: hubspotSection, read: (env) => readHubspotSettings(env) },
-  connectors: (config) => {
-    const { api } = hubspotSettings(config);
-    return [new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: api.accessToken, baseUrl: api.baseUrl, client: limitsOf(api) })];
+  connectors: (config, deps) => {
+    const { api, portalId } = hubspotSettings(config);
+    const state = deps?.state(HUBSPOT_PROVIDER);
+    const auth = api.oauth ? new OAuthTokens({ app: api.oauth, baseUrl: api.baseUrl, ...(state ? { state } : {}) }) : undefined;
+    const credentials = api.oauth?.refreshToken ?? api.accessToken;
+    // With HUBSPOT_PORTAL_ID set there is nothing to read; else the token's portal is read once and kept.
+    const portal = state && portalId === null && credentials ? { state, credentials: credentialsFingerprint(credentials) } : undefined;
+    return [
+      new HubspotSource({
+        name: HUBSPOT_SOURCE,
+        accessToken: api.accessToken,
+        baseUrl: api.baseUrl,
+        client: limitsOf(api),
+        ...(auth ? { auth } : {}),
+        ...(portal ? { portal } : {}),
+      }),
+    ];
   },
   webhook: {
     inboxRoute: HUBSPOT_INBOX_ROUTE,
     keyPrefix: HUBSPOT_KEY_PREFIX,
     handler: hubspotDeliveryHandler,
+    handlerFor: (config) => hubspotHandlerFor(hubspotSettings(config).portalId),
     routes: hubspotWebhookRoutes,
   },
   fake: {
