@@ -119,6 +119,8 @@ export class OAuthTokens implements SourceAuth {
       signal?.throwIfAborted();
       let status: number;
       let text: string;
+      // The token's life counts from the request, not the answer: it may have been made long before it arrived.
+      const sentAt = this.now();
       try {
         const deadline = AbortSignal.timeout(TIMEOUT_MS);
         const res = await undiciRequest(`${this.options.baseUrl.replace(/\/+$/, '')}${TOKEN_PATH}`, {
@@ -148,7 +150,7 @@ export class OAuthTokens implements SourceAuth {
         continue;
       }
       const lifeMs = expiresIn * 1000;
-      const token = { value, refreshAt: this.now() + lifeMs - Math.min(MAX_MARGIN_MS, lifeMs * MARGIN_SHARE) };
+      const token = { value, refreshAt: sentAt + lifeMs - Math.min(MAX_MARGIN_MS, lifeMs * MARGIN_SHARE) };
       const rotated = body?.refresh_token;
       if (typeof rotated === 'string' && rotated !== '' && rotated !== refreshToken) await this.keep(rotated);
       this.access = token;

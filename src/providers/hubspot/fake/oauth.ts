@@ -23,6 +23,8 @@ export class FakeOAuthApp {
   private readonly refreshTokens = new Set<string>();
   /** Refreshes answered with a token. */
   refreshes = 0;
+  /** Every access and refresh token handed out, for tests that look for them where they must not be. */
+  readonly issued: string[] = [];
 
   constructor(
     readonly options: FakeOAuthOptions,
@@ -39,6 +41,11 @@ export class FakeOAuthApp {
   /** The app is uninstalled: every refresh token is refused from now on. */
   revoke(): void {
     this.refreshTokens.clear();
+  }
+
+  /** Every access token handed out stops working now, as if HubSpot had ended them early. */
+  expireAccessTokens(): void {
+    for (const token of this.access.keys()) this.access.set(token, 0);
   }
 
   /** null when `token` is a live access token; else why not. */
@@ -69,6 +76,7 @@ export class FakeOAuthApp {
     const accessToken = `fake-access-${randomBytes(16).toString('hex')}`;
     this.access.set(accessToken, this.now() + expiresIn * 1000);
     this.refreshes += 1;
+    this.issued.push(accessToken, refreshToken);
     return { status: 200, json: { token_type: 'bearer', refresh_token: refreshToken, access_token: accessToken, expires_in: expiresIn } };
   }
 }
