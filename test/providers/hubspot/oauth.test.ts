@@ -4,6 +4,11 @@
  * refresh on a 401, a rotated refresh token kept across a restart, a revoked
  * one failing the task by name, and no token in the logs or in /tasks.
  */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../../src/app.js';
@@ -55,6 +60,38 @@ describe('OAuth app configuration', () => {
       for (const value of [CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN]) expect(err.message).not.toContain(value);
     }
   });
+});
+
+describe('a half-set OAuth app at start', () => {
+  it('stops the server with one line naming the missing variable, exit code 2, quoting no secret', async () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-oauth-'));
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: process.env.HOME ?? '',
+          LOG_LEVEL: 'silent',
+          PORT: '0',
+          DATABASE_URL: `sqlite:${path.join(dir, 'x.db')}`,
+          HUBSPOT_CLIENT_ID: CLIENT_ID,
+          HUBSPOT_CLIENT_SECRET: CLIENT_SECRET,
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+      expect(lines, stderr).toHaveLength(1);
+      expect(lines[0]).toContain('HUBSPOT_REFRESH_TOKEN');
+      expect(stderr).not.toContain(CLIENT_SECRET);
+      expect(code).toBe(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
 
 interface Booted {
