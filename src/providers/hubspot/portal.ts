@@ -4,7 +4,7 @@
  * from HubSpot's account details and kept in the provider's state.
  */
 import { createHash } from 'node:crypto';
-import type { SourceClient, SourceLogger } from '../../sources/http-client.js';
+import type { SourceClient, SourceLogger, SourceResponse } from '../../sources/http-client.js';
 import { UpstreamHttpError } from '../../sources/upstream-errors.js';
 import { readProviderState, type ProviderState } from '../../store/provider-state.js';
 import type { WriteTx } from '../../store/write-transaction.js';
@@ -44,9 +44,9 @@ export async function rememberPortal(
 ): Promise<void> {
   const kept = decode(await portal.state.get(PORTAL_KEY));
   if (kept?.credentials === portal.credentials) return;
-  let res;
+  let res: SourceResponse<{ portalId?: unknown } | null>;
   try {
-    res = await client.request<{ portalId?: unknown }>({ path: ACCOUNT_DETAILS, signal });
+    res = await client.request<{ portalId?: unknown } | null>({ path: ACCOUNT_DETAILS, signal });
   } catch (err) {
     // A token without the scope for account details still syncs; only the portal check waits.
     if (err instanceof UpstreamHttpError && err.status === 403) {
