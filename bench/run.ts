@@ -20,6 +20,8 @@
  *   BENCH_LOAD_BATCH   20000 (store) / 100000 (sql)   records per statement or transaction
  *   BENCH_LIMIT        100                  page size of the GET /data probes
  *   BENCH_SERVER       build                build: compile src with tsc and run the JS; tsx: node --import tsx src/server.ts
+ *   BENCH_DIST         (unset)              a service already built (folder with server.js) to run in every part
+ *                                           instead of this tree's build: before/after comparisons
  *   WRITER_MAX_DELAY_MS, WRITER_MAX_BATCH_RECORDS are passed through to the service.
  */
 import { spawnSync } from 'node:child_process';
@@ -55,6 +57,7 @@ const settings = {
   loadBatch: 0,
   limit: intEnv('BENCH_LIMIT', 100, 1, 1000),
   server: (process.env.BENCH_SERVER?.trim() || 'build') as 'build' | 'tsx',
+  dist: process.env.BENCH_DIST?.trim() ? path.resolve(process.env.BENCH_DIST.trim()) : null,
 };
 for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
 for (const e of settings.engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
@@ -83,10 +86,16 @@ const markLoad = (phase: string) => {
 // ---------------------------------------------------------------- the service
 
 function serviceArgs(): string[] {
+  if (settings.dist) return [path.join(settings.dist, 'server.js')];
   return settings.server === 'build' ? [path.join(resultsDir, 'dist', 'server.js')] : ['--import', 'tsx', 'src/server.ts'];
 }
 
 function buildService(): void {
+  if (settings.dist) {
+    if (!fs.existsSync(path.join(settings.dist, 'server.js'))) throw new Error(`BENCH_DIST: no server.js in ${settings.dist}`);
+    say(`running the service built in ${settings.dist}`);
+    return;
+  }
   if (settings.server !== 'build') return;
   say('building the service (tsc -p tsconfig.build.json into bench/results/dist)');
   const out = path.join(resultsDir, 'dist');
@@ -550,7 +559,8 @@ async function main(): Promise<void> {
     const syncSettings = syncSettingsFromEnv({ runDir, scratchDir, say, markLoad });
     syncSettings.engines = engines;
     // The service this run built (or BENCH_SYNC_DIST); BENCH_SERVER=tsx runs the sources.
-    if (settings.server === 'build') syncSettings.dist ??= path.join(resultsDir, 'dist');
+    if (settings.dist) syncSettings.dist ??= settings.dist;
+    else if (settings.server === 'build') syncSettings.dist ??= path.join(resultsDir, 'dist');
     syncText = syncMarkdown(await syncPart(syncSettings));
   }
   let chaosText = '';

@@ -98,7 +98,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return err;
   });
   rawJsonBody(app);
-  problemHandling(app, metrics);
+  // `services` is built below; a route's error can only come once the app is ready.
+  problemHandling(app, metrics, (err) => services.outage.failed('request', err));
 
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   if (config.apiKeys.length === 0) logger.warn('API_KEY is not set: every route is open to anyone who can reach this port');
   if (config.webhookSecrets.length === 0) logger.warn('WEBHOOK_SECRET is not set: unsigned webhooks are accepted');
 
-  const store = await openStore(config.database, { log: logger });
+  const store = await openStore(config.database, { log: logger, lockWaitMs: config.storeLockWaitMs });
   const app = await buildApp({ config, store, logger });
 
   let closing = false;

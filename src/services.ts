@@ -38,7 +38,7 @@ export class Services {
   readonly tasks: TaskStore;
   readonly runner: TaskRunner;
   readonly connectors: ReadonlyMap<string, SourceConnector>;
-  /** One outage tracker for every store write behind the routes: one outage, a few log lines. */
+  /** One outage tracker for the store's uses behind the routes and the task runner: one outage, a few log lines. */
   readonly outage: StoreOutage;
   /** What /readyz answers: the last webhook writes and a bounded store probe. */
   readonly readiness: StoreReadiness;
@@ -85,6 +85,7 @@ export class Services {
       { owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, ...config.tasks },
       logger.child({ component: 'tasks' }),
       metrics,
+      this.outage,
     );
     this.scheduler = new SyncScheduler(config.syncIntervals, this.tasks, this.runner, logger.child({ component: 'scheduler' }));
   }

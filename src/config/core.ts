@@ -148,6 +148,11 @@ export const serviceSection = section('The service', {
     default: DEFAULT_DATABASE_URL,
     description: 'the store: a SQLite file (its folder is made if missing) or a PostgreSQL database; relative paths are from the working directory',
   }),
+  storeLockWaitMs: variable('STORE_LOCK_WAIT', duration({ max: 600_000 }), {
+    default: '5s',
+    description:
+      "how long a write waits for the store's write lock held by another connection (another process on the SQLite file, a long transaction on PostgreSQL) before it gives up: a webhook then gets `503` with `Retry-After`. SQLite waits on timers, so health checks and reads go on meanwhile; PostgreSQL uses it as the write transaction's `lock_timeout`",
+  }),
   logLevel: variable('LOG_LEVEL', oneOf(LOG_LEVELS), { default: 'info', description: 'the pino log level; logs are JSON lines on stdout' }),
   apiKeys: variable(
     'API_KEY',

@@ -28,6 +28,8 @@ export interface ServiceConfig {
   readonly host: string;
   readonly port: number;
   readonly database: DatabaseConfig;
+  /** STORE_LOCK_WAIT: how long a write waits for another connection's write lock (ms). */
+  readonly storeLockWaitMs: number;
   /** Bearer keys accepted on protected routes; empty means the API is open. */
   readonly apiKeys: readonly string[];
   /** AUTH_FAILURE_LIMIT: failed key checks per client address per window; null is no limit. */
@@ -92,6 +94,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     host: service.host,
     port: service.port,
     database: service.database,
+    storeLockWaitMs: service.storeLockWaitMs,
     apiKeys: service.apiKeys,
     authFailureLimit: authFailures && Object.freeze({ max: authFailures.requests, windowMs: authFailures.perMs }),
     maxConnections: service.maxConnections,

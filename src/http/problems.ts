@@ -95,7 +95,13 @@ export function frameworkErrorHandler(metrics: Metrics) {
  * that answers 405 (with Allow) for a known path and the wrong method. Call
  * before the routes are registered: it learns their paths as they come.
  */
-export function problemHandling(app: FastifyInstance, metrics: Metrics): void {
+/**
+ * `classifyStoreFailure` turns a transient store error that reached a route
+ * other than the webhook routes and replays (which classify their own) into
+ * a StoreUnavailable, counted in the outage it belongs to; any other error
+ * comes back as it was.
+ */
+export function problemHandling(app: FastifyInstance, metrics: Metrics, classifyStoreFailure: (err: unknown) => unknown = (err) => err): void {
   // Every route's methods and path pattern: hasRoute() compares patterns, not
   // URLs, so `DELETE /customers/x` would be a 404 instead of a 405.
   const routes: Array<{ methods: string[]; pattern: RegExp }> = [];
@@ -116,7 +122,8 @@ export function problemHandling(app: FastifyInstance, metrics: Metrics): void {
     return sendProblem(reply, problem('not_found', `no route ${req.method} ${path}`, { instance: req.url }));
   };
 
-  app.setErrorHandler((err: FastifyError | ApiError | StoreUnavailable, req, reply) => {
+  app.setErrorHandler((raised: FastifyError | ApiError | StoreUnavailable, req, reply) => {
+    const err = raised instanceof ApiError || raised instanceof StoreUnavailable ? raised : storeFailure(raised);
     const body = problemFor(err, req);
     if (err instanceof StoreUnavailable) {
       // Logged once per outage by StoreOutage, not once per request.
@@ -135,5 +142,9 @@ export function problemHandling(app: FastifyInstance, metrics: Metrics): void {
     }
     return sendProblem(reply, body);
   });
+  function storeFailure(err: FastifyError): FastifyError | StoreUnavailable {
+    const classified = classifyStoreFailure(err);
+    return classified instanceof StoreUnavailable ? classified : err;
+  }
   app.setNotFoundHandler((req, reply) => noRoute(req, reply));
 }

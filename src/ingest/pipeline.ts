@@ -270,12 +270,12 @@ export class DeliveryPipeline {
       if (duplicates > 0) this.metrics.webhookDuplicates.inc(duplicates);
       this.metrics.writerBatchDeliveries.observe(live.length);
       this.metrics.writerBatchRecords.observe(live.reduce((n, u) => n + u.pending.job.weight, 0));
-      this.outage.succeeded();
+      this.outage.succeeded('webhook');
       this.options.writes?.writeSucceeded();
       for (const o of outcomes) this.settle(o.unit.pending, o.event, o.outcome);
     } catch (err) {
       this.options.writes?.writeFailed(err);
-      const failure = this.outage.failed('webhook_batch', err);
+      const failure = this.outage.failed('webhook', err, 'webhook_batch');
       if (failure instanceof StoreUnavailable) {
         // A passing failure (busy, full, connection lost) would fail each part alone too:
         // every sender is told to retry, and nothing becomes a dead letter.
@@ -420,10 +420,10 @@ export class DeliveryPipeline {
         return { inbox_id: id, status: 'failed', duplicate_of: null, records: [], error: DEAD_LETTER_DETAIL, answer };
       });
       if (outcome.status === 'duplicate') this.metrics.webhookDuplicates.inc();
-      this.outage.succeeded();
+      this.outage.succeeded('webhook');
       this.settle(unit.pending, e, outcome);
     } catch (deadErr) {
-      const failure = this.outage.failed('webhook_dead_letter', deadErr);
+      const failure = this.outage.failed('webhook', deadErr, 'webhook_dead_letter');
       if (!(failure instanceof StoreUnavailable)) this.log.error({ err: deadErr }, 'webhook delivery could not be stored');
       this.fail(unit.pending, failure instanceof StoreUnavailable ? failure : err);
     }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { Store } from '../store/open-store.js';
 import { StoreOutage } from '../store/outage.js';
-import { StoreUnavailable } from '../store/store-errors.js';
+import { isTransientStoreError } from '../store/store-errors.js';
 import { getInboxRow, setInboxOutcome, type InboxRow, type InboxStatus } from '../store/webhook-inbox.js';
 import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
 import { applyPrepared, DeliveryRejected, describeError, prepareStored, type DeliveryMeta, type EventOutcome } from './delivery.js';
@@ -36,7 +36,18 @@ export class InboxReplayer {
     private readonly outage: StoreOutage = new StoreOutage(log, metrics),
   ) {}
 
+  /** A transient store failure anywhere in the replay rejects with StoreUnavailable (503) and leaves the row as it was. */
   async replay(id: number): Promise<ReplayResult> {
+    try {
+      const result = await this.replayRow(id);
+      this.outage.succeeded('replay');
+      return result;
+    } catch (err) {
+      throw this.outage.failed('replay', err, 'webhook_replay');
+    }
+  }
+
+  private async replayRow(id: number): Promise<ReplayResult> {
     const row = await getInboxRow(this.store.db, this.store.dialect.decodeJson, id);
     if (!row) return { kind: 'unknown' };
     if (row.status === 'processed' || row.status === 'duplicate') return { kind: 'conflict', status: row.status, duplicateOf: row.duplicateOf };
@@ -51,8 +62,7 @@ export class InboxReplayer {
       });
     } catch (err) {
       // A passing failure leaves the row as it was: the operator replays again later.
-      const failure = this.outage.failed('webhook_replay', err);
-      if (failure instanceof StoreUnavailable) throw failure;
+      if (isTransientStoreError(err)) throw err;
       // The operator who replays sees the store's own error; a sender never does.
       this.metrics.storeErrors.inc({ operation: 'webhook_replay' });
       this.log.error({ err, inbox_id: id }, 'webhook replay failed; the delivery stays a dead letter');

@@ -1,16 +1,12 @@
 import type { Logger } from 'pino';
-import type { HashedContent, RecordType, RecordWrite } from '../domain/records.js';
+import type { TSchema } from 'typebox';
+import type { RecordType, RecordWrite } from '../domain/records.js';
 
 /** One page of upstream records, with the checkpoint to resume after it. */
-export interface SyncPage {
+export interface SyncPage<C = unknown> {
   records: RecordWrite[];
-  /**
-   * When given: `records` are storable already (storableWrite), and these
-   * are their hashed contents, in the same order (prepared off the event loop).
-   */
-  hashed?: readonly HashedContent[];
   /** Saved with the page in one transaction; the next run starts from it. */
-  checkpoint: unknown;
+  checkpoint: C;
   /** Upstream's count of what this run will fetch, when it says (for progress). */
   totalEstimate?: number | null;
   /** Upstream requests this page took (for progress and tests). */
@@ -32,26 +28,36 @@ export interface GoneCheck {
   present: RecordWrite[];
 }
 
-export interface SyncContext {
+export interface SyncContext<C = unknown> {
   /** Aborted on cancel or shutdown: abort the in-flight request and stop. */
   signal: AbortSignal;
-  /** The last committed checkpoint, or null for a full sync. */
-  checkpoint: unknown;
+  /**
+   * The last committed checkpoint, already checked against the connector's
+   * `checkpointSchema` by the runner; null for a first load.
+   */
+  checkpoint: C | null;
   full: boolean;
   log: Logger;
 }
 
 /**
  * A source the sync engine can run. `pages` yields pages in order; the runner
- * commits each (records + checkpoint + progress) while the next is fetched.
+ * commits each (records + checkpoint + progress) while the connector's next
+ * requests (`RequestsAhead`) are out.
  */
-export interface SourceConnector {
+export interface SourceConnector<C = unknown> {
   readonly name: string;
   readonly recordType: RecordType;
+  /**
+   * The shape of this connector's checkpoint (a TypeBox schema of `C`). A
+   * stored checkpoint that does not match (saved by another release, or
+   * damaged) starts a first load instead of reaching `pages`.
+   */
+  readonly checkpointSchema: TSchema;
   /** The environment variable(s) to set before this source can sync, or null when ready. */
   missingConfiguration(): string | null;
-  pages(ctx: SyncContext): AsyncIterable<SyncPage>;
+  pages(ctx: SyncContext<C>): AsyncIterable<SyncPage<C>>;
   /** Asks upstream about each id (stored, but not seen by a complete walk). */
-  confirmGone?(ids: readonly string[], ctx: SyncContext): Promise<GoneCheck>;
+  confirmGone?(ids: readonly string[], ctx: SyncContext<C>): Promise<GoneCheck>;
   close?(): Promise<void>;
 }

@@ -28,12 +28,6 @@ export interface SourceRequest {
   headers?: Record<string, string>;
   /** Aborts the in-flight request, a backoff sleep and a wait in the rate-limit queue. */
   signal?: AbortSignal;
-  /**
-   * Reads a 2xx body instead of JSON.parse (on another thread, say). A
-   * SyntaxError counts as invalid JSON (retried, then the request fails);
-   * any other rejection fails the request as it is.
-   */
-  decode?: (text: string) => Promise<unknown>;
 }
 
 export interface SourceResponse<T> {
@@ -210,7 +204,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     }
     const ctx = (attempts: number, cause?: unknown) => ({ source: name, method, path, attempts, cause });
 
-    /** One request and its classification. Throws only when aborted or closed, or when `decode` fails other than by a SyntaxError. */
+    /** One request and its classification. Throws only when aborted or closed. */
     async function attempt(n: number, authHeaders: Record<string, string>): Promise<Outcome<T>> {
       if (closing) throw new Error(`source client "${name}" is closed`);
       const started = performance.now();
@@ -251,7 +245,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       log.debug({ source: name, method, path, status, ms: Math.round(ms), attempt: n }, 'upstream response');
 
       if (status >= 200 && status < 300) {
-        const parsed = req.decode ? await decodeWith(req.decode, text) : parseJson(text);
+        const parsed = parseJson(text);
         // T is the caller's claim about the shape; connectors check what they use.
         if (parsed.ok) return { kind: 'ok', response: { status, headers: resHeaders, body: parsed.value as T } };
         const error = new UpstreamInvalidJsonError({ ...ctx(n, parsed.error), status, body: scrub(text) });
@@ -370,15 +364,6 @@ function withQuery(url: string, query: Record<string, QueryValue> | undefined): 
 
 function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]));
-}
-
-async function decodeWith(decode: (text: string) => Promise<unknown>, text: string): Promise<{ ok: true; value: unknown } | { ok: false; error: unknown }> {
-  try {
-    return { ok: true, value: await decode(text) };
-  } catch (error) {
-    if (error instanceof SyntaxError) return { ok: false, error };
-    throw error;
-  }
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false; error: unknown } {

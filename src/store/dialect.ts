@@ -17,9 +17,11 @@ export interface Dialect {
    * ids and change times are taken under it, so they grow in commit order
    * and a change-feed reader never skips a row that commits late. On
    * PostgreSQL the lock goes in the same message as BEGIN: one network round
-   * trip fewer for every write.
+   * trip fewer for every write. `lockWaitMs` (STORE_LOCK_WAIT) bounds the
+   * wait for the lock where the engine can (PostgreSQL's lock_timeout);
+   * SQLite's driver waits on timers instead.
    */
-  readonly beginTransaction: string;
+  beginTransaction(lockWaitMs: number): string;
   /** Reads a JSON column: SQLite gives text, pg gives the parsed value. */
   decodeJson(value: unknown): unknown;
   /** `FOR UPDATE SKIP LOCKED` is available for claiming queue rows. */
@@ -43,7 +45,7 @@ export const sqliteDialect: Dialect = {
   // up front (as PostgreSQL's advisory lock does) makes another process's writer wait
   // (busy_timeout) instead of failing with SQLITE_BUSY_SNAPSHOT when it commits between the
   // read and the first write. Within one process the one connection serializes them anyway.
-  beginTransaction: 'begin immediate',
+  beginTransaction: () => 'begin immediate',
   decodeJson,
   supportsSkipLocked: false,
   recordStatements: sqliteRecordStatements,
@@ -62,7 +64,10 @@ export const postgresDialect: Dialect = {
   // Read committed whatever the server's default: under repeatable read the snapshot would be
   // taken by the lock's statement before the lock is granted, and the change clock read next
   // could miss a commit made meanwhile (and concurrent updates of one row would fail).
-  beginTransaction: `begin isolation level read committed; select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`,
+  // lock_timeout for this transaction only: past it the lock (or a row lock after it) fails with
+  // 55P03, a transient error (503). 0 would mean no bound, hence at least 1 ms.
+  beginTransaction: (lockWaitMs) =>
+    `begin isolation level read committed; set local lock_timeout = ${Math.max(1, Math.round(lockWaitMs))}; select pg_advisory_xact_lock(${WRITE_LOCK_KEY})`,
   decodeJson,
   supportsSkipLocked: true,
   recordStatements: postgresRecordStatements,

@@ -29,7 +29,7 @@ const pgTypes = {
 /** Prepared statements kept per SQL text (CachedStatementDatabase). */
 const SQLITE_STATEMENT_CACHE = 200;
 
-/** busy_timeout, and how long a start waits for another process switching the same file to WAL. */
+/** busy_timeout while starting (WAL switch, migrations), and how long a start waits for another process switching the same file to WAL. */
 const SQLITE_BUSY_WAIT_MS = 5_000;
 /** The main connection's own checkpoint threshold, a backstop for the checkpointing thread: 40 MB of 4 KB pages. */
 const SQLITE_BACKSTOP_CHECKPOINT_PAGES = 10_000;
@@ -54,7 +54,17 @@ async function switchToWal(sqlite: SqliteDatabase.Database): Promise<void> {
   }
 }
 
-async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite: SqliteDatabase.Database }> {
+/** busy_timeout once started: a lock is waited for on timers (kysely-dialects.ts), so this only bounds one try. */
+const SQLITE_BUSY_TRY_MS = 10;
+
+/** STORE_LOCK_WAIT's default, for callers that give none. */
+const DEFAULT_LOCK_WAIT_MS = 5_000;
+
+function rollbackReporter(options: StoreOptions): (err: unknown) => void {
+  return (err) => options.log?.warn({ err }, "a rollback failed after a failed transaction; the transaction's own error is the one reported");
+}
+
+async function openSqlite(file: string, options: StoreOptions): Promise<{ db: Kysely<Database>; sqlite: SqliteDatabase.Database }> {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   let sqlite: SqliteDatabase.Database;
   try {
@@ -79,7 +89,16 @@ async function openSqlite(file: string): Promise<{ db: Kysely<Database>; sqlite:
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   const database = new CachedStatementDatabase(sqlite, SQLITE_STATEMENT_CACHE);
-  return { db: new Kysely<Database>({ dialect: new LockingSqliteDialect({ database }, sqliteDialect.beginTransaction) }), sqlite };
+  const dialect = new LockingSqliteDialect(
+    { database },
+    {
+      begin: sqliteDialect.beginTransaction(0),
+      inTransaction: () => sqlite.inTransaction,
+      lockWaitMs: options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS,
+      onRollbackError: rollbackReporter(options),
+    },
+  );
+  return { db: new Kysely<Database>({ dialect }), sqlite };
 }
 
 export interface StoreOptions {
@@ -87,7 +106,9 @@ export interface StoreOptions {
   connectTimeoutMs?: number;
   /** PostgreSQL: how long a session may sit idle inside a transaction before the server ends it. */
   idleInTransactionTimeoutMs?: number;
-  /** Where the store reports trouble that does not stop it (the checkpointing thread failing). */
+  /** STORE_LOCK_WAIT: how long a write waits for another connection's lock before failing as transient (ms). */
+  lockWaitMs?: number;
+  /** Where the store reports trouble that does not stop it (the checkpointing thread failing, a failed rollback). */
   log?: { warn(obj: object, msg: string): void };
   /**
    * SQLite: false leaves the WAL to SQLite's own checkpoint at commit time
@@ -144,7 +165,11 @@ function openPostgres(url: string, options: StoreOptions): Kysely<Database> {
   // a session idle in a transaction or restarts. Its next query fails instead.
   pool.on('error', () => {});
   pool.on('connect', (client) => client.on('error', () => {}));
-  return new Kysely<Database>({ dialect: new LockingPostgresDialect({ pool }, postgresDialect.beginTransaction) });
+  const dialect = new LockingPostgresDialect(
+    { pool },
+    { begin: postgresDialect.beginTransaction(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS), onRollbackError: rollbackReporter(options) },
+  );
+  return new Kysely<Database>({ dialect });
 }
 
 /** Opens the store named by the configuration and brings its schema up to date. */
@@ -152,7 +177,7 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
   const dialect = config.kind === 'sqlite' ? sqliteDialect : postgresDialect;
   let db: Kysely<Database>;
   let sqlite: SqliteDatabase.Database | undefined;
-  if (config.kind === 'sqlite') ({ db, sqlite } = await openSqlite(config.path));
+  if (config.kind === 'sqlite') ({ db, sqlite } = await openSqlite(config.path, options));
   else db = openPostgres(config.url, options);
   try {
     // Kysely migrates SQLite without a lock or a transaction (PostgreSQL gets
@@ -166,6 +191,8 @@ export async function openStore(config: DatabaseConfig, options: StoreOptions = 
     await db.destroy();
     throw config.kind === 'postgres' ? (postgresConfigError(err) ?? err) : err;
   }
+  // Started: from now on a lock is waited for on timers, not inside SQLite with the event loop stopped.
+  sqlite?.pragma(`busy_timeout = ${SQLITE_BUSY_TRY_MS}`);
   let checkpointer: WalCheckpointer | null = null;
   if (sqlite && config.kind === 'sqlite' && config.path !== ':memory:' && options.checkpointThread !== false) {
     checkpointer = new WalCheckpointer(config.path, (err) =>

@@ -9,9 +9,11 @@
 const SQLITE_TRANSIENT = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_PROTOCOL'];
 
 // PostgreSQL SQLSTATE classes and codes: connection exception, insufficient resources,
-// operator intervention (admin shutdown, crash, cannot connect now), serialization failure, deadlock.
+// operator intervention (57P0x: admin shutdown, crash, cannot connect now, …), serialization
+// failure, deadlock, and lock_not_available (a lock wait past lock_timeout, STORE_LOCK_WAIT).
 const PG_TRANSIENT_CLASSES = ['08', '53'];
-const PG_TRANSIENT_CODES = new Set(['57P01', '57P02', '57P03', '40001', '40P01']);
+const PG_TRANSIENT_PREFIXES = ['57P0'];
+const PG_TRANSIENT_CODES = new Set(['40001', '40P01', '55P03']);
 
 // Socket-level failures on the way to the database server.
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
@@ -30,7 +32,11 @@ export function isTransientStoreError(err: unknown): boolean {
     const code = codeOf(e);
     if (code !== undefined) {
       if (SQLITE_TRANSIENT.some((c) => code === c || code.startsWith(`${c}_`))) return true;
-      if (/^[0-9A-Z]{5}$/.test(code) && (PG_TRANSIENT_CLASSES.includes(code.slice(0, 2)) || PG_TRANSIENT_CODES.has(code))) return true;
+      if (
+        /^[0-9A-Z]{5}$/.test(code) &&
+        (PG_TRANSIENT_CLASSES.includes(code.slice(0, 2)) || PG_TRANSIENT_PREFIXES.some((p) => code.startsWith(p)) || PG_TRANSIENT_CODES.has(code))
+      )
+        return true;
       if (NETWORK_CODES.has(code)) return true;
     }
     if (e instanceof Error && PG_CONNECTION_MESSAGES.test(e.message)) return true;
@@ -46,5 +52,21 @@ export class StoreUnavailable extends Error {
   ) {
     super('the store is unavailable for a moment; nothing was stored, retry later');
     this.name = 'StoreUnavailable';
+  }
+}
+
+/**
+ * SQLite's write lock stayed taken by another connection for the whole
+ * STORE_LOCK_WAIT: transient (its code is SQLite's own for a busy timeout).
+ */
+export class StoreLockWaitExceeded extends Error {
+  readonly code = 'SQLITE_BUSY_TIMEOUT';
+
+  constructor(
+    readonly waitedMs: number,
+    override readonly cause: unknown,
+  ) {
+    super(`the database stayed locked by another connection for ${waitedMs} ms (STORE_LOCK_WAIT); nothing was written`);
+    this.name = 'StoreLockWaitExceeded';
   }
 }

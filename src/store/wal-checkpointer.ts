@@ -1,6 +1,19 @@
-import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../worker-thread.js';
+import { Worker } from 'node:worker_threads';
 import type { CheckpointWorkerData } from './checkpoint-worker.js';
+
+/**
+ * The thread running checkpoint-worker next to this module. Built, that is a
+ * .js file; under tsx or vitest this module is TypeScript, and so is the
+ * worker, which then loads through tsx (a development dependency, there in
+ * both cases).
+ */
+function startCheckpointThread(data: CheckpointWorkerData): Worker {
+  const typescript = import.meta.url.endsWith('.ts');
+  const url = new URL(`./checkpoint-worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
+  if (!typescript) return new Worker(url, { workerData: data });
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
 
 /**
  * Checkpoints the WAL on a thread of its own. SQLite's automatic checkpoint
@@ -19,7 +32,7 @@ export class WalCheckpointer {
    * and the WAL to megabytes. `onError`: the thread failed (the backstop takes over).
    */
   constructor(file: string, onError: (err: Error) => void, intervalMs = 250) {
-    this.worker = startModuleWorker('checkpoint-worker', import.meta.url, { workerData: { file, intervalMs } satisfies CheckpointWorkerData });
+    this.worker = startCheckpointThread({ file, intervalMs });
     // It must not keep the process alive, nor take it down: the backstop checkpoints without it.
     this.worker.unref();
     this.worker.on('error', onError);

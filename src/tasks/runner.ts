@@ -5,14 +5,15 @@ import { countRecordsWritten, type Metrics } from '../metrics.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
+import type { StoreOutage } from '../store/outage.js';
+import { StoreUnavailable } from '../store/store-errors.js';
 import { liveExternalIds } from '../store/record-queries.js';
 import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
 import { isTransientStoreError } from '../store/store-errors.js';
 import { inWriteTransaction } from '../store/write-transaction.js';
-import { readAhead } from './read-ahead.js';
+import { readableCheckpoint } from './checkpoint-check.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
 import type { TaskRow, TaskStore } from './task-store.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 
 export interface RunnerOptions {
   /** This process's name in lease_owner. */
@@ -37,9 +38,6 @@ const PAGE_RETRY_DELAYS_MS = [100, 500, 1_000, 2_000, 4_000];
 
 /** A fault outlasting the retries: the task waits this long in the queue, then resumes from its checkpoint. */
 const STORE_FAULT_REQUEUE_MS = 10_000;
-
-/** Pages fetched ahead of the one being committed: enough to keep upstream busy during a commit. */
-const READ_AHEAD_PAGES = 2;
 
 /** Stored records a complete walk did not see are checked one by one only up to this many. */
 const MAX_SWEEP = 10_000;
@@ -120,8 +118,8 @@ function parkedUntil(err: unknown): { retryAt: number; reason: string } | null {
  * Runs queued sync tasks of this process: claims them by lease, renews the
  * lease every heartbeat (which also carries cancel requests from any
  * process), streams pages from the connector, and commits each page's
- * records, checkpoint and progress in one transaction while the next page is
- * being fetched. Background loops never throw: they log with context.
+ * records, checkpoint and progress in one transaction while the connector's
+ * next requests are out. Background loops never throw: they log with context.
  */
 export class TaskRunner {
   private readonly running = new Map<string, Running>();
@@ -138,6 +136,8 @@ export class TaskRunner {
     private readonly options: RunnerOptions,
     private readonly log: Logger,
     private readonly metrics?: Metrics,
+    /** The store outage tracker shared with the routes: a poll or heartbeat failing with the store logs once per outage. */
+    private readonly outage?: StoreOutage,
   ) {}
 
   start(): void {
@@ -205,7 +205,9 @@ export class TaskRunner {
         if (!task) break;
         this.launch(task);
       }
+      this.outage?.succeeded('task_poll');
     } catch (err) {
+      if (this.outage?.failed('task_poll', err) instanceof StoreUnavailable) return;
       this.log.error({ err }, 'task queue poll failed; will try again');
     }
   }
@@ -246,10 +248,13 @@ export class TaskRunner {
       this.tasks
         .heartbeat(task.id, owner, leaseMs)
         .then((hb) => {
+          this.outage?.succeeded('task_heartbeat');
           if (!hb) controller.abort(new StopReason('lost'));
           else if (hb.cancelRequested) controller.abort(new StopReason('cancel'));
         })
-        .catch((err: unknown) => log.warn({ err }, 'heartbeat failed'));
+        .catch((err: unknown) => {
+          if (!(this.outage?.failed('task_heartbeat', err) instanceof StoreUnavailable)) log.warn({ err }, 'heartbeat failed');
+        });
     }, heartbeatMs);
 
     const progress: Progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
@@ -258,15 +263,14 @@ export class TaskRunner {
       // Cancelled while queued (or before a requeue): stop as a cancel, through the signal like any other.
       if (task.cancel_requested === 1) controller.abort(new StopReason('cancel'));
       controller.signal.throwIfAborted();
-      const checkpoint = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
-      const pages = readAhead(connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log }), READ_AHEAD_PAGES);
+      const stored = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
+      const checkpoint = readableCheckpoint(connector, stored, log);
+      // The connector keeps its next requests out while a page is committed (RequestsAhead).
+      const pages = connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log })[Symbol.asyncIterator]();
       for (;;) {
         const r = await pages.next();
         if (r.done) break;
         controller.signal.throwIfAborted();
-        // One turn of the event loop, so the requests for the next pages are on
-        // the wire before the commit (synchronous on SQLite) holds the thread.
-        await nextTurn();
         const swept = r.value.complete
           ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log })
           : [];
@@ -313,7 +317,7 @@ export class TaskRunner {
       log.error({ err, ...progress }, 'sync failed; committed pages stay');
     } finally {
       clearInterval(heartbeat);
-      // Stops any page still being read ahead for a run that has ended.
+      // Stops any request still out ahead for a run that has ended.
       if (!controller.signal.aborted) controller.abort();
     }
   }
@@ -364,11 +368,8 @@ export class TaskRunner {
       written: progress.written,
       totalEstimate: page.totalEstimate ?? progress.totalEstimate,
     };
-    // A connector may hand its records over storable and hashed already (SyncPage.hashed).
-    const own = page.hashed ? page.records : page.records.map(storableWrite);
-    const extraWrites = extra.map(storableWrite);
-    const writes = [...own, ...extraWrites];
-    const hashed = [...(page.hashed ?? (await hashWrites(own))), ...(await hashWrites(extraWrites))];
+    const writes = [...page.records, ...extra].map(storableWrite);
+    const hashed = await hashWrites(writes);
     const delays = this.options.pageRetryDelaysMs ?? PAGE_RETRY_DELAYS_MS;
     for (let tries = 1; ; tries++) {
       try {

@@ -15,7 +15,7 @@ export interface TestApp {
 /** Builds the real app on a scratch database, configured as from the environment. */
 export async function startApp(db: ScratchDatabase, env: Record<string, string> = {}, extra: Pick<AppDeps, 'connectors' | 'runTasks'> = {}): Promise<TestApp> {
   const config = { ...loadConfig({ LOG_LEVEL: 'silent', ...env }), database: db.config };
-  const store = await openStore(config.database);
+  const store = await openStore(config.database, { lockWaitMs: config.storeLockWaitMs });
   const app = await buildApp({ config, store, logger: pino({ level: 'silent' }), ...extra });
   await app.ready();
   return {

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { recordFromPayload } from '../../src/domain/records.js';
-import type { SourceConnector, SyncPage } from '../../src/sources/connector.js';
+import { Type, type Static } from 'typebox';
+import type { SourceConnector, SyncContext, SyncPage } from '../../src/sources/connector.js';
 import { sendJson, startUpstream, urlOf } from './upstream.js';
 
 export interface PagedUpstream {
@@ -38,14 +39,18 @@ export async function startPagedUpstream(total: number, latencyMs = 0): Promise<
   return state;
 }
 
+export const pagedCheckpointSchema = Type.Object({ after: Type.Integer({ minimum: 0 }) });
+export type PagedCheckpoint = Static<typeof pagedCheckpointSchema>;
+
 /** A connector over that API: checkpoint `{after}`, one page per request. */
-export function pagedConnector(name: string, upstream: PagedUpstream, pageSize = 100): SourceConnector {
+export function pagedConnector(name: string, upstream: PagedUpstream, pageSize = 100): SourceConnector<PagedCheckpoint> {
   return {
     name,
     recordType: 'customer',
+    checkpointSchema: pagedCheckpointSchema,
     missingConfiguration: () => null,
-    async *pages(ctx): AsyncIterable<SyncPage> {
-      let after = (ctx.checkpoint as { after?: number } | null)?.after ?? 0;
+    async *pages(ctx: SyncContext<PagedCheckpoint>): AsyncIterable<SyncPage<PagedCheckpoint>> {
+      let after = ctx.checkpoint?.after ?? 0;
       for (;;) {
         const res = await fetch(`${upstream.url}/items?after=${after}&limit=${pageSize}`, { signal: ctx.signal });
         const body = (await res.json()) as { items: Array<{ id: string; name: string; email: string }>; total: number; next: number | null };

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFromPayload, type RecordType, type RecordWrite, type WriteResult } from '../../src/domain/records.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
-import { runSync, scratchDir, writeSourcesFile } from '../declared/helpers.js';
+import { runSync, scratchDir, writeSourcesFile } from '../providers/declared/helpers.js';
 import { postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { type Engine, ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { sendJson, startUpstream, type Upstream } from '../helpers/upstream.js';

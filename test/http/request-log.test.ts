@@ -6,7 +6,7 @@ import { loggableUrl } from '../../src/providers/index.js';
 import { loadConfig } from '../../src/config.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { MAILCHIMP_SECRET, postMailchimp } from '../webhooks/helpers.js';
+import { MAILCHIMP_SECRET, postMailchimp } from '../helpers/webhooks.js';
 
 describe('the request log at LOG_LEVEL=debug', () => {
   const lines: string[] = [];

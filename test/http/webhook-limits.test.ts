@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { hsEvent, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from '../webhooks/helpers.js';
+import { hsEvent, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp } from '../helpers/webhooks.js';
 
 describe('configuration of the webhook limits', () => {
   it('reads the new variables, with their defaults', () => {

@@ -6,7 +6,7 @@ import { createMetrics } from '../../src/metrics.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { expectProblem, postWebhook, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp, record, T0 } from '../webhooks/helpers.js';
+import { breakRecordWrites, hsEvent, HUBSPOT_SECRET, inboxRows, MAILCHIMP_SECRET, postHubspot, postMailchimp, record, T0 } from '../helpers/webhooks.js';
 
 const DAY = 86_400_000;
 const AUTH = { authorization: 'Bearer inbox-key-0123456789' };

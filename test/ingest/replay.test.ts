@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postWebhook, SEED_CAMPAIGN, SEED_CUSTOMER, startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { form, hsEvent, MAILCHIMP_SECRET, postHubspot } from '../webhooks/helpers.js';
+import { form, hsEvent, MAILCHIMP_SECRET, postHubspot } from '../helpers/webhooks.js';
 
 /**
  * A replay runs the code the delivery's arrival ran. Each delivery below is

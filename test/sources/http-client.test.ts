@@ -12,7 +12,7 @@ import {
   UpstreamTimeoutError,
   UpstreamUnavailableError,
 } from '../../src/sources/upstream-errors.js';
-import { silent } from '../declared/helpers.js';
+import { silent } from '../providers/declared/helpers.js';
 import { type Handler, sendJson, startUpstream, until, type Upstream } from '../helpers/upstream.js';
 
 const TOKEN = 'pat-na1-secret-token';

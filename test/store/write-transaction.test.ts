@@ -149,11 +149,9 @@ describe('the PostgreSQL write lock across processes', () => {
       // Another process holds the write lock; this store gives up waiting after 200 ms.
       const holder = new pg.Client({ connectionString: db.config.url });
       await holder.connect();
-      const impatientUrl = new URL(db.config.url);
-      impatientUrl.searchParams.set('options', '-c lock_timeout=200');
-      const impatient = await openStore({ kind: 'postgres', url: impatientUrl.toString() });
+      const impatient = await openStore(db.config, { lockWaitMs: 200 });
       try {
-        await holder.query(postgresDialect.beginTransaction);
+        await holder.query(postgresDialect.beginTransaction(60_000));
         await expect(inWriteTransaction(impatient, async () => 'never')).rejects.toThrow(/lock timeout/);
         await holder.query('rollback');
         for (let i = 0; i < 3; i++) {

@@ -9,7 +9,7 @@ import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { pagedConnector, type PagedUpstream, startPagedUpstream, walkCounter } from '../helpers/paged-upstream.js';
 import { waitFor } from '../helpers/wait.js';
-import { getTask, hubspotConnector, startSync } from '../sync/sync-helpers.js';
+import { getTask, hubspotConnector, startSync } from '../helpers/sync.js';
 
 const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '1s' };
 

@@ -177,7 +177,7 @@ export const webhookEventRoutes: FastifyPluginAsyncTypebox<WebhookEventRoutesOpt
               'The new outcome: processed, or failed with the new error',
               { id: 42, status: 'processed', records: [WRITE_RESULT_EXAMPLE], error: null },
             ),
-            ...problemResponses(401, 404, 409, 422),
+            ...problemResponses(401, 404, 409, 422, 503),
           },
         },
       },

@@ -91,7 +91,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
               inbox_id: 42,
               detail: 'the store refused the records; kept as a dead letter',
             }),
-            ...problemResponses(400, 401, 413, 415, 422),
+            ...problemResponses(400, 401, 413, 415, 422, 503),
           },
         },
         preValidation: async (req) => {

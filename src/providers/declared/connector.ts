@@ -1,11 +1,12 @@
+import { Type, type Static } from 'typebox';
 import type { RecordWrite } from '../../domain/records.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
 import { createSourceClient, type QueryValue, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { createRecordMapper, formatTime, getPath, parseTime, type RecordMapper } from './field-mapping.js';
 import type { DeclaredSourceConfig } from './load-sources-file.js';
-import { createPaginator, type PagePosition, type Paginator } from './paginators.js';
+import { createPaginator, pagePositionSchema, type Paginator } from './paginators.js';
 import { envReferences, type SourceSpec, type TimeFormat } from './schema.js';
-import { requestAhead } from '../../sources/request-ahead.js';
+import { RequestsAhead } from '../../sources/requests-ahead.js';
 
 /**
  * Where a declared source stands, saved with every committed page.
@@ -14,28 +15,24 @@ import { requestAhead } from '../../sources/request-ahead.js';
  *   `position` the paginator's place, so a cancelled run resumes mid-walk;
  * - idle: between runs; the next one sends `since`.
  */
-export type DeclaredCheckpoint =
-  { phase: 'walk'; since: number | null; startedAt: number; maxSeen: number | null; position: PagePosition } | { phase: 'idle'; since: number | null };
+const MsOrNull = Type.Union([Type.Number(), Type.Null()]);
+export const declaredCheckpointSchema = Type.Union([
+  Type.Object({ phase: Type.Literal('walk'), since: MsOrNull, startedAt: Type.Number(), maxSeen: MsOrNull, position: pagePositionSchema }),
+  Type.Object({ phase: Type.Literal('idle'), since: MsOrNull }),
+]);
+export type DeclaredCheckpoint = Static<typeof declaredCheckpointSchema>;
+
+/**
+ * Requests out while a page is handed on: one, as the next position is
+ * known only from the page before (a cursor, a link, a total that fell).
+ */
+const REQUESTS_IN_FLIGHT = 1;
 
 type WalkCheckpoint = Extract<DeclaredCheckpoint, { phase: 'walk' }>;
 
 export interface DeclaredSourceOptions {
   /** Client settings over the file's (tests: short backoff). */
   client?: Partial<SourceClientOptions>;
-}
-
-function isNumberOrNull(v: unknown): v is number | null {
-  return v === null || (typeof v === 'number' && Number.isFinite(v));
-}
-
-function readCheckpoint(v: unknown): DeclaredCheckpoint | null {
-  if (typeof v !== 'object' || v === null) return null;
-  const c = v as Record<string, unknown>;
-  if (c.phase === 'idle' && isNumberOrNull(c.since)) return { phase: 'idle', since: c.since };
-  if (c.phase === 'walk' && isNumberOrNull(c.since) && isNumberOrNull(c.maxSeen) && typeof c.startedAt === 'number') {
-    return c as unknown as WalkCheckpoint;
-  }
-  return null;
 }
 
 /** Empty pages in a row, each linking to another, after which a cursor or link walk is taken for endless. */
@@ -63,9 +60,10 @@ function withQuery(url: string, query: Record<string, QueryValue>): string {
  * changed behind the walk's position is fetched again next time). Overlap
  * is harmless: a record that did not change writes nothing.
  */
-export class DeclaredSource implements SourceConnector {
+export class DeclaredSource implements SourceConnector<DeclaredCheckpoint> {
   readonly name: string;
   readonly recordType: 'customer' | 'campaign';
+  readonly checkpointSchema = declaredCheckpointSchema;
   private readonly spec: SourceSpec;
   private readonly paginator: Paginator;
   private readonly mapper: RecordMapper;
@@ -173,8 +171,8 @@ export class DeclaredSource implements SourceConnector {
     return list;
   }
 
-  async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
-    const saved = readCheckpoint(ctx.checkpoint);
+  async *pages(ctx: SyncContext<DeclaredCheckpoint>): AsyncIterable<SyncPage<DeclaredCheckpoint>> {
+    const saved = ctx.checkpoint;
     let cp: WalkCheckpoint;
     if (saved?.phase === 'walk' && this.paginator.accepts(saved.position)) {
       cp = saved;
@@ -185,13 +183,21 @@ export class DeclaredSource implements SourceConnector {
     const inc = this.spec.incremental;
     // The request for the next page goes out as soon as this page says where
     // it is, before this page's records are mapped: upstream time and ours overlap.
-    const fetchAt = (at: WalkCheckpoint) => {
-      ctx.signal.throwIfAborted();
-      const req = this.requestFor(at);
-      return this.http()
-        .request({ path: req.path, query: req.query, signal: ctx.signal })
-        .then((res) => ({ req, res }));
-    };
+    const requests = new RequestsAhead(
+      REQUESTS_IN_FLIGHT,
+      async (at: WalkCheckpoint, signal) => {
+        const req = this.requestFor(at);
+        const res = await this.http().request({ path: req.path, query: req.query, signal });
+        const items = this.recordsOf(res.body);
+        const advance = this.paginator.advance(at.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
+        return { at, req, res, items, advance };
+      },
+      ctx.signal,
+      // The walk's other fields (maxSeen) move on between asking and taking; the request is the position's.
+      (at) => JSON.stringify(at.position),
+      // The next page is asked for as soon as this one says where it is, even while the runner commits.
+      ({ at, advance }) => (advance.next === null ? null : { ...at, position: advance.next }),
+    );
     // Cursors and links are upstream's to choose: one that leads back to a page
     // already fetched in this walk (A -> B -> A) would loop for good, the task
     // holding its source's one active slot. Offsets and page numbers only go
@@ -199,45 +205,47 @@ export class DeclaredSource implements SourceConnector {
     const cycles = this.paginator.kind === 'cursor' || this.paginator.kind === 'link_header' || this.paginator.kind === 'next_url';
     const visited = new Set<string>(cycles ? [JSON.stringify(cp.position)] : []);
     let emptyRun = 0;
-    let inFlight = fetchAt(cp);
-    for (;;) {
-      const { req, res } = await inFlight;
-      const items = this.recordsOf(res.body);
-      const { next, total } = this.paginator.advance(cp.position, { body: res.body, headers: res.headers, count: items.length, url: req.url });
-      if (next !== null && cycles) {
-        const key = JSON.stringify(next);
-        if (visited.has(key)) throw new Error(`${this.name}: the next page leads back to one this walk already fetched; refusing to loop`);
-        visited.add(key);
-        // Ever new links to ever empty pages would never end either.
-        emptyRun = items.length === 0 ? emptyRun + 1 : 0;
-        if (emptyRun >= MAX_EMPTY_PAGES) throw new Error(`${this.name}: ${MAX_EMPTY_PAGES} empty pages in a row, each with a next page; refusing to walk on`);
-      }
-      if (next !== null) inFlight = (await requestAhead(() => fetchAt({ ...cp, position: next }))).response;
-
-      const records: RecordWrite[] = [];
-      let maxSeen = cp.maxSeen;
-      let skipped = 0;
-      let firstReason = '';
-      for (const item of items) {
-        const mapped = this.mapper.map(item);
-        if (!mapped.ok) {
-          if (skipped++ === 0) firstReason = mapped.reason;
-          continue;
+    try {
+      for (;;) {
+        const { items, advance } = await requests.take(cp);
+        const { next, total } = advance;
+        if (next !== null && cycles) {
+          const key = JSON.stringify(next);
+          if (visited.has(key)) throw new Error(`${this.name}: the next page leads back to one this walk already fetched; refusing to loop`);
+          visited.add(key);
+          // Ever new links to ever empty pages would never end either.
+          emptyRun = items.length === 0 ? emptyRun + 1 : 0;
+          if (emptyRun >= MAX_EMPTY_PAGES) throw new Error(`${this.name}: ${MAX_EMPTY_PAGES} empty pages in a row, each with a next page; refusing to walk on`);
         }
-        records.push(mapped.write);
-        if (inc) {
-          const at = parseTime(getPath(item, inc.field), this.timeFormat);
-          if (at !== null && (maxSeen === null || at > maxSeen)) maxSeen = at;
-        }
-      }
-      if (skipped > 0) ctx.log.warn({ source: this.name, skipped, reason: firstReason }, 'declared source: records skipped');
+        if (next !== null) await requests.ahead([{ ...cp, position: next }]);
 
-      if (next === null) {
-        yield { records, checkpoint: { phase: 'idle', since: this.nextSince(cp, maxSeen) }, totalEstimate: total, requests: 1 };
-        return;
+        const records: RecordWrite[] = [];
+        let maxSeen = cp.maxSeen;
+        let skipped = 0;
+        let firstReason = '';
+        for (const item of items) {
+          const mapped = this.mapper.map(item);
+          if (!mapped.ok) {
+            if (skipped++ === 0) firstReason = mapped.reason;
+            continue;
+          }
+          records.push(mapped.write);
+          if (inc) {
+            const at = parseTime(getPath(item, inc.field), this.timeFormat);
+            if (at !== null && (maxSeen === null || at > maxSeen)) maxSeen = at;
+          }
+        }
+        if (skipped > 0) ctx.log.warn({ source: this.name, skipped, reason: firstReason }, 'declared source: records skipped');
+
+        if (next === null) {
+          yield { records, checkpoint: { phase: 'idle', since: this.nextSince(cp, maxSeen) }, totalEstimate: total, requests: 1 };
+          return;
+        }
+        cp = { ...cp, maxSeen, position: next };
+        yield { records, checkpoint: cp, totalEstimate: total, requests: 1 };
       }
-      cp = { ...cp, maxSeen, position: next };
-      yield { records, checkpoint: cp, totalEstimate: total, requests: 1 };
+    } finally {
+      requests.drop();
     }
   }
 

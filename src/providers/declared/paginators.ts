@@ -4,18 +4,23 @@
  * response where the walk goes next. Positions are plain JSON: they are saved
  * in the checkpoint with every page, so an interrupted walk resumes where it was.
  */
+import { Type, type Static } from 'typebox';
 import type { QueryValue, ResponseHeaders } from '../../sources/http-client.js';
 import { getPath } from './field-mapping.js';
 import type { PaginationSpec } from './schema.js';
 
-export type PagePosition =
-  | { kind: 'none' }
-  /** `total`: upstream's count at the last page, to notice deletions that shift later records forward. */
-  | { kind: 'offset'; offset: number; total?: number }
-  /** `limit`: the page size the number counts in (a position saved before a change of `limit` starts over). */
-  | { kind: 'page'; page: number; fetched: number; limit?: number }
-  | { kind: 'cursor'; cursor: string | null }
-  | { kind: 'link_header' | 'next_url'; next: string | null };
+/**
+ * - offset: `total` is upstream's count at the last page, to notice deletions that shift later records forward;
+ * - page: `limit` is the page size the number counts in (a position saved before a change of `limit` starts over).
+ */
+export const pagePositionSchema = Type.Union([
+  Type.Object({ kind: Type.Literal('none') }),
+  Type.Object({ kind: Type.Literal('offset'), offset: Type.Integer(), total: Type.Optional(Type.Number()) }),
+  Type.Object({ kind: Type.Literal('page'), page: Type.Integer(), fetched: Type.Integer(), limit: Type.Optional(Type.Number()) }),
+  Type.Object({ kind: Type.Literal('cursor'), cursor: Type.Union([Type.String(), Type.Null()]) }),
+  Type.Object({ kind: Type.Union([Type.Literal('link_header'), Type.Literal('next_url')]), next: Type.Union([Type.String(), Type.Null()]) }),
+]);
+export type PagePosition = Static<typeof pagePositionSchema>;
 
 export interface PageRequest {
   /** An absolute URL to fetch instead of the source's path (a next link). */

@@ -1,8 +1,10 @@
+import { Type, type Static } from 'typebox';
 import type { RecordWrite } from '../../domain/records.js';
 import { parseRetryAfter } from '../../sources/backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
 import { createSourceClient, type RateLimitDecision, type SourceAuth, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { keyedEntries } from '../../sources/keyed-entries.js';
+import { RequestsAhead } from '../../sources/requests-ahead.js';
 import type { ProviderState } from '../../store/provider-state.js';
 import { contactModifiedAt, customerFromContact, DEFAULT_CONTACT_PROPERTIES, type HubspotContact } from './contact-mapping.js';
 import { rememberPortal } from './portal.js';
@@ -30,11 +32,27 @@ const LOOKBACK_MS = 5 * 60_000;
  *   offset `after` (0 but inside a run of contacts that share one stamp);
  * - idle: between runs; the next one searches from `since`.
  */
-export type HubspotCheckpoint =
-  | { phase: 'list'; after: string | null; startedAt: number }
-  | { phase: 'archived'; after: string | null; nextSince: number }
-  | { phase: 'search'; since: number; after: number; maxSeen: number; startedAt: number; tieAfterId?: string }
-  | { phase: 'idle'; since: number };
+const Cursor = Type.Union([Type.String(), Type.Null()]);
+export const hubspotCheckpointSchema = Type.Union([
+  Type.Object({ phase: Type.Literal('list'), after: Cursor, startedAt: Type.Number() }),
+  Type.Object({ phase: Type.Literal('archived'), after: Cursor, nextSince: Type.Number() }),
+  Type.Object({
+    phase: Type.Literal('search'),
+    since: Type.Number(),
+    after: Type.Number(),
+    maxSeen: Type.Number(),
+    startedAt: Type.Number(),
+    tieAfterId: Type.Optional(Type.String()),
+  }),
+  Type.Object({ phase: Type.Literal('idle'), since: Type.Number() }),
+]);
+export type HubspotCheckpoint = Static<typeof hubspotCheckpointSchema>;
+
+/**
+ * Requests out while a page is handed on: one, as each page's query depends
+ * on the page before (keyset paging, and the list's `after` cursor).
+ */
+const REQUESTS_IN_FLIGHT = 1;
 
 interface ListPage {
   results: HubspotContact[];
@@ -84,30 +102,6 @@ export function classifyHubspotRateLimit(_status: number, headers: Record<string
 }
 
 /**
- * A saved position this release can resume from. Anything else (a phase it
- * does not know, a field of the wrong type) starts a first load over: the
- * walk below has no step for an unknown phase and would spin on it.
- */
-function isCheckpoint(v: unknown): v is HubspotCheckpoint {
-  if (typeof v !== 'object' || v === null) return false;
-  const c = v as Record<string, unknown>;
-  const num = (k: string) => typeof c[k] === 'number' && Number.isFinite(c[k]);
-  const cursor = c.after === null || typeof c.after === 'string';
-  switch (c.phase) {
-    case 'list':
-      return cursor && num('startedAt');
-    case 'archived':
-      return cursor && num('nextSince');
-    case 'search':
-      return num('since') && num('after') && num('maxSeen') && num('startedAt') && (c.tieAfterId === undefined || typeof c.tieAfterId === 'string');
-    case 'idle':
-      return num('since');
-    default:
-      return false;
-  }
-}
-
-/**
  * crm = HubSpot CRM v3 contacts. First load lists every contact, then the
  * archived ones (as tombstones). Later runs search by lastmodifieddate,
  * ascending, from the last change seen (minus a lookback). Each page is a
@@ -116,9 +110,10 @@ function isCheckpoint(v: unknown): v is HubspotCheckpoint {
  * and no query reaches HubSpot's 10,000-result cap, so no change set is cut
  * short.
  */
-export class HubspotSource implements SourceConnector {
+export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
   readonly recordType = 'customer' as const;
   readonly name: string;
+  readonly checkpointSchema = hubspotCheckpointSchema;
   private client: SourceClient | null = null;
   private readonly properties: string[];
 
@@ -152,94 +147,120 @@ export class HubspotSource implements SourceConnector {
     this.client = null;
   }
 
-  async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
-    let cp: HubspotCheckpoint = isCheckpoint(ctx.checkpoint) ? ctx.checkpoint : { phase: 'list', after: null, startedAt: Date.now() };
+  async *pages(ctx: SyncContext<HubspotCheckpoint>): AsyncIterable<SyncPage<HubspotCheckpoint>> {
+    let cp: HubspotCheckpoint = ctx.checkpoint ?? { phase: 'list', after: null, startedAt: Date.now() };
     if (cp.phase === 'idle') {
       const startedAt = Date.now();
       cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
     }
     let searchEstimate: number | null = null;
     if (this.options.portal) await rememberPortal(this.http(), this.options.portal, ctx.signal, ctx.log);
-    for (;;) {
-      ctx.signal.throwIfAborted();
-      if (cp.phase === 'list') {
-        const page = await this.list(ctx, cp.after, false);
-        const next = nextAfter(page, cp.after);
-        const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name));
-        // Changes made while the first load runs are caught by the next run, which searches from its start.
-        cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
-        yield { records, checkpoint: cp };
-      } else if (cp.phase === 'archived') {
-        const page = await this.list(ctx, cp.after, true);
-        const next = nextAfter(page, cp.after);
-        const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name, true));
-        cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
-        yield { records, checkpoint: cp };
-        if (cp.phase === 'idle') return;
-      } else if (cp.phase === 'search') {
-        const page = await this.search(ctx, cp.since, cp.after, cp.tieAfterId);
-        let maxSeen: number = cp.maxSeen;
-        // Results come oldest change first: `last` is the page's newest stamp, `atLast` how many share it.
-        let last: number | null = null;
-        let atLast = 0;
-        const records: RecordWrite[] = [];
-        const contacts = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts');
-        for (const c of contacts) {
-          const at = contactModifiedAt(c);
-          if (at !== null) {
-            if (at > maxSeen) maxSeen = at;
-            if (at === last) atLast += 1;
-            else if (last === null || at > last) [last, atLast] = [at, 1];
+    const requests = new RequestsAhead<HubspotCheckpoint, SearchPage>(REQUESTS_IN_FLIGHT, (at, signal) => this.fetchPage(at, signal), ctx.signal);
+    // The request for the next position goes out before this page is handed on.
+    const askNext = (next: HubspotCheckpoint) => requests.ahead(next.phase === 'idle' ? [] : [next]);
+    try {
+      for (;;) {
+        ctx.signal.throwIfAborted();
+        if (cp.phase === 'list') {
+          const page = await requests.take(cp);
+          const next = nextAfter(page, cp.after);
+          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name));
+          // Changes made while the first load runs are caught by the next run, which searches from its start.
+          cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
+          await askNext(cp);
+          yield { records, checkpoint: cp };
+        } else if (cp.phase === 'archived') {
+          const page = await requests.take(cp);
+          const next = nextAfter(page, cp.after);
+          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => customerFromContact(c, this.name, true));
+          cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
+          await askNext(cp);
+          yield { records, checkpoint: cp };
+          if (cp.phase === 'idle') return;
+        } else if (cp.phase === 'search') {
+          const page = await requests.take(cp);
+          let maxSeen: number = cp.maxSeen;
+          // Results come oldest change first: `last` is the page's newest stamp, `atLast` how many share it.
+          let last: number | null = null;
+          let atLast = 0;
+          const records: RecordWrite[] = [];
+          const contacts = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts');
+          for (const c of contacts) {
+            const at = contactModifiedAt(c);
+            if (at !== null) {
+              if (at > maxSeen) maxSeen = at;
+              if (at === last) atLast += 1;
+              else if (last === null || at > last) [last, atLast] = [at, 1];
+            }
+            records.push(customerFromContact(c, this.name));
           }
-          records.push(customerFromContact(c, this.name));
-        }
-        // The first page's count of changes since the run's start stands for the whole walk.
-        searchEstimate ??= typeof page.total === 'number' ? page.total : null;
-        const more = page.paging?.next?.after !== undefined && page.results.length > 0;
-        if (cp.tieAfterId !== undefined) {
-          // Walking one stamp's contacts by id: no offset, so no 10,000 cap; then on past the stamp.
-          const lastId = contacts.at(-1)?.id;
-          cp =
-            more && lastId !== undefined
-              ? { ...cp, tieAfterId: lastId, maxSeen }
-              : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
+          // The first page's count of changes since the run's start stands for the whole walk.
+          searchEstimate ??= typeof page.total === 'number' ? page.total : null;
+          const more = page.paging?.next?.after !== undefined && page.results.length > 0;
+          if (cp.tieAfterId !== undefined) {
+            // Walking one stamp's contacts by id: no offset, so no 10,000 cap; then on past the stamp.
+            const lastId = contacts.at(-1)?.id;
+            cp =
+              more && lastId !== undefined
+                ? { ...cp, tieAfterId: lastId, maxSeen }
+                : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
+            await askNext(cp);
+            yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+            continue;
+          }
+          if (!more || last === null) {
+            cp = { phase: 'archived', after: null, nextSince: maxSeen };
+            await askNext(cp);
+            yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+            continue;
+          }
+          if (last > cp.since && atLast < page.results.length) {
+            // Keyset: the next page is a new query from this page's newest stamp, not the next offset.
+            // An offset into a live result set skips a contact whenever one before it is edited
+            // meanwhile (it moves to the end), and the next run's lookback is too short to catch a
+            // skipped change that is older than that. The contacts at `last` come again, as "unchanged".
+            cp = { ...cp, since: last, after: 0, maxSeen };
+          } else {
+            // The whole page shares one stamp (a bulk edit or import): a query from that stamp would
+            // return the same page, and an offset into it would skip a contact whenever one already
+            // read is edited meanwhile, also across a resume from this checkpoint. Walk the stamp's
+            // contacts by id instead (this page's come again, as "unchanged"), which also keeps clear
+            // of the 10,000-result cap, then go on past the stamp.
+            cp = { ...cp, since: last, after: 0, tieAfterId: '0', maxSeen };
+          }
+          await askNext(cp);
           yield { records, checkpoint: cp, totalEstimate: searchEstimate };
-          continue;
         }
-        if (!more || last === null) {
-          cp = { phase: 'archived', after: null, nextSince: maxSeen };
-          yield { records, checkpoint: cp, totalEstimate: searchEstimate };
-          continue;
-        }
-        if (last > cp.since && atLast < page.results.length) {
-          // Keyset: the next page is a new query from this page's newest stamp, not the next offset.
-          // An offset into a live result set skips a contact whenever one before it is edited
-          // meanwhile (it moves to the end), and the next run's lookback is too short to catch a
-          // skipped change that is older than that. The contacts at `last` come again, as "unchanged".
-          cp = { ...cp, since: last, after: 0, maxSeen };
-        } else {
-          // The whole page shares one stamp (a bulk edit or import): a query from that stamp would
-          // return the same page, and an offset into it would skip a contact whenever one already
-          // read is edited meanwhile, also across a resume from this checkpoint. Walk the stamp's
-          // contacts by id instead (this page's come again, as "unchanged"), which also keeps clear
-          // of the 10,000-result cap, then go on past the stamp.
-          cp = { ...cp, since: last, after: 0, tieAfterId: '0', maxSeen };
-        }
-        yield { records, checkpoint: cp, totalEstimate: searchEstimate };
       }
+    } finally {
+      requests.drop();
     }
   }
 
-  private async list(ctx: SyncContext, after: string | null, archived: boolean): Promise<ListPage> {
+  /** One page at `at`, whichever phase it is in. */
+  private fetchPage(at: HubspotCheckpoint, signal: AbortSignal): Promise<SearchPage> {
+    switch (at.phase) {
+      case 'list':
+        return this.list(signal, at.after, false);
+      case 'archived':
+        return this.list(signal, at.after, true);
+      case 'search':
+        return this.search(signal, at.since, at.after, at.tieAfterId);
+      default:
+        return Promise.reject(new Error('HubSpot: an idle checkpoint has no page to fetch'));
+    }
+  }
+
+  private async list(signal: AbortSignal, after: string | null, archived: boolean): Promise<ListPage> {
     const res = await this.http().request<ListPage>({
       path: CONTACTS,
       query: { limit: LIST_LIMIT, after: after ?? undefined, properties: this.properties.join(','), archived },
-      signal: ctx.signal,
+      signal,
     });
     return checkPage(res.body, 'list');
   }
 
-  private async search(ctx: SyncContext, since: number, after: number, tieAfterId?: string): Promise<SearchPage> {
+  private async search(signal: AbortSignal, since: number, after: number, tieAfterId?: string): Promise<SearchPage> {
     const filters =
       tieAfterId === undefined
         ? [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }]
@@ -257,7 +278,7 @@ export class HubspotSource implements SourceConnector {
         limit: SEARCH_LIMIT,
         after: after === 0 ? undefined : String(after),
       },
-      signal: ctx.signal,
+      signal,
     });
     return checkPage(res.body, 'search');
   }

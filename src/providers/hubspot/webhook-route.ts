@@ -99,7 +99,7 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
               },
             ],
           }),
-          ...problemResponses(400, 401, 413, 415, 422, 429),
+          ...problemResponses(400, 401, 413, 415, 422, 429, 503),
         },
       },
       preValidation: async (req) => {

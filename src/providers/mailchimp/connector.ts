@@ -1,18 +1,20 @@
+import { Type, type Static } from 'typebox';
 import type { GoneCheck, SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
-import { createSourceClient, type SourceClient, type SourceClientOptions, type SourceResponse } from '../../sources/http-client.js';
+import { createSourceClient, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { UpstreamHttpError } from '../../sources/upstream-errors.js';
 import type { RecordWrite } from '../../domain/records.js';
 import { hasStringId } from '../../sources/keyed-entries.js';
-import { writeFromPrepared } from '../../domain/prepared-write.js';
-import type { CampaignPageBody } from './campaign-page.js';
-import { CampaignPageDecoder, type DecodedCampaignPage } from './campaign-page-decoder.js';
+import { RequestsAhead } from '../../sources/requests-ahead.js';
+import { readCampaignPage, type CampaignPage } from './campaign-page.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /** Mailchimp's largest page. */
 const PAGE_SIZE = 1000;
-/** Page requests out at once: Mailchimp allows 10 connections. */
-const PAGES_AHEAD = 2;
+/**
+ * Page requests kept out while a page is handed on (Mailchimp allows 10
+ * connections): a page takes about as long to arrive as to map and store.
+ */
+const REQUESTS_IN_FLIGHT = 2;
 /**
  * Campaigns have no last-modified field, and a campaign's status, emails_sent
  * and report keep changing for a while after it is created. So each
@@ -35,10 +37,31 @@ const SECOND = 1_000;
  * - idle: between runs; `newestCreated` is the newest create_time seen and
  *   `lastStartedAt` when the last completed run began.
  */
-export type MailchimpCheckpoint =
-  | { phase: 'list'; since: string | null; offset: number; newestCreated: string | null; startedAt?: string; sentSince?: string | null; total?: number }
-  | { phase: 'sent'; sentSince: string; offset: number; newestCreated: string | null; startedAt: string; createdBefore?: string; total?: number }
-  | { phase: 'idle'; newestCreated: string | null; lastStartedAt?: string };
+const Time = Type.String();
+const TimeOrNull = Type.Union([Type.String(), Type.Null()]);
+const Offset = Type.Integer({ minimum: 0 });
+export const mailchimpCheckpointSchema = Type.Union([
+  Type.Object({
+    phase: Type.Literal('list'),
+    since: TimeOrNull,
+    offset: Offset,
+    newestCreated: TimeOrNull,
+    startedAt: Type.Optional(Time),
+    sentSince: Type.Optional(TimeOrNull),
+    total: Type.Optional(Type.Number()),
+  }),
+  Type.Object({
+    phase: Type.Literal('sent'),
+    sentSince: Time,
+    offset: Offset,
+    newestCreated: TimeOrNull,
+    startedAt: Time,
+    createdBefore: Type.Optional(Time),
+    total: Type.Optional(Type.Number()),
+  }),
+  Type.Object({ phase: Type.Literal('idle'), newestCreated: TimeOrNull, lastStartedAt: Type.Optional(Time) }),
+]);
+export type MailchimpCheckpoint = Static<typeof mailchimpCheckpointSchema>;
 
 /** The sent phase starts this long before the last run began, for clock skew and sends in flight. */
 const SENT_LOOKBACK_MS = 5 * 60_000;
@@ -51,20 +74,16 @@ export interface MailchimpSourceOptions {
   client?: Partial<SourceClientOptions>;
 }
 
-function isCheckpoint(v: unknown): v is MailchimpCheckpoint {
-  return typeof v === 'object' && v !== null && typeof (v as { phase?: unknown }).phase === 'string';
-}
-
 /**
  * marketing = Mailchimp Marketing API 3.0 campaigns, paged by count/offset up
  * to total_items, oldest first so that campaigns created during the walk land
  * after the offset instead of shifting it.
  */
-export class MailchimpSource implements SourceConnector {
+export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
   readonly recordType = 'campaign' as const;
   readonly name: string;
+  readonly checkpointSchema = mailchimpCheckpointSchema;
   private client: SourceClient | null = null;
-  private decoder: CampaignPageDecoder | null = null;
 
   constructor(private readonly options: MailchimpSourceOptions) {
     this.name = options.name;
@@ -91,13 +110,10 @@ export class MailchimpSource implements SourceConnector {
   async close(): Promise<void> {
     await this.client?.close();
     this.client = null;
-    await this.decoder?.close();
-    this.decoder = null;
   }
 
   /** Where a run starts: the saved walk, or a new one from what the last run saw. */
-  private startingPoint(checkpoint: unknown): Exclude<MailchimpCheckpoint, { phase: 'idle' }> {
-    const saved = isCheckpoint(checkpoint) ? checkpoint : null;
+  private startingPoint(saved: MailchimpCheckpoint | null): Exclude<MailchimpCheckpoint, { phase: 'idle' }> {
     // A walk of every campaign starts over from the first: only a walk done whole in one run
     // tells which stored campaigns Mailchimp no longer has (the rest come back "unchanged").
     if (saved?.phase === 'list' && saved.since === null && saved.offset > 0) {
@@ -123,7 +139,7 @@ export class MailchimpSource implements SourceConnector {
     return { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated, startedAt, sentSince };
   }
 
-  async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
+  async *pages(ctx: SyncContext<MailchimpCheckpoint>): AsyncIterable<SyncPage<MailchimpCheckpoint>> {
     let cp = this.startingPoint(ctx.checkpoint);
     const startedAt = cp.startedAt ?? new Date().toISOString();
     for (;;) {
@@ -137,15 +153,14 @@ export class MailchimpSource implements SourceConnector {
       const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
       let newest = phase.newestCreated;
       for await (const step of this.walk(ctx, query, phase.offset, typeof phase.total === 'number' ? phase.total : null)) {
-        const page = await step.body;
+        const { page } = step;
         if (page.skipped > 0) ctx.log.warn({ skipped: page.skipped }, 'Mailchimp campaigns without an id skipped');
         if (page.newestCreated && (!newest || page.newestCreated > newest)) newest = page.newestCreated;
-        const records = page.writes.map(writeFromPrepared);
-        const hashed = page.writes.map((w) => w.content);
+        const { records } = page;
         for (const r of records) seen?.add(r.external_id);
         if (!step.last) {
           cp = { ...phase, offset: step.nextOffset, newestCreated: newest, total: step.total };
-          yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
+          yield { records, checkpoint: cp, totalEstimate: step.total };
           continue;
         }
         const sentSince = phase.phase === 'list' ? (phase.sentSince ?? null) : null;
@@ -154,12 +169,11 @@ export class MailchimpSource implements SourceConnector {
           // (a second's overlap: both bounds are exclusive, and come back "unchanged").
           const createdBefore = phase.phase === 'list' && phase.since !== null ? new Date(Date.parse(phase.since) + SECOND).toISOString() : undefined;
           cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt, ...(createdBefore ? { createdBefore } : {}) };
-          yield { records, hashed, checkpoint: cp, totalEstimate: step.total };
+          yield { records, checkpoint: cp, totalEstimate: step.total };
           break;
         }
         yield {
           records,
-          hashed,
           checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt },
           totalEstimate: step.total,
           ...(seen ? { complete: { seen } } : {}),
@@ -171,87 +185,58 @@ export class MailchimpSource implements SourceConnector {
 
   /**
    * `GET /campaigns` with `query`, ascending, by offset from `offset` to
-   * total_items. The next page is asked for before this one is handed on, so
-   * upstream time and ours overlap.
+   * total_items. The next pages are asked for before this one is handed on,
+   * so upstream time and ours overlap.
    */
   private async *walk(
-    ctx: SyncContext,
+    ctx: SyncContext<MailchimpCheckpoint>,
     query: Record<string, string | undefined>,
     offset: number,
     /** total_items when the walk was saved at `offset`, for a resumed walk. */
     savedTotal: number | null,
-  ): AsyncGenerator<{ body: Promise<CampaignPageBody>; nextOffset: number; last: boolean; total: number }> {
-    const decoder = (this.decoder ??= new CampaignPageDecoder());
-    const decode = async (text: string): Promise<DecodedCampaignPage> => {
-      const decoded = await decoder.decode(text, this.name);
-      // A SyntaxError is retried by the client like any body that is not JSON; the decoder's own failures are not.
-      if (!decoded.head.ok && decoded.head.reason === 'invalid_json') throw new SyntaxError(decoded.head.message);
-      return decoded;
-    };
-    interface Ahead {
-      at: number;
-      response: Promise<SourceResponse<DecodedCampaignPage>>;
-      stop: AbortController;
-    }
-    const fetchAt = (at: number): Ahead => {
-      ctx.signal.throwIfAborted();
-      const stop = new AbortController();
-      const response = this.http().request<DecodedCampaignPage>({
-        path: '/campaigns',
-        query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query },
-        signal: AbortSignal.any([ctx.signal, stop.signal]),
-        decode,
-      });
-      // Awaited in turn, or dropped; until then a rejection (an abort) is not unhandled.
-      response.catch(() => {});
-      return { at, response, stop };
-    };
-    const ahead: Ahead[] = [fetchAt(offset)];
-    const dropAhead = () => {
-      for (const a of ahead.splice(0)) a.stop.abort();
-    };
+  ): AsyncGenerator<{ page: CampaignPage; nextOffset: number; last: boolean; total: number }> {
+    const requests = new RequestsAhead<number, CampaignPage>(
+      REQUESTS_IN_FLIGHT,
+      async (at, signal) => {
+        const res = await this.http().request<unknown>({ path: '/campaigns', query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query }, signal });
+        return readCampaignPage(res.body, this.name);
+      },
+      ctx.signal,
+      String,
+    );
     let prevTotal: number | null = savedTotal;
     try {
       for (;;) {
-        // The head only: the campaigns are still being prepared on the decoder's thread.
-        const { head, body } = (await (ahead.shift() as Ahead).response).body;
-        if (!head.ok) throw new Error(head.message);
+        const page = await requests.take(offset);
         // total_items fell: campaigns were deleted since the last page, and as many campaigns behind
         // `offset` slid back over it unseen. Step back over them (the overlap comes back "unchanged").
-        const dropped = prevTotal !== null && head.total < prevTotal ? prevTotal - head.total : 0;
-        prevTotal = head.total;
-        const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + head.count;
-        const last = dropped === 0 && (head.count === 0 || nextOffset >= head.total);
+        const dropped = prevTotal !== null && page.total < prevTotal ? prevTotal - page.total : 0;
+        prevTotal = page.total;
+        const nextOffset: number = dropped > 0 ? Math.max(0, offset - dropped) : offset + page.count;
+        const last = dropped === 0 && (page.count === 0 || nextOffset >= page.total);
         if (last) {
-          dropAhead();
-          yield { body, nextOffset, last, total: head.total };
+          requests.drop();
+          yield { page, nextOffset, last, total: page.total };
           return;
         }
-        // Pages asked for ahead assumed pages as long as this one and no deletions: kept only if that held.
-        if (ahead.length > 0 && (ahead[0] as Ahead).at !== nextOffset) dropAhead();
-        // The walk is not over, so the next page is always asked for (even
-        // past a total that fell to nothing: its empty answer ends the walk).
-        if (ahead.length === 0) ahead.push(fetchAt(nextOffset));
-        // A page takes about as long to arrive as to prepare and store, so
-        // PAGES_AHEAD are asked for at once, never past the total upstream gave.
-        const stride = head.count > 0 ? head.count : PAGE_SIZE;
-        let at = (ahead[ahead.length - 1] as Ahead).at + stride;
-        while (ahead.length < PAGES_AHEAD && at < head.total) {
-          ahead.push(fetchAt(at));
-          at += stride;
-        }
-        // On the wire before the caller works on this page.
-        await nextTurn();
-        yield { body, nextOffset, last, total: head.total };
+        // The walk is not over, so the next page is always asked for (even past a total that
+        // fell to nothing: its empty answer ends the walk); the ones after it assume pages as
+        // long as this one, never past the total upstream gave. Those asked ahead on another
+        // assumption (before a deletion) are dropped.
+        const stride = page.count > 0 ? page.count : PAGE_SIZE;
+        const next = [nextOffset];
+        for (let at = nextOffset + stride; next.length < REQUESTS_IN_FLIGHT && at < page.total; at += stride) next.push(at);
+        await requests.ahead(next);
+        yield { page, nextOffset, last, total: page.total };
         offset = nextOffset;
       }
     } finally {
-      dropAhead();
+      requests.drop();
     }
   }
 
   /** GET /campaigns/{id} for each: a 404 means deleted; a campaign still there is written as usual. */
-  async confirmGone(ids: readonly string[], ctx: SyncContext): Promise<GoneCheck> {
+  async confirmGone(ids: readonly string[], ctx: SyncContext<MailchimpCheckpoint>): Promise<GoneCheck> {
     const gone: string[] = [];
     const present: RecordWrite[] = [];
     // The client's connection limit (10) paces these.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamHttpError } from '../../../src/sources/upstream-errors.js';
-import { customers, startFakeApi, type FakeApi } from '../../declared/fake-api.js';
-import { declaredSource, walk } from '../../declared/helpers.js';
+import { customers, startFakeApi, type FakeApi } from './fake-api.js';
+import { declaredSource, walk } from './helpers.js';
 
 describe('declared source auth', () => {
   let api: FakeApi;

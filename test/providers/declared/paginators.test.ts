@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sendJson, startUpstream, type Upstream, urlOf } from '../../helpers/upstream.js';
 import { nextLink } from '../../../src/providers/declared/paginators.js';
-import { customers, type FakeApi, startFakeApi } from '../../declared/fake-api.js';
-import { declaredSource, expectEachOnce, walk } from '../../declared/helpers.js';
+import { customers, type FakeApi, startFakeApi } from './fake-api.js';
+import { declaredSource, expectEachOnce, walk } from './helpers.js';
 
 const ALL = customers(25).map((c) => c.id);
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { buildConnectors } from '../../../src/providers/index.js';
-import { scratchDir, writeSourcesFile } from '../../declared/helpers.js';
+import { scratchDir, writeSourcesFile } from './helpers.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const scratch = scratchDir();

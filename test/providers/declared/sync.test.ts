@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { sendJson, sendJsonText, startUpstream, type Upstream, urlOf } from '../../helpers/upstream.js';
-import { customers, type FakeApi, type FakeRecord, startFakeApi } from '../../declared/fake-api.js';
-import { dataTotal, declaredSource, getTask, runSync, scratchDir, startSync, waitFor, walk, writeSourcesFile } from '../../declared/helpers.js';
+import { customers, type FakeApi, type FakeRecord, startFakeApi } from './fake-api.js';
+import { dataTotal, declaredSource, getTask, runSync, scratchDir, startSync, waitFor, walk, writeSourcesFile } from './helpers.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
 

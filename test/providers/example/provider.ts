@@ -4,6 +4,7 @@
  * The walkthrough quotes this file and walkthrough.test.ts runs it, so the
  * doc's code is code that works.
  */
+import { Type, type Static } from 'typebox';
 import { recordFromPayload, type RecordWrite } from '../../../src/domain/records.js';
 import { prepareDelivery, DeliveryRejected, type DeliveryHandler } from '../../../src/ingest/delivery.js';
 import { inboxHeaders } from '../../../src/http/request-headers.js';
@@ -51,14 +52,19 @@ export function personToWrite(p: Person): RecordWrite {
 }
 
 // Step 3: the connector: pages in order, each with the checkpoint to resume after it.
+// The runner checks a stored checkpoint against this schema: one it cannot read starts a first load.
+export const helpdeskCheckpointSchema = Type.Object({ cursor: Type.Union([Type.String(), Type.Null()]) });
+export type HelpdeskCheckpoint = Static<typeof helpdeskCheckpointSchema>;
+
 interface PeoplePage {
   people: Person[];
   next_cursor: string | null;
 }
 
-export class HelpdeskSource implements SourceConnector {
+export class HelpdeskSource implements SourceConnector<HelpdeskCheckpoint> {
   readonly name = HELPDESK_SOURCE;
   readonly recordType = 'customer' as const;
+  readonly checkpointSchema = helpdeskCheckpointSchema;
   private client: SourceClient | null = null;
 
   constructor(private readonly settings: HelpdeskSettings) {}
@@ -67,7 +73,7 @@ export class HelpdeskSource implements SourceConnector {
     return this.settings.token ? null : 'HELPDESK_TOKEN';
   }
 
-  async *pages(ctx: SyncContext): AsyncIterable<SyncPage> {
+  async *pages(ctx: SyncContext<HelpdeskCheckpoint>): AsyncIterable<SyncPage<HelpdeskCheckpoint>> {
     this.client ??= createSourceClient({
       name: this.name,
       baseUrl: this.settings.baseUrl,
@@ -75,8 +81,7 @@ export class HelpdeskSource implements SourceConnector {
       secrets: [this.settings.token ?? ''],
       ...limitsOf(this.settings),
     });
-    const start = ctx.full ? null : (ctx.checkpoint as { cursor: string | null } | null);
-    let cursor = start?.cursor ?? null;
+    let cursor = ctx.checkpoint?.cursor ?? null;
     for (;;) {
       const res = await this.client.request<PeoplePage>({ path: '/v1/people', query: { cursor: cursor ?? undefined }, signal: ctx.signal });
       const next = res.body.next_cursor;

@@ -18,7 +18,7 @@ import { REFRESH_TOKEN_KEY } from '../../../src/providers/hubspot/oauth.js';
 import { openStore, type Store } from '../../../src/store/open-store.js';
 import { readProviderState } from '../../../src/store/provider-state.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { contactIds, expectExactly, FAST_TASKS, runSync } from '../../sync/sync-helpers.js';
+import { contactIds, expectExactly, FAST_TASKS, runSync } from '../../helpers/sync.js';
 
 const CLIENT_ID = 'fake-client-id-0c4f';
 const CLIENT_SECRET = 'fake-client-secret-6a1d-44e0-9b7e-5f2c0d9a1e37';

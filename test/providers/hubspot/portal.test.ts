@@ -10,8 +10,8 @@ import { openStore } from '../../../src/store/open-store.js';
 import { readProviderState } from '../../../src/store/provider-state.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { FAST_TASKS, runSync } from '../../sync/sync-helpers.js';
-import { hsEvent, HUBSPOT_SECRET, inboxRows, postHubspot } from '../../webhooks/helpers.js';
+import { FAST_TASKS, runSync } from '../../helpers/sync.js';
+import { hsEvent, HUBSPOT_SECRET, inboxRows, postHubspot } from '../../helpers/webhooks.js';
 
 const ACCOUNT_DETAILS = '/account-info/v3/details';
 const TABLES = ['records', 'record_counts', 'webhook_inbox', 'tasks', 'sync_state', 'provider_state'] as const;

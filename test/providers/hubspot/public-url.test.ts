@@ -10,7 +10,7 @@ import { buildApp, type App } from '../../../src/app.js';
 import { ConfigError, loadConfig } from '../../../src/config.js';
 import { openStore, type Store } from '../../../src/store/open-store.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { hsEvent, HUBSPOT_SECRET, postHubspot } from '../../webhooks/helpers.js';
+import { hsEvent, HUBSPOT_SECRET, postHubspot } from '../../helpers/webhooks.js';
 
 const PUBLIC = 'https://crm-hooks.example.com';
 /** What the service sees behind the proxy. */

@@ -5,7 +5,7 @@ import { applyRecordWrites } from '../../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../../src/store/write-transaction.js';
 import { expectProblem, startApp, storedSnapshot, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { breakRecordWrites, HOOK_HOST, hsEvent, HUBSPOT_SECRET, hubspotV3, inboxRows, postHubspot, record, T0 } from '../../webhooks/helpers.js';
+import { breakRecordWrites, HOOK_HOST, hsEvent, HUBSPOT_SECRET, hubspotV3, inboxRows, postHubspot, record, T0 } from '../../helpers/webhooks.js';
 
 const MIN = 60_000;
 

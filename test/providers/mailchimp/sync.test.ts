@@ -7,14 +7,14 @@ import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type RecordWrite } from '../../../src/domain/records.js';
 import { type FakeMailchimp, startFakeMailchimp } from '../../../src/providers/fakes.js';
-import { MailchimpSource } from '../../../src/providers/mailchimp/connector.js';
+import { MailchimpSource, type MailchimpCheckpoint } from '../../../src/providers/mailchimp/connector.js';
 import { type SyncContext, type SyncPage } from '../../../src/sources/connector.js';
 import { TaskStore } from '../../../src/tasks/task-store.js';
 import { startApp, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
 import { waitFor } from '../../helpers/wait.js';
 import { sendJson, startUpstream, type Upstream } from '../../helpers/upstream.js';
-import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../sync/sync-helpers.js';
+import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../helpers/sync.js';
 
 const CAMPAIGNS = '/3.0/campaigns';
 const DAY = 86_400_000;
@@ -446,7 +446,7 @@ describe('a deletion between two pages of a walk', () => {
     const seen = new Set<string>();
     const deleted = mc.state.idAt(5);
     const shifted = mc.state.idAt(1_000);
-    let checkpoint: unknown = null;
+    let checkpoint: MailchimpCheckpoint | null = null;
     let complete: SyncPage['complete'];
     try {
       let n = 0;
@@ -519,14 +519,14 @@ describe('a walk resumed after a deletion', () => {
     mc = undefined;
   });
 
-  async function missedAfterResume(first: unknown): Promise<{ missed: string[]; saved: unknown }> {
+  async function missedAfterResume(first: MailchimpCheckpoint | null): Promise<{ missed: string[]; saved: unknown }> {
     mc = await startFakeMailchimp({ campaigns: 1_500 });
     const src = new MailchimpSource({ name: 'marketing', apiKey: mc.apiKey, baseUrl: mc.url, client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 } });
     const log = pino({ level: 'silent' });
     const seen = new Set<string>();
     const deleted = mc.state.idAt(5);
-    let checkpoint: unknown = first;
-    let saved: unknown = null;
+    let checkpoint: MailchimpCheckpoint | null = first;
+    let saved: MailchimpCheckpoint | null = null;
     try {
       // The first run commits its first page, then stops (cancelled, or interrupted by a shutdown).
       for await (const page of src.pages({ signal: new AbortController().signal, checkpoint, full: first === null, log })) {
@@ -589,7 +589,7 @@ describe('an incremental run after an empty account', () => {
     const src = new MailchimpSource({ name: 'marketing', apiKey: mc.apiKey, baseUrl: mc.url, client: { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 5_000 } });
     const log = pino({ level: 'silent' });
     const seen = new Set<string>();
-    let checkpoint: unknown = null;
+    let checkpoint: MailchimpCheckpoint | null = null;
     const run = async (at: number) => {
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(at);
@@ -643,7 +643,7 @@ describe('a campaign sending during one run and sent by the next', () => {
     const log = pino({ level: 'silent' });
     // What the store would hold: the last write of each campaign.
     const stored = new Map<string, RecordWrite>();
-    let checkpoint: unknown = null;
+    let checkpoint: MailchimpCheckpoint | null = null;
     const run = async (at: number) => {
       vi.useFakeTimers({ toFake: ['Date'] });
       vi.setSystemTime(at);
@@ -695,7 +695,7 @@ describe('records of an odd shape', () => {
 
   const FAST = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2_000, maxRetries: 0 };
 
-  function ctx(): SyncContext {
+  function ctx(): SyncContext<never> {
     return { signal: new AbortController().signal, checkpoint: null, full: true, log: pino({ level: 'silent' }) };
   }
 

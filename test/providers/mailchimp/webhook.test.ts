@@ -6,7 +6,7 @@ import { applyRecordWrites } from '../../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../../src/store/write-transaction.js';
 import { expectProblem, startApp, storedSnapshot, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
-import { form, inboxRows, MAILCHIMP_SECRET, postMailchimp, record } from '../../webhooks/helpers.js';
+import { form, inboxRows, MAILCHIMP_SECRET, postMailchimp, record } from '../../helpers/webhooks.js';
 
 /** Mailchimp's member id: MD5 of the lower-case email. */
 const memberId = (email: string) => createHash('md5').update(email.toLowerCase()).digest('hex');

@@ -4,13 +4,14 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
 import { expect } from 'vitest';
-import type { App } from '../../src/app.js';
-import type { RecordWrite } from '../../src/domain/records.js';
-import type { SyncPage } from '../../src/sources/connector.js';
-import { DeclaredSource } from '../../src/providers/declared/connector.js';
-import { parseSourcesText } from '../../src/providers/declared/load-sources-file.js';
-import { waitFor } from '../helpers/wait.js';
-export { waitFor } from '../helpers/wait.js';
+import type { App } from '../../../src/app.js';
+import type { RecordWrite } from '../../../src/domain/records.js';
+import type { SyncPage } from '../../../src/sources/connector.js';
+import { DeclaredSource, type DeclaredCheckpoint } from '../../../src/providers/declared/connector.js';
+import { readableCheckpoint } from '../../../src/tasks/checkpoint-check.js';
+import { parseSourcesText } from '../../../src/providers/declared/load-sources-file.js';
+import { waitFor } from '../../helpers/wait.js';
+export { waitFor } from '../../helpers/wait.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -34,7 +35,9 @@ export interface Walk {
 export async function walk(source: DeclaredSource, checkpoint: unknown = null, maxPages = Infinity): Promise<Walk> {
   const pages: SyncPage[] = [];
   const ctrl = new AbortController();
-  for await (const page of source.pages({ signal: ctrl.signal, checkpoint, full: checkpoint === null, log: silent })) {
+  // As the task runner does: a stored checkpoint the connector cannot read starts a first load.
+  const readable = readableCheckpoint(source, checkpoint, silent) as DeclaredCheckpoint | null;
+  for await (const page of source.pages({ signal: ctrl.signal, checkpoint: readable, full: readable === null, log: silent })) {
     pages.push(page);
     if (pages.length >= maxPages) break;
   }

@@ -10,7 +10,7 @@
  * the connector must add them back. It runs on the shared loopback upstream.
  */
 import type http from 'node:http';
-import { sendJson, startUpstream } from '../helpers/upstream.js';
+import { sendJson, startUpstream } from '../../helpers/upstream.js';
 
 export interface FakeRecord {
   id: string;

@@ -10,10 +10,10 @@ import type { SourceConnector } from '../../src/sources/connector.js';
 import type { SourceClientOptions } from '../../src/sources/http-client.js';
 import { HubspotSource } from '../../src/providers/hubspot/connector.js';
 import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
-import { startApp, walkByCursor, type TestApp } from '../helpers/app.js';
-import type { Engine, ScratchDatabase } from '../helpers/databases.js';
-import { waitFor } from '../helpers/wait.js';
-export { waitFor } from '../helpers/wait.js';
+import { startApp, walkByCursor, type TestApp } from './app.js';
+import type { Engine, ScratchDatabase } from './databases.js';
+import { waitFor } from './wait.js';
+export { waitFor } from './wait.js';
 
 /** Heartbeat and poll fast enough for a cancel to land well inside the contract's 2 s. */
 export const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '3s' };
