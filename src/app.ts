@@ -155,7 +155,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const providers = webhookProviders();
       const reservedKeyPrefixes = providers.map((p) => p.webhook.keyPrefix);
       await senders.register(webhookRoutes, { config, pipeline: services.pipeline, reservedKeyPrefixes });
-      for (const p of providers) await senders.register(p.webhook.routes, { config, pipeline: services.pipeline });
+      for (const p of providers) await senders.register(p.webhook.routes, { config, pipeline: services.pipeline, metrics });
     });
   });
 

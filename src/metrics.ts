@@ -13,6 +13,7 @@ export interface Metrics {
   readonly webhookDuplicates: Counter;
   readonly connectionsRefused: Counter;
   readonly webhookQueueFull: Counter;
+  readonly webhookSignatureFailures: Counter<'route'>;
 }
 
 export function createMetrics(): Metrics {
@@ -76,6 +77,12 @@ export function createMetrics(): Metrics {
     webhookQueueFull: new Counter({
       name: 'tributary_webhook_queue_full_total',
       help: 'Webhook deliveries answered 503 because WRITER_MAX_QUEUED_BYTES of bodies were already waiting for the store',
+      registers: [registry],
+    }),
+    webhookSignatureFailures: new Counter({
+      name: 'tributary_webhook_signature_failures_total',
+      help: 'Webhook requests refused 401 because their signature did not verify, by route',
+      labelNames: ['route'],
       registers: [registry],
     }),
   };

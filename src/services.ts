@@ -11,6 +11,7 @@ import { buildConnectors, webhookProviders } from './providers/index.js';
 import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
 import { StoreOutage } from './store/outage.js';
+import { providerState } from './store/provider-state.js';
 import { StoreReadiness } from './store/readiness.js';
 import { TaskRunner } from './tasks/runner.js';
 import { SyncScheduler } from './tasks/scheduler.js';
@@ -61,7 +62,7 @@ export class Services {
     );
     this.catalog = new InboxCatalog([
       GENERIC_INTAKE,
-      ...webhookProviders().map((p) => ({ source: p.name, routes: [p.webhook.inboxRoute], handler: p.webhook.handler })),
+      ...webhookProviders().map((p) => ({ source: p.name, routes: [p.webhook.inboxRoute], handler: p.webhook.handlerFor?.(config) ?? p.webhook.handler })),
     ]);
     this.replayer = new InboxReplayer(store, this.catalog, metrics, logger.child({ component: 'inbox' }), this.outage);
     this.retention = new InboxRetention(
@@ -70,7 +71,7 @@ export class Services {
       logger.child({ component: 'inbox-retention' }),
       metrics,
     );
-    this.connectors = connectors ?? buildConnectors(config);
+    this.connectors = connectors ?? buildConnectors(config, { state: (provider) => providerState(store, provider) });
     for (const source of Object.keys(config.syncIntervals)) {
       if (!this.connectors.has(source)) {
         throw new ConfigError(`SYNC_INTERVAL_${source.toUpperCase()}`, `names no known source (known: ${[...this.connectors.keys()].join(', ')})`);

@@ -111,6 +111,24 @@ const corsOrigins: Kind<'*' | readonly string[] | null> = {
 };
 
 /** Standard Webhooks secrets: `whsec_` (optional) and base64 of at least 8 bytes. */
+/** An origin (`https://hooks.example.com`): scheme, host and port, nothing else; given back in its normal form. */
+const publicOrigin: Kind<string> = {
+  format: 'an `http://` or `https://` origin, without a path',
+  parse(value, name) {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new ConfigError(name, `must be an origin such as https://hooks.example.com (got "${value}")`);
+    }
+    const bare = (u.pathname === '/' || u.pathname === '') && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || !bare) {
+      throw new ConfigError(name, `must be an origin such as https://hooks.example.com: scheme and host only, no path, query or user (got "${value}")`);
+    }
+    return u.origin;
+  },
+};
+
 function isWebhookSecret(secret: string): boolean {
   const body = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret;
   return /^[A-Za-z0-9+/]+={0,2}$/.test(body) && Buffer.from(body, 'base64').length >= 8;
@@ -194,6 +212,12 @@ export const webhookSection = section('Webhooks', {
       description: 'when set, webhooks must carry a valid [Standard Webhooks](https://www.standardwebhooks.com/) signature',
     },
   ),
+  publicUrl: variable('PUBLIC_URL', publicOrigin, {
+    unset: null,
+    means: 'rebuilt from `X-Forwarded-Proto`/`X-Forwarded-Host` and `Host`',
+    description:
+      'the origin webhook senders call (the one in front of any proxy): provider signatures that cover the URL are checked against it plus the request path, instead of a URL rebuilt from the request headers',
+  }),
   maxRecordsPerDelivery: variable('MAX_RECORDS_PER_DELIVERY', integer(1, 100_000), { default: '1000', description: 'records in one webhook request' }),
   writerMaxDelayMs: variable('WRITER_MAX_DELAY_MS', duration({ min: 0, max: 1000 }), {
     default: '0',

@@ -40,6 +40,8 @@ export interface ServiceConfig {
   readonly pageMaxBytes: number;
   /** Standard Webhooks secrets (`whsec_…`); several allow rotation. Empty means unsigned webhooks are taken. */
   readonly webhookSecrets: readonly string[];
+  /** PUBLIC_URL: the origin webhook senders call; null rebuilds it from the request's headers. */
+  readonly publicUrl: string | null;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly maxRecordsPerDelivery: number;
@@ -98,6 +100,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     maxConnections: service.maxConnections,
     pageMaxBytes: service.pageMaxBytes,
     webhookSecrets: webhooks.webhookSecrets,
+    publicUrl: webhooks.publicUrl,
     logLevel: service.logLevel,
     bodyLimitBytes: service.bodyLimitBytes,
     maxRecordsPerDelivery: webhooks.maxRecordsPerDelivery,

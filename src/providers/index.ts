@@ -4,7 +4,7 @@ import type { SourceConnector } from '../sources/connector.js';
 import { declared } from './declared/index.js';
 import { hubspot } from './hubspot/index.js';
 import { mailchimp } from './mailchimp/index.js';
-import type { Provider, WebhookIntake } from './provider.js';
+import type { ConnectorDeps, Provider, WebhookIntake } from './provider.js';
 
 /** Every provider: the one place that names them. Adding one is a folder and a line here. */
 export const PROVIDERS: readonly Provider[] = [hubspot, mailchimp, declared];
@@ -20,10 +20,10 @@ export function reservedSourceNames(): string[] {
 }
 
 /** The sources /sync can run, by name, in the order of the provider list. */
-export function buildConnectors(config: Config): Map<string, SourceConnector> {
+export function buildConnectors(config: Config, deps?: ConnectorDeps): Map<string, SourceConnector> {
   const connectors = new Map<string, SourceConnector>();
   for (const provider of PROVIDERS) {
-    for (const connector of provider.connectors(config)) {
+    for (const connector of provider.connectors(config, deps)) {
       if (connectors.has(connector.name)) throw new Error(`source "${connector.name}" is offered twice (${provider.name})`);
       connectors.set(connector.name, connector);
     }

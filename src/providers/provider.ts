@@ -4,11 +4,15 @@ import type { Section, Table } from '../config/variables.js';
 import type { DeliveryHandler } from '../ingest/delivery.js';
 import type { DeliveryPipeline } from '../ingest/pipeline.js';
 import type { SourceConnector } from '../sources/connector.js';
+import type { Metrics } from '../metrics.js';
+import type { ProviderState } from '../store/provider-state.js';
 
 /** What a provider's webhook routes are given when they are registered. */
 export interface WebhookRouteOptions {
   config: Config;
   pipeline: DeliveryPipeline;
+  /** Where a route counts what it refuses (absent in tests that mount a route alone). */
+  metrics?: Metrics;
 }
 
 /** How deliveries of one provider arrive, are kept in the inbox and are applied. */
@@ -22,6 +26,8 @@ export interface WebhookIntake {
   keyPrefix: string;
   /** Applies one stored delivery, on arrival and on replay alike. */
   handler: DeliveryHandler<unknown>;
+  /** The handler for this configuration, when it depends on it (the portal whose events apply); else `handler`. */
+  handlerFor?(config: Config): DeliveryHandler<unknown>;
   /** Registers the public routes that receive it (the webhook rate limit applies to them). */
   routes: FastifyPluginAsync<WebhookRouteOptions>;
   /** The request URL fit for logs, where the URL carries a secret. */
@@ -43,6 +49,12 @@ export interface ProviderFake {
   /** What its records are called: DEMO_<RECORDS> and FAKE_<RECORDS> set their number (DEMO_CONTACTS). */
   records: string;
   defaultRecords: number;
+}
+
+/** What the service gives a provider's connectors beyond the configuration. */
+export interface ConnectorDeps {
+  /** Values the provider keeps across restarts (a rotated refresh token), under its own name. */
+  state(provider: string): ProviderState;
 }
 
 /** What a provider's settings may depend on beyond its own variables. */
@@ -73,7 +85,7 @@ export interface Provider {
   /** Its configuration variables; read into `config.providers.<name>`. */
   settings?: ProviderSettingsSpec;
   /** The sync connectors it offers for this configuration. */
-  connectors(config: Config): SourceConnector[];
+  connectors(config: Config, deps?: ConnectorDeps): SourceConnector[];
   webhook?: WebhookIntake;
   fake?: ProviderFake;
 }

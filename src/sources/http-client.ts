@@ -60,6 +60,20 @@ export interface SourceClientHooks {
   onResponse?(status: number, ms: number): void;
 }
 
+/**
+ * Credentials that change while the client lives (OAuth access tokens): the
+ * headers are asked for before each attempt, and a 401 asks for new ones once
+ * per request before it fails.
+ */
+export interface SourceAuth {
+  /** The auth headers for the next attempt; may fetch a token first. */
+  headers(signal?: AbortSignal): Promise<Record<string, string>>;
+  /** Upstream refused these headers (401): get new credentials; false when there are none to try. */
+  refused(sent: Record<string, string>, signal?: AbortSignal): Promise<boolean>;
+  /** Current credentials, masked in quoted error bodies like `secrets`. */
+  secrets(): readonly string[];
+}
+
 export interface SourceClientOptions {
   /** For logs and errors, the source name. */
   name: string;
@@ -96,6 +110,8 @@ export interface SourceClientOptions {
    * has them replaced before it is quoted. Values under 4 characters are left alone.
    */
   secrets?: readonly string[];
+  /** Credentials asked for before each attempt (see SourceAuth); they override `headers`. */
+  auth?: SourceAuth;
   /** Called on every 429 with its headers and body (parsed JSON, or the text). */
   classifyRateLimit?(status: number, headers: ResponseHeaders, body: unknown): RateLimitDecision;
   /** Source of jitter in [0, 1); for tests. Default Math.random. */
@@ -160,10 +176,12 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     maxResponseSize: options.maxResponseBytes ?? 64 * 1024 * 1024,
   });
   let closing: Promise<void> | undefined;
-  const secrets = (options.secrets ?? []).filter((v) => v.length >= 4);
+  const fixedSecrets = options.secrets ?? [];
+  const auth = options.auth;
   /** An error body fit to quote: every secret (and its URL-encoded form) masked. */
   const scrub = (text: string): string => {
     let out = text;
+    const secrets = [...fixedSecrets, ...(auth?.secrets() ?? [])].filter((v) => v.length >= 4);
     for (const v of secrets) for (const form of new Set([v, encodeURIComponent(v)])) out = out.split(form).join('[redacted]');
     return out;
   };
@@ -187,7 +205,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     const ctx = (attempts: number, cause?: unknown) => ({ source: name, method, path, attempts, cause });
 
     /** One request and its classification. Throws only when aborted or closed. */
-    async function attempt(n: number): Promise<Outcome<T>> {
+    async function attempt(n: number, authHeaders: Record<string, string>): Promise<Outcome<T>> {
       if (closing) throw new Error(`source client "${name}" is closed`);
       const started = performance.now();
       let status: number;
@@ -201,7 +219,7 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       try {
         const res = await undiciRequest(url, {
           method,
-          headers,
+          headers: { ...headers, ...lowerCaseKeys(authHeaders) },
           body,
           signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
           dispatcher: agent,
@@ -263,11 +281,23 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
     }
 
     let invalidJsonRetries = 0;
+    let refreshed = false;
     for (let n = 1; ; n++) {
       if (signal?.aborted) throw abortReason(signal);
       let outcome: Outcome<T>;
       try {
-        outcome = await runInQueue(queue, () => attempt(n), signal);
+        // Asked for outside the queue: a token refresh does not hold a request slot.
+        const authHeaders = auth ? await auth.headers(signal) : {};
+        outcome = await runInQueue(queue, () => attempt(n, authHeaders), signal);
+        if (auth && !refreshed && outcome.kind === 'fail' && outcome.error instanceof UpstreamHttpError && outcome.error.status === 401) {
+          // Once per request: a second 401 with fresh credentials is a real refusal.
+          refreshed = true;
+          if (await auth.refused(authHeaders, signal)) {
+            log.warn({ source: name, method, path, status: 401 }, 'upstream refused the credentials: refreshed them, trying again');
+            n--;
+            continue;
+          }
+        }
       } catch (error) {
         // p-queue rejects with the signal's reason; normalise so callers see one shape.
         if (signal?.aborted) throw abortReason(signal);

@@ -89,10 +89,19 @@ export interface SyncStateTable {
   last_success_at: number | null;
 }
 
+/** What a provider keeps across restarts (a rotated refresh token, its portal), by provider and key. */
+export interface ProviderStateTable {
+  provider: string;
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
 export interface Database {
   records: RecordsTable;
   record_counts: RecordCountsTable;
   webhook_inbox: WebhookInboxTable;
   tasks: TasksTable;
   sync_state: SyncStateTable;
+  provider_state: ProviderStateTable;
 }

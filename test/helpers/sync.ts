@@ -147,7 +147,7 @@ export class Harness {
     if (!t) return;
     await t.app.close();
     try {
-      for (const table of ['records', 'record_counts', 'webhook_inbox', 'tasks', 'sync_state'] as const) {
+      for (const table of ['records', 'record_counts', 'webhook_inbox', 'tasks', 'sync_state', 'provider_state'] as const) {
         await t.store.db.deleteFrom(table).execute();
       }
     } finally {

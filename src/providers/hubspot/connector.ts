@@ -2,11 +2,13 @@ import { Type, type Static } from 'typebox';
 import type { RecordWrite } from '../../domain/records.js';
 import { parseRetryAfter } from '../../sources/backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
-import { createSourceClient, type RateLimitDecision, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
+import { createSourceClient, type RateLimitDecision, type SourceAuth, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { keyedEntries } from '../../sources/keyed-entries.js';
 import { RequestsAhead } from '../../sources/requests-ahead.js';
 import { UpstreamHttpError } from '../../sources/upstream-errors.js';
+import type { ProviderState } from '../../store/provider-state.js';
 import { contactModifiedAt, customerFromContact, type HubspotContact } from './contact-mapping.js';
+import { rememberPortal } from './portal.js';
 import { chunkProperties, mergeChunks, propertiesToRequest, readPropertyNames, withEveryProperty, type PropertySelection } from './properties.js';
 import { reconcileContact } from './reconcile.js';
 
@@ -73,6 +75,10 @@ export interface HubspotSourceOptions {
   /** HUBSPOT_PROPERTIES: `all` (the default) or names; the mapped properties are always asked for. */
   properties?: PropertySelection;
   client?: Partial<SourceClientOptions>;
+  /** An OAuth app's tokens, instead of `accessToken`. */
+  auth?: SourceAuth;
+  /** Where the token's portal is kept when HUBSPOT_PORTAL_ID is not set (read once per credentials). */
+  portal?: { state: ProviderState; credentials: string };
 }
 
 /**
@@ -138,15 +144,16 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
   }
 
   missingConfiguration(): string | null {
-    return this.options.accessToken ? null : 'HUBSPOT_ACCESS_TOKEN';
+    return this.options.accessToken || this.options.auth ? null : 'HUBSPOT_ACCESS_TOKEN';
   }
 
   private http(): SourceClient {
     this.client ??= createSourceClient({
       name: this.name,
       baseUrl: this.options.baseUrl,
-      headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` },
-      secrets: this.options.accessToken ? [this.options.accessToken] : [],
+      ...(this.options.auth
+        ? { auth: this.options.auth }
+        : { headers: { authorization: `Bearer ${this.options.accessToken ?? ''}` }, secrets: this.options.accessToken ? [this.options.accessToken] : [] }),
       // HubSpot private apps: 100 requests per 10 seconds (burst) by default.
       rateLimit: { requests: 100, perMs: 10_000 },
       concurrency: 4,
@@ -169,6 +176,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
     }
     await this.chooseProperties(ctx.signal);
     let searchEstimate: number | null = null;
+    if (this.options.portal) await rememberPortal(this.http(), this.options.portal, ctx.signal, ctx.log);
     const requests = new RequestsAhead<HubspotCheckpoint, SearchPage>(REQUESTS_IN_FLIGHT, (at, signal) => this.fetchPage(at, signal), ctx.signal);
     // The request for the next position goes out before this page is handed on.
     const askNext = (next: HubspotCheckpoint) => requests.ahead(next.phase === 'idle' ? [] : [next]);

@@ -2,8 +2,10 @@ import type { Provider } from '../provider.js';
 import { limitsOf } from '../upstream-limits.js';
 import { hubspotSection, hubspotSettings, readHubspotSettings } from './config.js';
 import { HubspotSource } from './connector.js';
+import { OAuthTokens } from './oauth.js';
+import { credentialsFingerprint, HUBSPOT_PROVIDER } from './portal.js';
 import { startFakeHubspot } from './fake/server.js';
-import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler } from './webhook.js';
+import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler, hubspotHandlerFor } from './webhook.js';
 import { hubspotWebhookRoutes } from './webhook-route.js';
 
 /** Custom properties the sandbox's portal defines: a few hundred with long names, as real portals have. */
@@ -11,12 +13,17 @@ const SANDBOX_CUSTOM_PROPERTIES = 300;
 
 /** HubSpot CRM: contacts synced as customers of the `crm` source, and contact webhooks. */
 export const hubspot: Provider = {
-  name: 'hubspot',
+  name: HUBSPOT_PROVIDER,
   title: `${HUBSPOT_SOURCE} (HubSpot contacts)`,
   sourceNames: [HUBSPOT_SOURCE],
   settings: { section: hubspotSection, read: (env) => readHubspotSettings(env) },
-  connectors: (config) => {
-    const { api } = hubspotSettings(config);
+  connectors: (config, deps) => {
+    const { api, portalId } = hubspotSettings(config);
+    const state = deps?.state(HUBSPOT_PROVIDER);
+    const auth = api.oauth ? new OAuthTokens({ app: api.oauth, baseUrl: api.baseUrl, ...(state ? { state } : {}) }) : undefined;
+    const credentials = api.oauth?.refreshToken ?? api.accessToken;
+    // With HUBSPOT_PORTAL_ID set there is nothing to read; else the token's portal is read once and kept.
+    const portal = state && portalId === null && credentials ? { state, credentials: credentialsFingerprint(credentials) } : undefined;
     return [
       new HubspotSource({
         name: HUBSPOT_SOURCE,
@@ -24,6 +31,8 @@ export const hubspot: Provider = {
         baseUrl: api.baseUrl,
         properties: api.properties,
         client: limitsOf(api),
+        ...(auth ? { auth } : {}),
+        ...(portal ? { portal } : {}),
       }),
     ];
   },
@@ -31,6 +40,7 @@ export const hubspot: Provider = {
     inboxRoute: HUBSPOT_INBOX_ROUTE,
     keyPrefix: HUBSPOT_KEY_PREFIX,
     handler: hubspotDeliveryHandler,
+    handlerFor: (config) => hubspotHandlerFor(hubspotSettings(config).portalId),
     routes: hubspotWebhookRoutes,
   },
   fake: {

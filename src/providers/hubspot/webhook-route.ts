@@ -7,15 +7,17 @@ import { headerText, inboxHeaders } from '../../http/request-headers.js';
 import { prepareDelivery } from '../../ingest/delivery.js';
 import type { WebhookRouteOptions } from '../provider.js';
 import { hubspotSettings } from './config.js';
-import { HUBSPOT_INBOX_ROUTE, hubspotDeliveryHandler, hubspotEventKey, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
+import { HUBSPOT_INBOX_ROUTE, hubspotEventKey, hubspotHandlerFor, hubspotSignedUri, verifyHubspotSignature, type HubspotEvent } from './webhook.js';
 
 /**
- * The URIs HubSpot may have signed for this request: it signs the URL it
+ * The URIs HubSpot may have signed for this request. With PUBLIC_URL, the
+ * one URL it called: that origin plus the request path. Without, a guess: it signs the URL it
  * called, which a TLS-terminating proxy turns into http:// and maybe another
  * host. X-Forwarded-Proto/Host are tried first; trying more candidates only
  * widens what we compute, never what an attacker can forge without the secret.
  */
-function candidateUris(req: FastifyRequest): string[] {
+function candidateUris(req: FastifyRequest, publicUrl: string | null): string[] {
+  if (publicUrl !== null) return [`${publicUrl}${req.url}`];
   const first = (v: string | undefined) => v?.split(',')[0]?.trim() || undefined;
   const hosts = [first(headerText(req, 'x-forwarded-host')), headerText(req, 'host')].filter((h): h is string => !!h);
   const protos = [first(headerText(req, 'x-forwarded-proto')), 'https', 'http'].filter((p): p is string => !!p);
@@ -62,8 +64,9 @@ const HubspotAnswer = Type.Object({
  * de-duplicated on the event key. Every accepted event is stored raw first,
  * then processed; one that fails becomes a dead letter (GET /webhooks/events).
  */
-export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline }) => {
-  const hubspotSecrets = hubspotSettings(config).clientSecrets;
+export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = async (app, { config, pipeline, metrics }) => {
+  const { clientSecrets: hubspotSecrets, portalId } = hubspotSettings(config);
+  const handler = hubspotHandlerFor(portalId);
   if (hubspotSecrets.length === 0) app.log.warn('HUBSPOT_CLIENT_SECRET is not set: unsigned HubSpot webhooks are accepted');
 
   app.post(
@@ -72,7 +75,7 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
       schema: {
         summary: 'Receive HubSpot webhook events',
         description:
-          'HubSpot posts a JSON array of up to 100 events. With HUBSPOT_CLIENT_SECRET set, X-HubSpot-Signature-v3 must verify (HMAC-SHA256 of method + URI + body + timestamp, timestamp at most 5 minutes old). Each event is stored raw as its own inbox row, then processed: contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion and contact.restore update the customer whose external_id is the contact id (source crm); a repeated eventId is recorded as a duplicate; any other event is kept as a dead letter. Answers 200 once every event is processed or kept.',
+          'HubSpot posts a JSON array of up to 100 events. With HUBSPOT_CLIENT_SECRET set, X-HubSpot-Signature-v3 must verify (HMAC-SHA256 of method + URI + body + timestamp, timestamp at most 5 minutes old; the URI is PUBLIC_URL plus the request path when PUBLIC_URL is set). Each event is stored raw as its own inbox row, then processed: contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion and contact.restore update the customer whose external_id is the contact id (source crm); a repeated eventId is recorded as a duplicate; an event from another portal than HUBSPOT_PORTAL_ID (or else the portal of the token) and any other event are kept as dead letters. Answers 200 once every event is processed or kept.',
         tags: ['webhooks'],
         headers: Type.Object(
           {
@@ -104,14 +107,23 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
           throw new ApiError('unsupported_media_type', 'send the body as application/json');
         }
         if (hubspotSecrets.length === 0) return;
+        const uris = candidateUris(req, config.publicUrl);
         const check = verifyHubspotSignature(hubspotSecrets, {
           method: req.method,
-          uris: candidateUris(req),
+          uris,
           body: req.rawBody ?? Buffer.alloc(0),
           timestamp: headerText(req, 'x-hubspot-request-timestamp'),
           signature: headerText(req, 'x-hubspot-signature-v3'),
         });
-        if (!check.ok) throw new ApiError('invalid_signature', check.reason);
+        if (!check.ok) {
+          // HubSpot does not retry a 401: without this line and count, its events would be lost unseen.
+          metrics?.webhookSignatureFailures.inc({ route: HUBSPOT_INBOX_ROUTE });
+          req.log.warn(
+            { route: HUBSPOT_INBOX_ROUTE, signedUris: uris.map(hubspotSignedUri), publicUrl: config.publicUrl, reason: check.reason },
+            'HubSpot webhook refused: signature check failed (set PUBLIC_URL to the origin HubSpot calls when behind a proxy)',
+          );
+          throw new ApiError('invalid_signature', check.reason);
+        }
       },
     },
     async (req) => {
@@ -121,7 +133,7 @@ export const hubspotWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = asy
         headers: inboxHeaders(req),
         receivedAt: Date.now(),
         // Each event is kept as its own inbox row, and replayed alone.
-        events: events.map((e) => ({ key: hubspotEventKey(e), body: JSON.stringify(e), prepared: prepareDelivery(hubspotDeliveryHandler, e) })),
+        events: events.map((e) => ({ key: hubspotEventKey(e), body: JSON.stringify(e), prepared: prepareDelivery(handler, e) })),
         weight: events.length,
         rowIds: true,
       });

@@ -6,6 +6,7 @@ import type { WriteTx } from '../../store/write-transaction.js';
 import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/delivery.js';
 import type { SignatureCheck } from '../../ingest/signature.js';
 import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
+import { keptPortal } from './portal.js';
 
 /** HubSpot's rule: refuse a request whose X-HubSpot-Request-Timestamp is older than 5 minutes. */
 export const HUBSPOT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
@@ -292,18 +293,43 @@ export async function applyHubspotEvent(tx: WriteTx, e: HubspotEvent): Promise<H
   };
 }
 
-/** The handler of `/webhooks/hubspot`: each inbox row holds one event as JSON. */
-export const hubspotDeliveryHandler: DeliveryHandler<HubspotEvent> = {
-  parse(raw) {
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      throw new DeliveryRejected('the stored event is not JSON');
+/**
+ * The portal whose events apply: HUBSPOT_PORTAL_ID, or the token's portal as
+ * the sync kept it (read in the transaction; once known it is remembered).
+ * Before either is known, events of any portal apply.
+ */
+function portalCheck(configured: number | null): (tx: WriteTx, e: HubspotEvent) => Promise<void> {
+  let known = configured;
+  return async (tx, e) => {
+    known ??= await keptPortal(tx);
+    if (known !== null && e.portalId !== known) {
+      const whose = configured !== null ? 'HUBSPOT_PORTAL_ID' : "the token's portal";
+      throw new DeliveryRejected(`the event is from HubSpot portal ${String(e.portalId)}, not portal ${known} (${whose}): not applied`);
     }
-  },
-  prepare(event) {
-    if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new DeliveryRejected('the stored event is not an object');
-    return event as HubspotEvent;
-  },
-  apply: (tx, event) => applyHubspotEvent(tx, event),
-};
+  };
+}
+
+/** The handler of `/webhooks/hubspot` for a configured portal (null: the token's): each inbox row holds one event as JSON. */
+export function hubspotHandlerFor(portalId: number | null): DeliveryHandler<HubspotEvent> {
+  const checkPortal = portalCheck(portalId);
+  return {
+    parse(raw) {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        throw new DeliveryRejected('the stored event is not JSON');
+      }
+    },
+    prepare(event) {
+      if (event === null || typeof event !== 'object' || Array.isArray(event)) throw new DeliveryRejected('the stored event is not an object');
+      return event as HubspotEvent;
+    },
+    apply: async (tx, event) => {
+      await checkPortal(tx, event);
+      return applyHubspotEvent(tx, event);
+    },
+  };
+}
+
+/** The handler without a configured portal: the token's, once a sync has read it. */
+export const hubspotDeliveryHandler: DeliveryHandler<HubspotEvent> = hubspotHandlerFor(null);

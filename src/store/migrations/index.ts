@@ -5,6 +5,7 @@ import { recordsSourceFeedMigration } from './003-records-source-feed.js';
 import { inboxStatusMigration } from './004-inbox-status.js';
 import { jsonColumnsMigration } from './005-json-columns.js';
 import { taskLeaseLossesMigration } from './006-task-lease-losses.js';
+import { providerStateMigration } from './007-provider-state.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -22,6 +23,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '004-inbox-status': inboxStatusMigration(engine),
     '005-json-columns': jsonColumnsMigration(engine),
     '006-task-lease-losses': taskLeaseLossesMigration(),
+    '007-provider-state': providerStateMigration(engine),
   };
 }
 

@@ -11,16 +11,24 @@ import { HubspotState, type ContactSetOptions } from './contacts.js';
 import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire } from './list.js';
 import { SearchError, parseSearchRequest, searchContacts } from './search.js';
 import { RequestLog } from '../../../sandbox/request-log.js';
+import { FakeOAuthApp, type FakeOAuthOptions } from './oauth.js';
 
 export interface FakeHubspotOptions extends ContactSetOptions, FakeServerOptions {
   /** The private-app token clients must send as `Authorization: Bearer <token>`. */
   token?: string;
+  /** An OAuth app too: `POST /oauth/v1/token` hands out access tokens, accepted beside the private-app token. */
+  oauth?: FakeOAuthOptions;
+  /** The account's portal (Hub id), as `GET /account-info/v3/details` answers it (default 62515). */
+  portalId?: number;
 }
 
 export interface FakeHubspot {
   /** Base URL, e.g. `http://127.0.0.1:PORT` (what HUBSPOT_BASE_URL takes). */
   url: string;
   token: string;
+  portalId: number;
+  /** The OAuth app, when one was asked for. */
+  oauth: FakeOAuthApp | null;
   /** The contacts, mutation helpers and the request log (`state.requests`). */
   state: HubspotState;
   faults: FaultInjector;
@@ -37,26 +45,47 @@ const PROPERTIES = '/crm/v3/properties/contacts';
  */
 export const URL_LIMIT = 15_500;
 const HEAD_LIMIT = 256 * 1024;
+const TOKEN = '/oauth/v1/token';
+const ACCOUNT_DETAILS = '/account-info/v3/details';
+const EXPIRED_MESSAGE = 'The OAuth token used to make this call expired 0 second(s) ago.';
 const AUTH_MESSAGE =
   'Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview';
 
 export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promise<FakeHubspot> {
   const token = options.token ?? 'pat-na1-fake-0000-0000-000000000000';
   const state = new HubspotState(options, new RequestLog(options.requestLogLimit));
-  const server = await startFakeServer((origin) => hubspotProvider(origin, token, state), { maxHeaderSize: HEAD_LIMIT, ...options }, state.requests);
-  return { url: server.origin, token, state, faults: server.faults, close: () => server.close() };
+  const oauth = options.oauth ? new FakeOAuthApp(options.oauth) : null;
+  const portalId = options.portalId ?? 62515;
+  const server = await startFakeServer(
+    (origin) => hubspotProvider(origin, token, state, oauth, portalId),
+    { maxHeaderSize: HEAD_LIMIT, ...options },
+    state.requests,
+  );
+  return { url: server.origin, token, portalId, oauth, state, faults: server.faults, close: () => server.close() };
 }
 
-function hubspotProvider(origin: string, token: string, state: HubspotState): FakeProvider {
+function hubspotProvider(origin: string, token: string, state: HubspotState, oauth: FakeOAuthApp | null, portalId: number): FakeProvider {
   const defined = (name: string) => state.properties.has(name);
   return {
     collectionKey: 'results',
     authenticate(req) {
+      // The token endpoint authenticates by the form it is sent.
+      if (req.path === TOKEN) return null;
       const header = req.headers.authorization ?? '';
-      const match = /^Bearer\s+(.+)$/i.exec(header);
-      return match?.[1] === token ? null : error(401, AUTH_MESSAGE, 'INVALID_AUTHENTICATION');
+      const bearer = /^Bearer\s+(.+)$/i.exec(header)?.[1];
+      if (bearer === token) return null;
+      const status = bearer === undefined || oauth === null ? 'unknown' : oauth.check(bearer);
+      if (status === null) return null;
+      return status === 'expired' ? error(401, EXPIRED_MESSAGE, 'EXPIRED_AUTHENTICATION') : error(401, AUTH_MESSAGE, 'INVALID_AUTHENTICATION');
     },
     route(req) {
+      if (req.path === TOKEN) {
+        if (req.method !== 'POST') return notAllowed(req);
+        return oauth ? oauth.token(req.headers['content-type'], req.rawBody) : error(400, 'This account has no OAuth app.', 'BAD_CLIENT_ID');
+      }
+      if (req.path === ACCOUNT_DETAILS) {
+        return req.method === 'GET' ? { status: 200, json: accountDetails(portalId) } : notAllowed(req);
+      }
       const target = req.path.length + (req.query.size > 0 ? 1 + req.query.toString().length : 0);
       if (target > URL_LIMIT) return error(414, `Request-URI Too Long (${target} characters; at most ${URL_LIMIT})`, 'URI_TOO_LONG');
       if (req.path === PROPERTIES || req.path === `${PROPERTIES}/`) {
@@ -122,6 +151,21 @@ function hubspotProvider(origin: string, token: string, state: HubspotState): Fa
     }
     return { status: 200, json: toWire(contact, propertiesParam(req.query), defined) };
   }
+}
+
+/** HubSpot's account details, with the portal the token belongs to. */
+function accountDetails(portalId: number): Record<string, unknown> {
+  return {
+    portalId,
+    accountType: 'STANDARD',
+    timeZone: 'US/Eastern',
+    companyCurrency: 'USD',
+    additionalCurrencies: [],
+    utcOffset: '-05:00',
+    utcOffsetMilliseconds: -18_000_000,
+    uiDomain: 'app.hubspot.com',
+    dataHostingLocation: 'na1',
+  };
 }
 
 function notAllowed(req: FakeRequest): FakeResponse {
