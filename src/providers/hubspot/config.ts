@@ -1,5 +1,6 @@
 import type { Config, UpstreamLimits } from '../../config/index.js';
-import { integer, list, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
+import type { RateLimit } from '../../sources/rate-limit.js';
+import { duration, integer, list, rateLimit, readSection, section, text, url, variable, type Env } from '../../config/variables.js';
 
 /** HubSpot's variables: the `crm` source's API access and politeness, and the webhook signature secret. */
 export const hubspotSection = section('HubSpot: the `crm` source and `POST /webhooks/hubspot`', {
@@ -14,6 +15,15 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
   }),
   // HubSpot private apps: 100 requests per 10 seconds by default.
   rateLimit: variable('HUBSPOT_RATE_LIMIT', rateLimit(), { default: '100/10s', description: 'requests per window to HubSpot' }),
+  // HubSpot's CRM search: 4 requests per second per token, on top of the general limit.
+  searchRateLimit: variable('HUBSPOT_SEARCH_RATE_LIMIT', rateLimit(), {
+    default: '4/1s',
+    description: "requests per window to HubSpot's CRM search endpoint (incremental runs), within HUBSPOT_RATE_LIMIT",
+  }),
+  archivedIntervalMs: variable('HUBSPOT_ARCHIVED_INTERVAL', duration({ min: 0 }), {
+    default: '24h',
+    description: 'how often an incremental run also walks the archived contacts list; `contact.deletion` webhooks cover the time between',
+  }),
   concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),
   clientSecrets: variable('HUBSPOT_CLIENT_SECRET', list(), {
     unset: Object.freeze([]) as readonly string[],
@@ -26,6 +36,10 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
 export interface HubspotApiConfig extends UpstreamLimits {
   readonly accessToken: string | undefined;
   readonly baseUrl: string;
+  /** HUBSPOT_SEARCH_RATE_LIMIT; null is off. */
+  readonly searchRateLimit: RateLimit | null;
+  /** HUBSPOT_ARCHIVED_INTERVAL. */
+  readonly archivedIntervalMs: number;
 }
 
 /** `config.providers.hubspot`. */
@@ -44,7 +58,14 @@ declare module '../../config/index.js' {
 export function readHubspotSettings(env: Env): HubspotSettings {
   const v = readSection(hubspotSection, env);
   return Object.freeze({
-    api: Object.freeze({ accessToken: v.accessToken, baseUrl: v.baseUrl, rateLimit: v.rateLimit, concurrency: v.concurrency }),
+    api: Object.freeze({
+      accessToken: v.accessToken,
+      baseUrl: v.baseUrl,
+      rateLimit: v.rateLimit,
+      concurrency: v.concurrency,
+      searchRateLimit: v.searchRateLimit,
+      archivedIntervalMs: v.archivedIntervalMs,
+    }),
     clientSecrets: v.clientSecrets,
   });
 }

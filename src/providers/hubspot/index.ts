@@ -14,7 +14,16 @@ export const hubspot: Provider = {
   settings: { section: hubspotSection, read: (env) => readHubspotSettings(env) },
   connectors: (config) => {
     const { api } = hubspotSettings(config);
-    return [new HubspotSource({ name: HUBSPOT_SOURCE, accessToken: api.accessToken, baseUrl: api.baseUrl, client: limitsOf(api) })];
+    return [
+      new HubspotSource({
+        name: HUBSPOT_SOURCE,
+        accessToken: api.accessToken,
+        baseUrl: api.baseUrl,
+        client: limitsOf(api),
+        searchRateLimit: api.searchRateLimit,
+        archivedIntervalMs: api.archivedIntervalMs,
+      }),
+    ];
   },
   webhook: {
     inboxRoute: HUBSPOT_INBOX_ROUTE,
@@ -26,7 +35,13 @@ export const hubspot: Provider = {
     records: 'contacts',
     defaultRecords: 250,
     async start({ records, port, latencyMs }) {
-      const fake = await startFakeHubspot({ contacts: records ?? 250, port: port ?? 0, latencyMs: latencyMs ?? 0 });
+      // HubSpot's search limit, 4 a second, as the connector's default HUBSPOT_SEARCH_RATE_LIMIT expects.
+      const fake = await startFakeHubspot({
+        contacts: records ?? 250,
+        port: port ?? 0,
+        latencyMs: latencyMs ?? 0,
+        searchRateLimit: { requests: 4, perMs: 1_000 },
+      });
       return {
         env: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: fake.token },
         summary: `fake HubSpot at ${fake.url} (${fake.state.size} contacts; sync with POST /sync/${HUBSPOT_SOURCE})`,
