@@ -22,7 +22,7 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
   }),
   archivedIntervalMs: variable('HUBSPOT_ARCHIVED_INTERVAL', duration({ min: 0 }), {
     default: '24h',
-    description: 'how often an incremental run also walks the archived contacts list; `contact.deletion` webhooks cover the time between',
+    description: 'how often an incremental run also walks the archived contacts list (`0`: every run); `contact.deletion` webhooks cover the time between',
   }),
   concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),
   clientSecrets: variable('HUBSPOT_CLIENT_SECRET', list(), {
