@@ -28,6 +28,8 @@ export interface SourceRequest {
   headers?: Record<string, string>;
   /** Aborts the in-flight request, a backoff sleep and a wait in the rate-limit queue. */
   signal?: AbortSignal;
+  /** This request's own reading of a 429, in place of the client's (an endpoint with a limit of its own). */
+  classifyRateLimit?(status: number, headers: ResponseHeaders, body: unknown): RateLimitDecision;
 }
 
 export interface SourceResponse<T> {
@@ -253,9 +255,10 @@ export function createSourceClient(options: SourceClientOptions): SourceClient {
       }
       const httpError = new UpstreamHttpError({ ...ctx(n), status, body: scrub(text) });
       if (!RETRY_STATUSES.has(status)) return { kind: 'fail', error: httpError };
-      if (status === 429 && options.classifyRateLimit) {
+      const classify = req.classifyRateLimit ?? options.classifyRateLimit;
+      if (status === 429 && classify) {
         const parsed = parseJson(text);
-        const decision = options.classifyRateLimit(status, resHeaders, parsed.ok ? parsed.value : text);
+        const decision = classify(status, resHeaders, parsed.ok ? parsed.value : text);
         if (decision !== 'retry') {
           const { retryAt, reason } = decision;
           return { kind: 'fail', error: new RateLimitParkedError({ ...ctx(n, httpError), status, retryAt, reason }) };

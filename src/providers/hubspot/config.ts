@@ -1,5 +1,6 @@
 import type { Config, UpstreamLimits } from '../../config/index.js';
-import { ConfigError, integer, list, rateLimit, readSection, section, text, url, variable, type Env, type Kind } from '../../config/variables.js';
+import type { RateLimit } from '../../sources/rate-limit.js';
+import { ConfigError, duration, integer, list, rateLimit, readSection, section, text, url, variable, type Env, type Kind } from '../../config/variables.js';
 import { propertySelection, type PropertySelection } from './properties.js';
 
 /** HubSpot's variables: the `crm` source's API access and politeness, and the webhook signature secret. */
@@ -36,6 +37,15 @@ export const hubspotSection = section('HubSpot: the `crm` source and `POST /webh
     default: 'all',
     description: 'the contact properties the `crm` source asks for: `all` reads the property definitions at the start of each run and asks for every one',
   }),
+  // HubSpot's CRM search: 4 requests per second per token, on top of the general limit.
+  searchRateLimit: variable('HUBSPOT_SEARCH_RATE_LIMIT', rateLimit(), {
+    default: '4/1s',
+    description: "requests per window to HubSpot's CRM search endpoint (incremental runs), within HUBSPOT_RATE_LIMIT",
+  }),
+  archivedIntervalMs: variable('HUBSPOT_ARCHIVED_INTERVAL', duration({ min: 0 }), {
+    default: '24h',
+    description: 'how often an incremental run also walks the archived contacts list (`0`: every run); `contact.deletion` webhooks cover the time between',
+  }),
   concurrency: variable('HUBSPOT_CONCURRENCY', integer(1, 100), { default: '4', description: 'requests to HubSpot at once' }),
   clientSecrets: variable('HUBSPOT_CLIENT_SECRET', list(), {
     unset: Object.freeze([]) as readonly string[],
@@ -60,6 +70,10 @@ export interface HubspotApiConfig extends UpstreamLimits {
   readonly baseUrl: string;
   /** HUBSPOT_PROPERTIES: `all`, or the property names to ask for. */
   readonly properties: PropertySelection;
+  /** HUBSPOT_SEARCH_RATE_LIMIT; null is off. */
+  readonly searchRateLimit: RateLimit | null;
+  /** HUBSPOT_ARCHIVED_INTERVAL. */
+  readonly archivedIntervalMs: number;
 }
 
 /** `config.providers.hubspot`. */
@@ -106,6 +120,8 @@ export function readHubspotSettings(env: Env): HubspotSettings {
       properties: v.properties,
       rateLimit: v.rateLimit,
       concurrency: v.concurrency,
+      searchRateLimit: v.searchRateLimit,
+      archivedIntervalMs: v.archivedIntervalMs,
     }),
     clientSecrets: v.clientSecrets,
     portalId: v.portalId,

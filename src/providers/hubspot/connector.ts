@@ -4,13 +4,18 @@ import { parseRetryAfter } from '../../sources/backoff.js';
 import type { SourceConnector, SyncContext, SyncPage } from '../../sources/connector.js';
 import { createSourceClient, type RateLimitDecision, type SourceAuth, type SourceClient, type SourceClientOptions } from '../../sources/http-client.js';
 import { keyedEntries } from '../../sources/keyed-entries.js';
+import type { RateLimit } from '../../sources/rate-limit.js';
 import { RequestsAhead } from '../../sources/requests-ahead.js';
 import { UpstreamHttpError } from '../../sources/upstream-errors.js';
 import type { ProviderState } from '../../store/provider-state.js';
+import { archivedWalkDue, DEFAULT_ARCHIVED_INTERVAL_MS } from './archived-walk.js';
 import { contactModifiedAt, customerFromContact, type HubspotContact } from './contact-mapping.js';
+import { MERGED_IDS_PROPERTY, withMerges } from './merges.js';
 import { rememberPortal } from './portal.js';
+import { COUNT_QUERY, estimateTotal } from './progress-total.js';
 import { chunkProperties, mergeChunks, propertiesToRequest, readPropertyNames, withEveryProperty, type PropertySelection } from './properties.js';
 import { reconcileContact } from './reconcile.js';
+import { SearchLimiter } from './search-limit.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 /** HubSpot's list endpoint takes at most 100 a page. */
@@ -30,7 +35,10 @@ const LOOKBACK_MS = 5 * 60_000;
  * Where a HubSpot sync stands, saved with every committed page.
  * - list: the first (full) load, walking all contacts by `after`;
  * - archived: then the archived list, whose contacts become tombstones
- *   (search leaves archived contacts out, so every run walks it);
+ *   (search leaves archived contacts out: full runs walk it, incremental
+ *   ones once per HUBSPOT_ARCHIVED_INTERVAL, see archived-walk.ts);
+ * `walkAt` / `archivedWalkAt`: when the archived walk under way / the last
+ * one started; absent in checkpoints from before it was kept (then it is due).
  * - search: an incremental run, contacts modified at or after `since`, from
  *   offset `after` (0 but inside a run of contacts that share one stamp);
  * - idle: between runs; the next one searches from `since`.
@@ -38,7 +46,7 @@ const LOOKBACK_MS = 5 * 60_000;
 const Cursor = Type.Union([Type.String(), Type.Null()]);
 export const hubspotCheckpointSchema = Type.Union([
   Type.Object({ phase: Type.Literal('list'), after: Cursor, startedAt: Type.Number() }),
-  Type.Object({ phase: Type.Literal('archived'), after: Cursor, nextSince: Type.Number() }),
+  Type.Object({ phase: Type.Literal('archived'), after: Cursor, nextSince: Type.Number(), walkAt: Type.Optional(Type.Number()) }),
   Type.Object({
     phase: Type.Literal('search'),
     since: Type.Number(),
@@ -46,8 +54,9 @@ export const hubspotCheckpointSchema = Type.Union([
     maxSeen: Type.Number(),
     startedAt: Type.Number(),
     tieAfterId: Type.Optional(Type.String()),
+    archivedWalkAt: Type.Optional(Type.Number()),
   }),
-  Type.Object({ phase: Type.Literal('idle'), since: Type.Number() }),
+  Type.Object({ phase: Type.Literal('idle'), since: Type.Number(), archivedWalkAt: Type.Optional(Type.Number()) }),
 ]);
 export type HubspotCheckpoint = Static<typeof hubspotCheckpointSchema>;
 
@@ -79,6 +88,12 @@ export interface HubspotSourceOptions {
   auth?: SourceAuth;
   /** Where the token's portal is kept when HUBSPOT_PORTAL_ID is not set (read once per credentials). */
   portal?: { state: ProviderState; credentials: string };
+  /** HUBSPOT_SEARCH_RATE_LIMIT; default 4 a second, null for none of its own. */
+  searchRateLimit?: RateLimit | null;
+  /** HUBSPOT_ARCHIVED_INTERVAL; default 24 h. */
+  archivedIntervalMs?: number;
+  /** Count the contacts (one search) when a first load starts, for its percent. Default true. */
+  estimateTotal?: boolean;
 }
 
 /**
@@ -122,19 +137,25 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
   /** The properties this run asks for, and the same cut into chunks that each fit one URL. */
   private properties: string[] = [];
   private chunks: string[][] = [];
+  private readonly searchLimiter: SearchLimiter;
 
   constructor(private readonly options: HubspotSourceOptions) {
     this.name = options.name;
+    this.searchLimiter = new SearchLimiter({
+      limit: options.searchRateLimit === undefined ? { requests: 4, perMs: 1_000 } : options.searchRateLimit,
+      classify: (status, headers, body) => classifyHubspotRateLimit(status, headers, body),
+      ...(options.client?.maxRetryAfterMs === undefined ? {} : { maxRetryAfterMs: options.client.maxRetryAfterMs }),
+    });
   }
 
   /** A property changed by a webhook after this sync's snapshot keeps its value (see reconcile.ts). */
   readonly reconcile = reconcileContact;
 
-  /** Which properties this run asks for: with `all`, the definitions as they are now (one request). */
+  /** Which properties this run asks for: with `all`, the definitions as they are now (one request); merges always. */
   private async chooseProperties(signal: AbortSignal): Promise<void> {
     const selection = this.options.properties ?? 'all';
     const defined = selection === 'all' ? await readPropertyNames(this.http(), signal) : null;
-    this.properties = propertiesToRequest(selection, defined);
+    this.properties = [...new Set([...propertiesToRequest(selection, defined), MERGED_IDS_PROPERTY])];
     this.chunks = chunkProperties(this.properties);
   }
 
@@ -172,9 +193,13 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
     let cp: HubspotCheckpoint = ctx.checkpoint ?? { phase: 'list', after: null, startedAt: Date.now() };
     if (cp.phase === 'idle') {
       const startedAt = Date.now();
-      cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt };
+      const walked: { archivedWalkAt?: number } = cp.archivedWalkAt === undefined ? {} : { archivedWalkAt: cp.archivedWalkAt };
+      cp = { phase: 'search', since: Math.max(0, cp.since - LOOKBACK_MS), after: 0, maxSeen: cp.since, startedAt, ...walked };
     }
     await this.chooseProperties(ctx.signal);
+    // A first load's size, from one search once its first page is in, so the percent shows from that page
+    // on (a search run's comes with its first page). After the page, not before: a dead token fails on the list.
+    let listEstimate: number | null | undefined;
     let searchEstimate: number | null = null;
     if (this.options.portal) await rememberPortal(this.http(), this.options.portal, ctx.signal, ctx.log);
     const requests = new RequestsAhead<HubspotCheckpoint, SearchPage>(REQUESTS_IN_FLIGHT, (at, signal) => this.fetchPage(at, signal), ctx.signal);
@@ -185,17 +210,25 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
         ctx.signal.throwIfAborted();
         if (cp.phase === 'list') {
           const page = await requests.take(cp);
+          if (listEstimate === undefined) {
+            listEstimate = this.options.estimateTotal === false ? null : await estimateTotal(() => this.countContacts(ctx.signal), ctx.signal, ctx.log);
+          }
           const next = nextAfter(page, cp.after);
-          const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => this.toWrite(c));
+          const contacts = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts');
+          const records = withMerges(
+            contacts,
+            contacts.map((c) => this.toWrite(c)),
+            this.name,
+          );
           // Changes made while the first load runs are caught by the next run, which searches from its start.
-          cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt };
+          cp = next ? { ...cp, after: next } : { phase: 'archived', after: null, nextSince: cp.startedAt, walkAt: Date.now() };
           await askNext(cp);
-          yield { records, checkpoint: cp };
+          yield { records, checkpoint: cp, ...(listEstimate === null ? {} : { totalEstimate: listEstimate }) };
         } else if (cp.phase === 'archived') {
           const page = await requests.take(cp);
           const next = nextAfter(page, cp.after);
           const records = keyedEntries<HubspotContact>(page.results, ctx.log, 'HubSpot contacts').map((c) => this.toWrite(c, true));
-          cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince };
+          cp = next ? { ...cp, after: next } : { phase: 'idle', since: cp.nextSince, archivedWalkAt: cp.walkAt ?? Date.now() };
           await askNext(cp);
           yield { records, checkpoint: cp };
           if (cp.phase === 'idle') return;
@@ -216,6 +249,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
             }
             records.push(this.toWrite(c));
           }
+          const writes = withMerges(contacts, records, this.name);
           // The first page's count of changes since the run's start stands for the whole walk.
           searchEstimate ??= typeof page.total === 'number' ? page.total : null;
           const more = page.paging?.next?.after !== undefined && page.results.length > 0;
@@ -225,15 +259,28 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
             cp =
               more && lastId !== undefined
                 ? { ...cp, tieAfterId: lastId, maxSeen }
-                : { phase: 'search', since: cp.since + 1, after: 0, maxSeen, startedAt: cp.startedAt };
+                : {
+                    phase: 'search',
+                    since: cp.since + 1,
+                    after: 0,
+                    maxSeen,
+                    startedAt: cp.startedAt,
+                    ...(cp.archivedWalkAt === undefined ? {} : { archivedWalkAt: cp.archivedWalkAt }),
+                  };
             await askNext(cp);
-            yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+            yield { records: writes, checkpoint: cp, totalEstimate: searchEstimate };
             continue;
           }
           if (!more || last === null) {
-            cp = { phase: 'archived', after: null, nextSince: maxSeen };
+            // The end of the changes: on to the archived list when its walk is due, else done until the next run.
+            const now = Date.now();
+            const walked: { archivedWalkAt?: number } = cp.archivedWalkAt === undefined ? {} : { archivedWalkAt: cp.archivedWalkAt };
+            cp = archivedWalkDue(cp.archivedWalkAt, now, this.options.archivedIntervalMs ?? DEFAULT_ARCHIVED_INTERVAL_MS)
+              ? { phase: 'archived', after: null, nextSince: maxSeen, walkAt: now }
+              : { phase: 'idle', since: maxSeen, ...walked };
             await askNext(cp);
-            yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+            yield { records: writes, checkpoint: cp, totalEstimate: searchEstimate };
+            if (cp.phase === 'idle') return;
             continue;
           }
           if (last > cp.since && atLast < page.results.length) {
@@ -251,7 +298,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
             cp = { ...cp, since: last, after: 0, tieAfterId: '0', maxSeen };
           }
           await askNext(cp);
-          yield { records, checkpoint: cp, totalEstimate: searchEstimate };
+          yield { records: writes, checkpoint: cp, totalEstimate: searchEstimate };
         }
       }
     } finally {
@@ -331,19 +378,28 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
             { propertyName: 'lastmodifieddate', operator: 'EQ', value: String(since) },
             { propertyName: 'hs_object_id', operator: 'GT', value: tieAfterId },
           ];
-    const res = await this.http().request<SearchPage>({
-      method: 'POST',
-      path: `${CONTACTS}/search`,
-      body: {
-        filterGroups: [{ filters }],
-        sorts: [{ propertyName: tieAfterId === undefined ? 'lastmodifieddate' : 'hs_object_id', direction: 'ASCENDING' }],
-        properties: this.properties,
-        limit: SEARCH_LIMIT,
-        after: after === 0 ? undefined : String(after),
-      },
+    const body = {
+      filterGroups: [{ filters }],
+      sorts: [{ propertyName: tieAfterId === undefined ? 'lastmodifieddate' : 'hs_object_id', direction: 'ASCENDING' }],
+      properties: this.properties,
+      limit: SEARCH_LIMIT,
+      after: after === 0 ? undefined : String(after),
+    };
+    return checkPage(await this.searchRequest<SearchPage>(body, signal), 'search');
+  }
+
+  /** Every contact, one result: the search's `total` is the account's size. */
+  private countContacts(signal: AbortSignal): Promise<SearchPage> {
+    return this.searchRequest<SearchPage>(COUNT_QUERY, signal);
+  }
+
+  /** A search, within the search limit as well as the general one (search-limit.ts). */
+  private async searchRequest<T>(body: unknown, signal: AbortSignal): Promise<T> {
+    const res = await this.searchLimiter.run(
+      (classifyRateLimit) => this.http().request<T>({ method: 'POST', path: `${CONTACTS}/search`, body, signal, classifyRateLimit }),
       signal,
-    });
-    return checkPage(res.body, 'search');
+    );
+    return res.body;
   }
 }
 

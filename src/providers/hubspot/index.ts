@@ -33,6 +33,8 @@ export const hubspot: Provider = {
         client: limitsOf(api),
         ...(auth ? { auth } : {}),
         ...(portal ? { portal } : {}),
+        searchRateLimit: api.searchRateLimit,
+        archivedIntervalMs: api.archivedIntervalMs,
       }),
     ];
   },
@@ -47,11 +49,13 @@ export const hubspot: Provider = {
     records: 'contacts',
     defaultRecords: 250,
     async start({ records, port, latencyMs }) {
+      // HubSpot's search limit, 4 a second, as the connector's default HUBSPOT_SEARCH_RATE_LIMIT expects.
       const fake = await startFakeHubspot({
         contacts: records ?? 250,
         port: port ?? 0,
         latencyMs: latencyMs ?? 0,
         customProperties: SANDBOX_CUSTOM_PROPERTIES,
+        searchRateLimit: { requests: 4, perMs: 1_000 },
       });
       return {
         env: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: fake.token },

@@ -7,6 +7,7 @@ import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../.
 import type { SignatureCheck } from '../../ingest/signature.js';
 import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 import { keptPortal } from './portal.js';
+import { applyMergeEvent, isMergeEvent } from './merges.js';
 
 /** HubSpot's rule: refuse a request whose X-HubSpot-Request-Timestamp is older than 5 minutes. */
 export const HUBSPOT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
@@ -282,6 +283,7 @@ function planContactEvent(e: HubspotEvent, current: CurrentRecord | null): Plan 
 
 /** Applies one HubSpot event to the store, reading the contact as it stands in this transaction. */
 export async function applyHubspotEvent(tx: WriteTx, e: HubspotEvent): Promise<HandlerResult> {
+  if (isMergeEvent(e)) return applyMergeEvent(tx, e, HUBSPOT_SOURCE);
   const { externalId } = contactEvent(e);
   const current = await readCurrent(tx, 'customer', externalId);
   const plan = planContactEvent(e, current);

@@ -16,6 +16,7 @@ import {
   contactIds,
   dataTotal,
   expectExactly,
+  FAST_CLIENT,
   getTask,
   Harness,
   hubspotConnector,
@@ -77,7 +78,10 @@ for (const engine of ENGINES) {
       expect(task.error).toBeNull();
       expect(liveListGets()).toHaveLength(13);
       expect(archivedListGets()).toHaveLength(1);
-      expect(searches()).toHaveLength(0);
+      // One search: the count behind the first page's percent.
+      expect(searches()).toHaveLength(1);
+      expect((searches()[0]?.body as SearchBody).limit).toBe(1);
+      expect(task.progress.total_estimate).toBe(1_234);
       expect(hs.state.requests.entries.every((e) => e.status === 200)).toBe(true);
 
       const records = await expectExactly(app, 'crm', contactIds(1_234));
@@ -112,12 +116,12 @@ for (const engine of ENGINES) {
       const mark = hs.state.requests.length;
       const inc = await runSync(app, 'crm');
       expect(inc.status, inc.error ?? '').toBe('succeeded');
-      // Only the changes: one search page (65 < 200) and the archived list; the live list is not walked.
+      // Only the changes: one search page (65 < 200); the live list is not walked, nor the archived one (walked a moment ago).
       expect(searches(mark)).toHaveLength(1);
       expect(liveListGets(mark)).toHaveLength(0);
-      expect(archivedListGets(mark)).toHaveLength(1);
-      expect(hs.state.requests.length - mark).toBe(2);
-      expect(inc.progress).toMatchObject({ pages: 2, records_fetched: 65, records_written: 65 });
+      expect(archivedListGets(mark)).toHaveLength(0);
+      expect(hs.state.requests.length - mark).toBe(1);
+      expect(inc.progress).toMatchObject({ pages: 1, records_fetched: 65, records_written: 65 });
       const body = searches(mark)[0]?.body as SearchBody;
       expect(body.filterGroups).toHaveLength(1);
       expect(body.filterGroups[0]?.filters).toEqual([{ propertyName: 'lastmodifieddate', operator: 'GTE', value: expect.any(String) }]);
@@ -260,7 +264,9 @@ for (const engine of ENGINES) {
 
     it('an archived contact becomes a tombstone: hidden from /data, shown with include_deleted', async () => {
       hs = await startFakeHubspot({ contacts: 300 });
-      const app = await h.boot(new Map([['crm', hubspotConnector(hs)]]));
+      // Every run walks the archived list (HUBSPOT_ARCHIVED_INTERVAL=0).
+      const crm = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: FAST_CLIENT, archivedIntervalMs: 0 });
+      const app = await h.boot(new Map([['crm', crm]]));
       expect((await runSync(app, 'crm')).status).toBe('succeeded');
       const before = (await app.inject('/customers/1042')).json() as Record<string, unknown>;
       expect(before.deleted_at).toBeNull();
@@ -399,10 +405,10 @@ for (const engine of ENGINES) {
       const resumed = await runSync(app, 'crm');
       expect(resumed.status, resumed.error ?? '').toBe('succeeded');
       const live = liveListGets(mark);
-      // The first request continues after the last committed page, so fewer requests than a full sync (10 + 1).
+      // The first request continues after the last committed page, so fewer requests than a full sync (10 + 1, and the count).
       expect(live[0]?.query.after).toBe(String(1001 + pagesDone * 100));
       expect(live).toHaveLength(10 - pagesDone);
-      expect(hs.state.requests.length - mark).toBe(10 - pagesDone + 1);
+      expect(hs.state.requests.length - mark).toBe(10 - pagesDone + 1 + 1);
       expect(resumed.progress.records_fetched).toBe(1_000 - pagesDone * 100);
       await expectExactly(app, 'crm', contactIds(1_000));
     });
@@ -452,7 +458,9 @@ describe('crm sync through upstream faults', () => {
       const PAGES = 6;
       const boot = async (timeoutMs?: number) => {
         hs = await startFakeHubspot({ contacts: 500 });
-        return h.boot(new Map([['crm', hubspotConnector(hs, timeoutMs === undefined ? {} : { timeoutMs })]]));
+        // No count search at the start: these tests place their faults by the list walk's request order.
+        const client = { ...FAST_CLIENT, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
+        return h.boot(new Map([['crm', new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client, estimateTotal: false })]]));
       };
       const faulted = () => hs!.state.requests.entries.filter((e) => e.fault !== undefined);
 

@@ -16,6 +16,8 @@ export interface Contact {
   updatedAt: string;
   archived: boolean;
   archivedAt?: string;
+  /** Merged away into this id: gone from lists, search and the archived list (server-side only, never on the wire). */
+  mergedInto?: string;
 }
 
 export interface ContactSetOptions {
@@ -137,6 +139,30 @@ export class HubspotState {
       contact.updatedAt = stamp;
     }
     return structuredClone(contact);
+  }
+
+  /**
+   * Merge `mergedId` into `primaryId` as HubSpot does: the primary keeps its
+   * id and its values (taking the other's where it has none), lists the
+   * merged ids in hs_merged_object_ids (`;`-separated) and is modified now;
+   * the merged-away id disappears from lists, search and the archived list.
+   */
+  mergeContacts(primaryId: string, mergedId: string): Contact {
+    if (primaryId === mergedId) throw new Error('a contact cannot be merged into itself');
+    const primary = this.mutable(primaryId);
+    const merged = this.mutable(mergedId);
+    if (primary.archived || merged.archived) throw new Error('archived or merged contacts cannot be merged');
+    const stamp = isoMillis(this.stamp());
+    const ids = [primary.properties.hs_merged_object_ids, merged.properties.hs_merged_object_ids, merged.id]
+      .flatMap((v) => (v ? v.split(';') : []))
+      .filter((v) => v !== '');
+    for (const [k, v] of Object.entries(merged.properties)) if ((primary.properties[k] ?? null) === null && v !== null) primary.properties[k] = v;
+    Object.assign(primary.properties, { hs_merged_object_ids: [...new Set(ids)].join(';'), lastmodifieddate: stamp, hs_object_id: primary.id });
+    primary.updatedAt = stamp;
+    merged.archived = true;
+    merged.archivedAt = stamp;
+    merged.mergedInto = primary.id;
+    return structuredClone(primary);
   }
 
   // ---- what the server and search use ---------------------------------------

@@ -25,7 +25,7 @@ export function listContacts(state: HubspotState, options: { limit: number; afte
 
   if (options.archived) {
     // Archived contacts are few (only tests archive): gather, order, cut.
-    const archived = [...state.changedContacts()].filter((c) => c.archived && Number(c.id) >= from);
+    const archived = [...state.changedContacts()].filter((c) => c.archived && c.mergedInto === undefined && Number(c.id) >= from);
     archived.sort((a, b) => Number(a.id) - Number(b.id));
     page.push(...archived.slice(0, wanted));
   } else {

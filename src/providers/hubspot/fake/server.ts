@@ -20,6 +20,11 @@ export interface FakeHubspotOptions extends ContactSetOptions, FakeServerOptions
   oauth?: FakeOAuthOptions;
   /** The account's portal (Hub id), as `GET /account-info/v3/details` answers it (default 62515). */
   portalId?: number;
+  /**
+   * The search endpoint's own limit: past it, search answers 429 (HubSpot's
+   * is 4 a second per token). Default none; the sandbox sets HubSpot's.
+   */
+  searchRateLimit?: { requests: number; perMs: number } | null;
 }
 
 export interface FakeHubspot {
@@ -32,6 +37,8 @@ export interface FakeHubspot {
   /** The contacts, mutation helpers and the request log (`state.requests`). */
   state: HubspotState;
   faults: FaultInjector;
+  /** Searches refused (429) by `searchRateLimit` so far. */
+  searchRefused(): number;
   close(): Promise<void>;
 }
 
@@ -56,15 +63,54 @@ export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promis
   const state = new HubspotState(options, new RequestLog(options.requestLogLimit));
   const oauth = options.oauth ? new FakeOAuthApp(options.oauth) : null;
   const portalId = options.portalId ?? 62515;
+  const searchWindow = options.searchRateLimit ? new SlidingWindow(options.searchRateLimit.requests, options.searchRateLimit.perMs) : null;
   const server = await startFakeServer(
-    (origin) => hubspotProvider(origin, token, state, oauth, portalId),
+    (origin) => hubspotProvider(origin, token, state, oauth, portalId, searchWindow),
     { maxHeaderSize: HEAD_LIMIT, ...options },
     state.requests,
   );
-  return { url: server.origin, token, portalId, oauth, state, faults: server.faults, close: () => server.close() };
+  return {
+    url: server.origin,
+    token,
+    portalId,
+    oauth,
+    state,
+    faults: server.faults,
+    searchRefused: () => searchWindow?.refused ?? 0,
+    close: () => server.close(),
+  };
 }
 
-function hubspotProvider(origin: string, token: string, state: HubspotState, oauth: FakeOAuthApp | null, portalId: number): FakeProvider {
+/** Accepted requests in the last `perMs`; a request past `requests` of them is refused. */
+class SlidingWindow {
+  private readonly times: number[] = [];
+  /** Requests refused so far; tests read it. */
+  refused = 0;
+
+  constructor(
+    private readonly requests: number,
+    private readonly perMs: number,
+  ) {}
+
+  admit(now = performance.now()): boolean {
+    while (this.times.length > 0 && (this.times[0] as number) <= now - this.perMs) this.times.shift();
+    if (this.times.length >= this.requests) {
+      this.refused += 1;
+      return false;
+    }
+    this.times.push(now);
+    return true;
+  }
+}
+
+function hubspotProvider(
+  origin: string,
+  token: string,
+  state: HubspotState,
+  oauth: FakeOAuthApp | null,
+  portalId: number,
+  searchWindow: SlidingWindow | null,
+): FakeProvider {
   const defined = (name: string) => state.properties.has(name);
   return {
     collectionKey: 'results',
@@ -127,6 +173,20 @@ function hubspotProvider(origin: string, token: string, state: HubspotState, oau
   }
 
   function search(req: FakeRequest): FakeResponse {
+    if (searchWindow && !searchWindow.admit()) {
+      // HubSpot's search limit answers 429 with no Retry-After.
+      return {
+        status: 429,
+        json: {
+          status: 'error',
+          message: 'You have reached your secondly limit.',
+          errorType: 'RATE_LIMIT',
+          correlationId: randomUUID(),
+          policyName: 'SECONDLY',
+          category: 'RATE_LIMITS',
+        },
+      };
+    }
     if (!req.bodyIsJson) return error(400, 'Invalid input JSON on line 1: the body is not JSON.', 'VALIDATION_ERROR');
     try {
       const query = parseSearchRequest(req.body);
@@ -144,7 +204,9 @@ function hubspotProvider(origin: string, token: string, state: HubspotState, oau
   }
 
   function getOne(req: FakeRequest, id: string): FakeResponse {
-    const contact = state.find(id);
+    let contact = state.find(id);
+    // HubSpot answers a merged-away id with the contact it was merged into.
+    if (contact?.mergedInto !== undefined) contact = state.find(contact.mergedInto);
     const wantArchived = req.query.get('archived') === 'true';
     if (!contact || contact.archived !== wantArchived) {
       return error(404, 'Object not found.  objectId are usually numeric.', 'OBJECT_NOT_FOUND', { context: { id: [id] } });
