@@ -42,7 +42,7 @@ describe('a checkpoint from before the archived walk time was kept', () => {
 
     hs = await startFakeHubspot({ contacts: 10 });
     hs.state.archiveContact('1004');
-    const src = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: FAST_CLIENT });
+    const src = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client: FAST_CLIENT });
     const before = Date.now();
     let last: HubspotCheckpoint | null = null;
     const deleted: string[] = [];
@@ -88,6 +88,7 @@ for (const engine of ENGINES) {
               name: 'crm',
               accessToken: fake.token,
               baseUrl: fake.url,
+              properties: [],
               client: FAST_CLIENT,
               ...(archivedIntervalMs === undefined ? {} : { archivedIntervalMs }),
             }),

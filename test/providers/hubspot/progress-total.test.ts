@@ -69,7 +69,7 @@ for (const engine of ENGINES) {
     it('a count that fails costs the percent, not the run', async () => {
       hs = await startFakeHubspot({ contacts: 300 });
       hs.faults.status(500, { pathPrefix: SEARCH, times: Infinity });
-      const crm = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: { ...FAST_CLIENT, maxRetries: 1 } });
+      const crm = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client: { ...FAST_CLIENT, maxRetries: 1 } });
       const app = await h.boot(new Map([['crm', crm]]));
       const task = await runSync(app, 'crm');
       expect(task.status, task.error ?? '').toBe('succeeded');

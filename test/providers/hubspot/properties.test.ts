@@ -132,7 +132,8 @@ for (const engine of ENGINES) {
       expect(chunkCount).toBeGreaterThan(1);
       expect(gets).toHaveLength(4 * chunkCount);
       const asked = new Set(gets.flatMap((e) => (e.query.properties ?? '').split(',')));
-      expect([...asked].sort()).toEqual(definedNames().sort());
+      // Every definition, and the merge list, which every read asks for.
+      expect([...asked].sort()).toEqual([...new Set([...definedNames(), 'hs_merged_object_ids'])].sort());
 
       const records = await expectExactly(app, 'crm', contactIds(250));
       for (const r of records) expectAsUpstream(r, definedNames());
