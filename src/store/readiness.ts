@@ -29,6 +29,7 @@ export class StoreReadiness {
   private failedInRow = 0;
   private lastFailureAt = 0;
   private probe: Promise<void> | null = null;
+  private probeStartedAt = 0;
   private readonly failedWrites: number;
   private readonly forgetMs: number;
   private readonly probeTimeoutMs: number;
@@ -61,17 +62,27 @@ export class StoreReadiness {
       }
       this.failedInRow = 0;
     }
-    if (this.probe) return { ready: false, by: 'probe', reason: `the store has not answered a probe within ${this.probeTimeoutMs} ms` };
-    const probe = this.store.dialect.ping(this.store.db);
-    this.probe = probe;
-    // The probe is cleared when it settles, however late: at most one is ever in flight.
-    probe.then(
-      () => this.clearProbe(probe),
-      () => this.clearProbe(probe),
-    );
+    // Checks that come together share one probe; one that hangs past the
+    // timeout answers later checks at once instead of piling up queries.
+    let probe = this.probe;
+    if (probe && Date.now() - this.probeStartedAt >= this.probeTimeoutMs) {
+      return { ready: false, by: 'probe', reason: `the store has not answered a probe within ${this.probeTimeoutMs} ms` };
+    }
+    if (!probe) {
+      const started = this.store.dialect.ping(this.store.db);
+      probe = started;
+      this.probe = started;
+      this.probeStartedAt = Date.now();
+      // The probe is cleared when it settles, however late: at most one is ever in flight.
+      started.then(
+        () => this.clearProbe(started),
+        () => this.clearProbe(started),
+      );
+    }
+    const waitMs = this.probeTimeoutMs - (Date.now() - this.probeStartedAt);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.probeTimeoutMs);
+      timer = setTimeout(() => resolve('timeout'), waitMs);
     });
     try {
       const outcome = await Promise.race([probe.then(() => 'ok' as const), timeout]);

@@ -126,6 +126,11 @@ describe('StoreReadiness', () => {
     // No write since: the probe alone decides, and the store answers it.
     expect(await r.check()).toEqual({ ready: true });
   });
+
+  it('checks that come together share one probe and are all ready', async () => {
+    const r = new StoreReadiness(store);
+    expect(await Promise.all([r.check(), r.check(), r.check()])).toEqual([{ ready: true }, { ready: true }, { ready: true }]);
+  });
 });
 
 const pgEngine = ENGINES.find((e) => e.name === 'postgres');
