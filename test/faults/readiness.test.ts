@@ -128,8 +128,14 @@ describe('StoreReadiness', () => {
   });
 
   it('checks that come together share one probe and are all ready', async () => {
-    const r = new StoreReadiness(store);
+    let pings = 0;
+    const counted: Store = { ...store, dialect: { ...store.dialect, ping: (db) => (pings++, store.dialect.ping(db)) } };
+    const r = new StoreReadiness(counted);
     expect(await Promise.all([r.check(), r.check(), r.check()])).toEqual([{ ready: true }, { ready: true }, { ready: true }]);
+    expect(pings).toBe(1);
+    // Settled, it is not reused: the next check asks the store again.
+    expect(await r.check()).toEqual({ ready: true });
+    expect(pings).toBe(2);
   });
 });
 
