@@ -8,8 +8,7 @@ import type { App } from '../../src/app.js';
 import type { FakeHubspot, FakeMailchimp, RequestLogEntry } from '../../src/providers/fakes.js';
 import type { SourceConnector } from '../../src/sources/connector.js';
 import type { SourceClientOptions } from '../../src/sources/http-client.js';
-import { HubspotSource } from '../../src/providers/hubspot/connector.js';
-import type { PropertySelection } from '../../src/providers/hubspot/properties.js';
+import { HubspotSource, type HubspotSourceOptions } from '../../src/providers/hubspot/connector.js';
 import { MailchimpSource } from '../../src/providers/mailchimp/connector.js';
 import { startApp, walkByCursor, type TestApp } from './app.js';
 import type { Engine, ScratchDatabase } from './databases.js';
@@ -26,13 +25,16 @@ export const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LE
  */
 export const FAST_CLIENT: Partial<SourceClientOptions> = { baseDelayMs: 20, maxDelayMs: 200, timeoutMs: 5_000 };
 
+/** What a test may set on the connector besides where the fake is and its client. */
+export type HubspotTestOptions = Omit<HubspotSourceOptions, 'name' | 'accessToken' | 'baseUrl' | 'client'>;
+
 /**
  * A HubSpot connector on the fake. Unless told otherwise it asks for the
  * mapped properties only (an empty list): no definitions request, so the
  * paging tests count exactly the contact requests they are about.
  */
-export function hubspotConnector(hs: FakeHubspot, client: Partial<SourceClientOptions> = {}, properties: PropertySelection = []): HubspotSource {
-  return new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties, client: { ...FAST_CLIENT, ...client } });
+export function hubspotConnector(hs: FakeHubspot, client: Partial<SourceClientOptions> = {}, options: HubspotTestOptions = {}): HubspotSource {
+  return new HubspotSource({ properties: [], ...options, name: 'crm', accessToken: hs.token, baseUrl: hs.url, client: { ...FAST_CLIENT, ...client } });
 }
 
 export function mailchimpConnector(mc: FakeMailchimp, options: { client?: Partial<SourceClientOptions>; refetchWindowMs?: number } = {}): MailchimpSource {

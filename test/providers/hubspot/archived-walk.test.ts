@@ -7,11 +7,11 @@ import { pino } from 'pino';
 import { Value } from 'typebox/value';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type FakeHubspot, startFakeHubspot } from '../../../src/providers/fakes.js';
-import { type HubspotCheckpoint, hubspotCheckpointSchema, HubspotSource } from '../../../src/providers/hubspot/connector.js';
+import { type HubspotCheckpoint, hubspotCheckpointSchema } from '../../../src/providers/hubspot/connector.js';
 import { archivedWalkDue } from '../../../src/providers/hubspot/archived-walk.js';
 import { ENGINES } from '../../helpers/databases.js';
 import { hsEvent, HUBSPOT_SECRET, postHubspot } from '../../helpers/webhooks.js';
-import { dataTotal, FAST_CLIENT, Harness, runSync, since, sleep } from '../../helpers/sync.js';
+import { dataTotal, Harness, hubspotConnector, runSync, since, sleep } from '../../helpers/sync.js';
 
 const CONTACTS = '/crm/v3/objects/contacts';
 
@@ -42,7 +42,7 @@ describe('a checkpoint from before the archived walk time was kept', () => {
 
     hs = await startFakeHubspot({ contacts: 10 });
     hs.state.archiveContact('1004');
-    const src = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client: FAST_CLIENT });
+    const src = hubspotConnector(hs);
     const before = Date.now();
     let last: HubspotCheckpoint | null = null;
     const deleted: string[] = [];
@@ -80,22 +80,9 @@ for (const engine of ENGINES) {
 
     const archivedGets = (from: number) => since(hs!.state.requests.entries, from).filter((e) => e.path === CONTACTS && e.query.archived === 'true');
     const boot = (fake: FakeHubspot, archivedIntervalMs?: number) =>
-      h.boot(
-        new Map([
-          [
-            'crm',
-            new HubspotSource({
-              name: 'crm',
-              accessToken: fake.token,
-              baseUrl: fake.url,
-              properties: [],
-              client: FAST_CLIENT,
-              ...(archivedIntervalMs === undefined ? {} : { archivedIntervalMs }),
-            }),
-          ],
-        ]),
-        { HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET },
-      );
+      h.boot(new Map([['crm', hubspotConnector(fake, {}, archivedIntervalMs === undefined ? {} : { archivedIntervalMs })]]), {
+        HUBSPOT_CLIENT_SECRET: HUBSPOT_SECRET,
+      });
 
     it('by default an incremental run leaves the archived list alone; the deletion webhook tombstones the contact', async () => {
       hs = await startFakeHubspot({ contacts: 40 });

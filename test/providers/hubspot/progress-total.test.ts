@@ -5,9 +5,8 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type FakeHubspot, startFakeHubspot } from '../../../src/providers/fakes.js';
-import { HubspotSource } from '../../../src/providers/hubspot/connector.js';
 import { ENGINES } from '../../helpers/databases.js';
-import { FAST_CLIENT, getTask, Harness, hubspotConnector, runSync, startSync, waitFor, waitForTask } from '../../helpers/sync.js';
+import { getTask, Harness, hubspotConnector, runSync, startSync, waitFor, waitForTask } from '../../helpers/sync.js';
 
 const SEARCH = '/crm/v3/objects/contacts/search';
 
@@ -69,7 +68,7 @@ for (const engine of ENGINES) {
     it('a count that fails costs the percent, not the run', async () => {
       hs = await startFakeHubspot({ contacts: 300 });
       hs.faults.status(500, { pathPrefix: SEARCH, times: Infinity });
-      const crm = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client: { ...FAST_CLIENT, maxRetries: 1 } });
+      const crm = hubspotConnector(hs, { maxRetries: 1 });
       const app = await h.boot(new Map([['crm', crm]]));
       const task = await runSync(app, 'crm');
       expect(task.status, task.error ?? '').toBe('succeeded');

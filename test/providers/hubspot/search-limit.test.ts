@@ -6,11 +6,10 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type FakeHubspot, startFakeHubspot } from '../../../src/providers/fakes.js';
-import { HubspotSource } from '../../../src/providers/hubspot/connector.js';
 import type { RateLimit } from '../../../src/sources/rate-limit.js';
 import { ENGINES } from '../../helpers/databases.js';
 import type { App } from '../../../src/app.js';
-import { dataTotal, FAST_CLIENT, getTask, Harness, runSync, startSync, waitFor } from '../../helpers/sync.js';
+import { dataTotal, getTask, Harness, hubspotConnector, runSync, startSync, waitFor } from '../../helpers/sync.js';
 
 /** A run of thousands of writes on a shared machine may take longer than runSync waits. */
 async function runLong(app: App) {
@@ -46,14 +45,7 @@ for (const engine of ENGINES) {
       let clock = Date.now();
       hs = await startFakeHubspot({ contacts: 0, searchRateLimit: fakeLimit, now: () => (clock += 1) });
       // No retries at all: a 429 that spent one would fail the task. The general limit is off to keep the test short.
-      const crm = new HubspotSource({
-        name: 'crm',
-        accessToken: hs.token,
-        baseUrl: hs.url,
-        properties: [],
-        client: { ...FAST_CLIENT, maxRetries: 0, rateLimit: undefined },
-        searchRateLimit,
-      });
+      const crm = hubspotConnector(hs, { maxRetries: 0, rateLimit: undefined }, { searchRateLimit });
       const app = await h.boot(new Map([['crm', crm]]));
       const first = await runSync(app, 'crm');
       expect(first.status, first.error ?? '').toBe('succeeded');

@@ -16,7 +16,6 @@ import {
   contactIds,
   dataTotal,
   expectExactly,
-  FAST_CLIENT,
   getTask,
   Harness,
   hubspotConnector,
@@ -265,7 +264,7 @@ for (const engine of ENGINES) {
     it('an archived contact becomes a tombstone: hidden from /data, shown with include_deleted', async () => {
       hs = await startFakeHubspot({ contacts: 300 });
       // Every run walks the archived list (HUBSPOT_ARCHIVED_INTERVAL=0).
-      const crm = new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client: FAST_CLIENT, archivedIntervalMs: 0 });
+      const crm = hubspotConnector(hs, {}, { archivedIntervalMs: 0 });
       const app = await h.boot(new Map([['crm', crm]]));
       expect((await runSync(app, 'crm')).status).toBe('succeeded');
       const before = (await app.inject('/customers/1042')).json() as Record<string, unknown>;
@@ -459,10 +458,8 @@ describe('crm sync through upstream faults', () => {
       const boot = async (timeoutMs?: number) => {
         hs = await startFakeHubspot({ contacts: 500 });
         // No count search at the start: these tests place their faults by the list walk's request order.
-        const client = { ...FAST_CLIENT, ...(timeoutMs === undefined ? {} : { timeoutMs }) };
-        return h.boot(
-          new Map([['crm', new HubspotSource({ name: 'crm', accessToken: hs.token, baseUrl: hs.url, properties: [], client, estimateTotal: false })]]),
-        );
+        const client = timeoutMs === undefined ? {} : { timeoutMs };
+        return h.boot(new Map([['crm', hubspotConnector(hs, client, { estimateTotal: false })]]));
       };
       const faulted = () => hs!.state.requests.entries.filter((e) => e.fault !== undefined);
 
