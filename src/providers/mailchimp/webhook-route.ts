@@ -102,7 +102,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
                 inbox_id: 44,
                 status: 'processed',
                 duplicate_of: null,
-                records: [{ type: 'customer', external_id: 'a6b5da1054:62eeb292278cc15f5817cb78f7790b08', result: 'created' }],
+                records: [{ type: 'customer', external_id: 'a6b5da1054:b58996c504c5638798eb6b511e6f49af', result: 'created' }],
                 error: null,
               },
             ],
