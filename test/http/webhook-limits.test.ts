@@ -156,7 +156,7 @@ for (const engine of ENGINES) {
         Array.from({ length: 50 }, (_, i) =>
           i % 2 === 0
             ? postWebhook(t.app, { customer: { external_id: `many_${i}` } })
-            : postMailchimp(t.app, { type: 'subscribe', fired_at: '2026-01-01 00:00:00', 'data[email]': `m${i}@example.com` }),
+            : postMailchimp(t.app, { type: 'subscribe', fired_at: '2026-01-01 00:00:00', 'data[list_id]': 'a6b5da1054', 'data[email]': `m${i}@example.com` }),
         ),
       );
       expect(answers.every((a) => a.statusCode === 200)).toBe(true);

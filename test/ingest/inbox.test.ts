@@ -52,7 +52,10 @@ for (const engine of ENGINES) {
       expect((await postWebhook(t.app, raw, { 'webhook-id': 'g-1' })).headers['idempotent-replayed']).toBe('true');
       expect((await postWebhook(t.app, { customer: { external_id: 'inbox_g2' } })).statusCode).toBe(200);
       expect((await postHubspot(t.app, [hsEvent({ eventId: 1, subscriptionType: 'contact.creation', objectId: 1 })])).statusCode).toBe(200);
-      expect((await postMailchimp(t.app, { type: 'subscribe', fired_at: '2026-01-01 00:00:00', 'data[email]': 'i@example.com' })).statusCode).toBe(200);
+      expect(
+        (await postMailchimp(t.app, { type: 'subscribe', fired_at: '2026-01-01 00:00:00', 'data[list_id]': 'a6b5da1054', 'data[email]': 'i@example.com' }))
+          .statusCode,
+      ).toBe(200);
 
       const rows = await inboxRows(t.store);
       expect(rows.map((r) => [r.route, r.status])).toEqual([
@@ -418,6 +421,7 @@ describe('provider text PostgreSQL cannot keep', () => {
         const res = await postMailchimp(t.app, {
           type: 'subscribe',
           fired_at: '2026-01-01 00:00:00',
+          'data[list_id]': 'a6b5da1054',
           'data[email]': 'pct@example.com',
           'data[merges][FNAME]': 'A\u0000B',
         });

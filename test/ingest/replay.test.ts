@@ -21,6 +21,7 @@ const mailchimpBody = form({
   type: 'subscribe',
   fired_at: '2026-03-01 10:00:00',
   'data[id]': 'ab12',
+  'data[list_id]': 'a6b5da1054',
   'data[email]': 'Replay.Me@Example.com',
   'data[merges][FNAME]': 'Re',
   'data[merges][LNAME]': 'Play',

@@ -90,7 +90,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
       preParsing: checkSecret,
       schema: {
         summary: 'Receive a Mailchimp list webhook',
-        description: `Form-encoded (application/x-www-form-urlencoded) as Mailchimp sends it: \`type\` (${MAILCHIMP_TYPES.join(', ')}), \`fired_at\`, \`data[...]\`. Subscribers become customers keyed by Mailchimp's member id (MD5 of the lower-case email), campaigns update the campaign with data[id]; source marketing. Stored raw in the inbox, then processed; an unknown type is kept as a dead letter.`,
+        description: `Form-encoded (application/x-www-form-urlencoded) as Mailchimp sends it: \`type\` (${MAILCHIMP_TYPES.join(', ')}), \`fired_at\`, \`data[...]\`. Subscribers become customers keyed \`<data[list_id]>:<MD5 of the lower-case email>\` (the members sync's \`<list_id>:<member id>\`, one row per audience), campaigns update the campaign with data[id]; source marketing. Stored raw in the inbox, then processed; an unknown type is kept as a dead letter.`,
         tags: ['webhooks'],
         params: SecretParams,
         response: {
@@ -102,7 +102,7 @@ export const mailchimpWebhookRoutes: FastifyPluginAsync<WebhookRouteOptions> = a
                 inbox_id: 44,
                 status: 'processed',
                 duplicate_of: null,
-                records: [{ type: 'customer', external_id: '62eeb292278cc15f5817cb78f7790b08', result: 'created' }],
+                records: [{ type: 'customer', external_id: 'a6b5da1054:b58996c504c5638798eb6b511e6f49af', result: 'created' }],
                 error: null,
               },
             ],

@@ -4,6 +4,7 @@ import { applyRecordWrites, type AppliedWrite } from '../../store/record-writes.
 import type { WriteTx } from '../../store/write-transaction.js';
 import { DeliveryRejected, type DeliveryHandler, type HandlerResult } from '../../ingest/delivery.js';
 import { readCurrent, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
+import { memberKey } from './member-key.js';
 
 /** Every Mailchimp delivery key starts so; generic deliveries may not use it (they share the inbox's key column). */
 export const MAILCHIMP_KEY_PREFIX = 'mailchimp:';
@@ -90,16 +91,6 @@ export function firedAtMs(text: unknown): number | null {
   return Number.isFinite(t) ? t : null;
 }
 
-/**
- * A subscriber's key: Mailchimp's own member id, the MD5 of the lower-case
- * email (the "subscriber hash" of the Marketing API). Every event carries
- * the email (`cleaned` carries nothing else), and `upemail` gives the new
- * address but not the old id, so the email is the one key all events share.
- */
-export function subscriberKey(email: string): string {
-  return createHash('md5').update(email.trim().toLowerCase()).digest('hex');
-}
-
 const text = (v: FormValue | undefined): string | null => (typeof v === 'string' && v.trim() !== '' ? v.trim() : null);
 const plain = (o: FormObject | undefined): Record<string, unknown> => (o ? (JSON.parse(JSON.stringify(o)) as Record<string, unknown>) : {});
 
@@ -123,6 +114,7 @@ const STATUS_DETAILS = ['reason', 'action', 'campaign_id'];
 /** A subscriber event applied to the stored customer (or one made from what the event carries). */
 function subscriberWrite(
   key: string,
+  listId: string,
   current: CurrentRecord | null,
   data: FormObject,
   status: string | null,
@@ -133,10 +125,12 @@ function subscriberWrite(
   delete incoming.email;
   const base = { ...current?.attributes };
   if (status === 'subscribed') for (const k of STATUS_DETAILS) delete base[k];
-  const attributes: Record<string, unknown> = { ...base, ...incoming, ...extra };
+  const attributes: Record<string, unknown> = { ...base, ...incoming, ...extra, list_id: listId };
+  // attributes.status as before; the status field as the members sync writes it.
   if (status !== null) attributes.status = status;
   return writeFrom('customer', key, MAILCHIMP_SOURCE, current, {
     fields: {
+      status: status ?? current?.fields.status ?? null,
       name: fullName(data) ?? current?.fields.name ?? null,
       email: text(data.email) ?? current?.fields.email ?? null,
       sender_id: int(data.web_id) ?? current?.fields.sender_id ?? null,
@@ -146,10 +140,11 @@ function subscriberWrite(
   });
 }
 
-function requireEmail(data: FormObject, field = 'email'): string {
-  const email = text(data[field]);
-  if (email === null) throw new DeliveryRejected(`the event has no data[${field}]`);
-  return email;
+/** A text field the event cannot be applied without (a dead letter otherwise). */
+function required(data: FormObject, field: string): string {
+  const value = text(data[field]);
+  if (value === null) throw new DeliveryRejected(`the event has no data[${field}]`);
+  return value;
 }
 
 /** Applies one Mailchimp event to the store. */
@@ -169,20 +164,23 @@ export async function applyMailchimpEvent(tx: WriteTx, form: FormObject): Promis
     case 'profile':
     case 'unsubscribe':
     case 'cleaned': {
-      const key = subscriberKey(requireEmail(data));
+      const email = required(data, 'email');
+      const listId = required(data, 'list_id');
+      const key = memberKey(listId, email);
       const current = await readCurrent(tx, 'customer', key);
       // profile keeps the status it finds; unsubscribe and cleaned mark it, and stay visible
       // (Mailchimp keeps such members too); an unsubscribe with action=delete leaves a tombstone.
       const status = type === 'subscribe' ? 'subscribed' : type === 'unsubscribe' ? 'unsubscribed' : type === 'cleaned' ? 'cleaned' : null;
-      const w = subscriberWrite(key, current, data, status, firedAt);
+      const w = subscriberWrite(key, listId, current, data, status, firedAt);
       await apply(type === 'unsubscribe' && text(data.action) === 'delete' ? [w, { ...w, deleted: true }] : [w]);
       break;
     }
     case 'upemail': {
-      const oldEmail = requireEmail(data, 'old_email');
-      const newEmail = requireEmail(data, 'new_email');
-      const oldKey = subscriberKey(oldEmail);
-      const newKey = subscriberKey(newEmail);
+      const oldEmail = required(data, 'old_email');
+      const newEmail = required(data, 'new_email');
+      const listId = required(data, 'list_id');
+      const oldKey = memberKey(listId, oldEmail);
+      const newKey = memberKey(listId, newEmail);
       const old = await readCurrent(tx, 'customer', oldKey);
       const existing = oldKey === newKey ? old : await readCurrent(tx, 'customer', newKey);
       const moved: FormObject = Object.assign(Object.create(null) as FormObject, data, { email: newEmail });
@@ -194,9 +192,10 @@ export async function applyMailchimpEvent(tx: WriteTx, form: FormObject): Promis
       }
       // The new address's row takes what is known: its own if it is there, else the old one's.
       const base = existing && !existing.deleted ? existing : old;
-      const writes = [subscriberWrite(newKey, base, moved, null, firedAt, oldKey === newKey ? {} : { previous_email: oldEmail })];
+      const writes = [subscriberWrite(newKey, listId, base, moved, null, firedAt, oldKey === newKey ? {} : { previous_email: oldEmail })];
       if (oldKey !== newKey && old && !old.deleted) {
-        // The old address's row becomes a tombstone that names where it went.
+        // The old address's row becomes a tombstone that names where it went; one
+        // applyRecordWrites call, so both rows change in the delivery's transaction.
         const note = writeFrom('customer', oldKey, MAILCHIMP_SOURCE, old, {
           attributes: { ...old.attributes, moved_to: newKey, new_email: newEmail },
           sourceUpdatedAt: firedAt ?? old.sourceUpdatedAt,

@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignFromMailchimp } from '../../../src/providers/mailchimp/campaign-mapping.js';
-import { subscriberKey } from '../../../src/providers/mailchimp/webhook.js';
+import { memberKey } from '../../../src/providers/mailchimp/member-key.js';
 import { applyRecordWrites } from '../../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../../src/store/write-transaction.js';
 import { expectProblem, startApp, storedSnapshot, type TestApp } from '../../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../../helpers/databases.js';
 import { form, inboxRows, MAILCHIMP_SECRET, postMailchimp, record } from '../../helpers/webhooks.js';
 
-/** Mailchimp's member id: MD5 of the lower-case email. */
-const memberId = (email: string) => createHash('md5').update(email.toLowerCase()).digest('hex');
+const LIST = 'a6b5da1054';
+/** The member's key in that audience: `<list_id>:<MD5 of the lower-case email>`. */
+const memberId = (email: string) => memberKey(LIST, email);
 
 const subscribe = (email: string, extra: Record<string, string> = {}) => ({
   type: 'subscribe',
@@ -81,7 +81,7 @@ for (const engine of ENGINES) {
     });
 
     describe('events', () => {
-      it('subscribe creates the customer keyed by the member id (MD5 of the lower-case email), source marketing', async () => {
+      it('subscribe creates the customer keyed <list_id>:<MD5 of the lower-case email>, source marketing', async () => {
         const res = await postMailchimp(t.app, subscribe('Ann.Sub@Example.com'));
         expect(res.statusCode, res.body).toBe(200);
         const key = memberId('ann.sub@example.com');
@@ -107,6 +107,7 @@ for (const engine of ENGINES) {
           type: 'profile',
           fired_at: '2026-03-01 11:00:00',
           'data[id]': '8a25ff1d98',
+          'data[list_id]': LIST,
           'data[email]': 'ann.sub@example.com',
           'data[merges][FNAME]': 'Annie',
           'data[merges][LNAME]': 'Sub',
@@ -132,13 +133,20 @@ for (const engine of ENGINES) {
           'data[reason]': 'manual',
           'data[id]': '8a25ff1d98',
           'data[email]': 'leave@example.com',
+          'data[list_id]': LIST,
           'data[campaign_id]': 'cb398d21d2',
         });
         const c = (await t.app.inject(`/customers/${memberId('leave@example.com')}`)).json();
         expect(c.attributes).toMatchObject({ status: 'unsubscribed', reason: 'manual', action: 'unsub', campaign_id: 'cb398d21d2' });
 
         await postMailchimp(t.app, subscribe('deleted@example.com'));
-        await postMailchimp(t.app, { type: 'unsubscribe', fired_at: '2026-03-02 10:00:00', 'data[action]': 'delete', 'data[email]': 'deleted@example.com' });
+        await postMailchimp(t.app, {
+          type: 'unsubscribe',
+          fired_at: '2026-03-02 10:00:00',
+          'data[action]': 'delete',
+          'data[email]': 'deleted@example.com',
+          'data[list_id]': LIST,
+        });
         expect((await t.app.inject(`/customers/${memberId('deleted@example.com')}`)).statusCode).toBe(404);
         const gone = (await record(t.app, 'customers', memberId('deleted@example.com'))).json();
         expect(gone.deleted_at).not.toBeNull();
@@ -297,7 +305,7 @@ describe('a retried delivery', () => {
       // Mailchimp retries the subscribe (our first answer was too slow for it): the very same body.
       const retry = await postMailchimp(t.app, subscribe);
       expect(retry.statusCode).toBe(200);
-      const rec = (await record(t.app, 'customers', subscriberKey('ann@example.com'))).json();
+      const rec = (await record(t.app, 'customers', memberKey('L1', 'ann@example.com'))).json();
       const rows = (await inboxRows(t.store, '/webhooks/mailchimp')).map((r) => r.status);
       expect(rec.attributes.status, `retry answered ${retry.body}; inbox ${rows.join(',')}`).toBe('unsubscribed');
     });
