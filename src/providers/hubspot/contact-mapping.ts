@@ -8,7 +8,17 @@ export interface HubspotContact {
   updatedAt?: string;
   archived?: boolean;
   archivedAt?: string;
+  /** The record's page in HubSpot's app (CRM v3 answers it beside the properties). */
+  url?: string;
 }
+
+/**
+ * Where the record-level `url` is kept in `attributes`. Not `url`: HubSpot's
+ * property names are lowercase snake_case, so a portal may well define a
+ * `url` property, which would clash; the record-level fields are camelCase
+ * in HubSpot's answer and here (`createdAt`), apart from every property name.
+ */
+export const RECORD_URL = 'recordUrl';
 
 /** Properties every sync asks for; the connector's `properties` option adds more. */
 export const DEFAULT_CONTACT_PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'company', 'lifecyclestage', 'createdate', 'lastmodifieddate'];
@@ -44,6 +54,7 @@ export function customerFromContact(c: HubspotContact, source: string, deleted =
     attributes[key] = value;
   }
   if (c.createdAt) attributes.createdAt = c.createdAt;
+  if (typeof c.url === 'string' && c.url !== '') attributes[RECORD_URL] = c.url;
   const idNumber = Number(c.id);
   return {
     type: 'customer',
