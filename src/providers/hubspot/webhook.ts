@@ -129,7 +129,7 @@ function contactEvent(e: HubspotEvent): { action: ContactAction; externalId: str
   const isContact = object === 'contact' || (object === 'object' && e.objectTypeId === CONTACT_OBJECT_TYPE);
   if (dot < 0 || !isContact || !ACTIONS.has(action)) {
     throw new DeliveryRejected(
-      `subscriptionType ${e.subscriptionType} is not handled (contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion and contact.restore are)`,
+      `subscriptionType ${e.subscriptionType} is not handled (contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion, contact.restore and contact.merge are)`,
     );
   }
   const id = e.objectId;
