@@ -10,7 +10,7 @@
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
  *   BENCH_SYNC_HUBSPOT_RATE_LIMIT (unset)     HUBSPOT_RATE_LIMIT for crm, e.g. `off`; unset keeps HubSpot's 100 / 10 s
- *   BENCH_SYNC_HUBSPOT_CUSTOM_PROPERTIES 0   custom contact properties of the fake HubSpot portal (long names, one in
+ *   BENCH_SYNC_CUSTOM_PROPERTIES 0           custom contact properties of the fake HubSpot portal (long names, one in
  *                                             three set on each contact); crm asks for all of them (HUBSPOT_PROPERTIES=all)
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
  *                                             run's build: before/after comparisons
@@ -475,7 +475,7 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     fakeRecords: intEnv('BENCH_SYNC_FAKE_RECORDS', 100_000, 1_000, 20_000_000),
     latencies,
     probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
-    hubspotCustomProperties: intEnv('BENCH_SYNC_HUBSPOT_CUSTOM_PROPERTIES', 0, 0, 5_000),
+    hubspotCustomProperties: intEnv('BENCH_SYNC_CUSTOM_PROPERTIES', 0, 0, 5_000),
     pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     dist: process.env.BENCH_SYNC_DIST?.trim() || null,
     ...io,
