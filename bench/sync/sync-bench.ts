@@ -10,7 +10,7 @@
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
  *   BENCH_SYNC_HUBSPOT_RATE_LIMIT (unset)     HUBSPOT_RATE_LIMIT for crm, e.g. `off`; unset keeps HubSpot's 100 / 10 s
- *   BENCH_SYNC_CUSTOM_PROPERTIES 0           custom contact properties of the fake HubSpot portal (long names, one in
+ *   BENCH_SYNC_CUSTOM_PROPERTIES 0            custom contact properties of the fake HubSpot portal (long names, one in
  *                                             three set on each contact); crm asks for all of them (HUBSPOT_PROPERTIES=all)
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
  *                                             run's build: before/after comparisons
