@@ -13,7 +13,13 @@ export interface Upstream {
   url: string;
   credential: string;
   pid: number;
-  stop(): Promise<void>;
+  /** Stops it; the requests it received, when it counts them (the fake HubSpot does). */
+  stop(): Promise<UpstreamCounts | null>;
+}
+
+export interface UpstreamCounts {
+  requests: number;
+  byPath: Record<string, number>;
 }
 
 const started = new Set<ChildProcess>();
@@ -26,7 +32,15 @@ process.once('exit', () => {
  * Starts a fake upstream in its own process (bench/sync/upstream.ts under
  * tsx) on 127.0.0.1 and waits (at most 30 s) for the line that says where it listens.
  */
-export async function startUpstream(opts: { kind: UpstreamKind; records: number; latencyMs: number; pageSize: number; logFile: string }): Promise<Upstream> {
+export async function startUpstream(opts: {
+  kind: UpstreamKind;
+  records: number;
+  latencyMs: number;
+  pageSize: number;
+  logFile: string;
+  /** hubspot: custom contact properties the fake portal defines. */
+  customProperties?: number;
+}): Promise<Upstream> {
   const log = fs.openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'upstream.ts')], {
     cwd: root,
@@ -36,6 +50,7 @@ export async function startUpstream(opts: { kind: UpstreamKind; records: number;
       SYNC_UPSTREAM_RECORDS: String(opts.records),
       SYNC_UPSTREAM_LATENCY_MS: String(opts.latencyMs),
       SYNC_UPSTREAM_PAGE: String(opts.pageSize),
+      SYNC_UPSTREAM_CUSTOM_PROPERTIES: String(opts.customProperties ?? 0),
     },
     stdio: ['ignore', 'pipe', log],
   });
@@ -62,19 +77,33 @@ export async function startUpstream(opts: { kind: UpstreamKind; records: number;
       reject(new Error(`upstream ${opts.kind} exited with ${code} before it listened; see ${opts.logFile}`));
     });
   });
-  child.stdout?.resume();
+  // The lines after the first: the counts it prints as it stops.
+  let rest = '';
+  child.stdout?.removeAllListeners('data');
+  child.stdout?.on('data', (chunk: Buffer) => (rest += chunk.toString('utf8')));
   const info = JSON.parse(line) as { url: string; credential: string };
+  const counts = (): UpstreamCounts | null => {
+    const last = rest.trim().split('\n').filter(Boolean).at(-1);
+    if (last === undefined) return null;
+    try {
+      const parsed = JSON.parse(last) as Partial<UpstreamCounts>;
+      return typeof parsed.requests === 'number' ? { requests: parsed.requests, byPath: parsed.byPath ?? {} } : null;
+    } catch {
+      return null;
+    }
+  };
   return {
     kind: opts.kind,
     url: info.url,
     credential: info.credential,
     pid: child.pid ?? -1,
     stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return counts();
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+      return counts();
     },
   };
 }

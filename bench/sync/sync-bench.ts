@@ -10,6 +10,8 @@
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
  *   BENCH_SYNC_HUBSPOT_RATE_LIMIT (unset)     HUBSPOT_RATE_LIMIT for crm, e.g. `off`; unset keeps HubSpot's 100 / 10 s
+ *   BENCH_SYNC_CUSTOM_PROPERTIES 0            custom contact properties of the fake HubSpot portal (long names, one in
+ *                                             three set on each contact); crm asks for all of them (HUBSPOT_PROPERTIES=all)
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
  *                                             run's build: before/after comparisons
  *
@@ -66,6 +68,8 @@ export interface SyncBenchSettings {
   latencies: number[];
   /** Pages the upstream-alone probe fetches at most (and 30 s). */
   probePages: number;
+  /** Custom contact properties of the fake HubSpot (crm). */
+  hubspotCustomProperties: number;
   pgAdminUrl: string;
   /** The built service (folder with server.js) to run; null runs the TypeScript sources under tsx. */
   dist: string | null;
@@ -92,6 +96,9 @@ export interface SyncRun {
   latencyBaseline: number | null;
   /** pages × the upstream's own time per page measured alone with this latency (s). */
   upstreamBaseline: number | null;
+  /** Requests the upstream received, when it counts them (the fake HubSpot does), and per path. */
+  upstreamRequests: number | null;
+  upstreamRequestsByPath: Record<string, number> | null;
   /** Records the store holds for the source afterwards (GET /data total). */
   stored: number | null;
   rssIdleMiB: number | null;
@@ -186,7 +193,14 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
   let upstream: Upstream | null = null;
   let service: Child | null = null;
   try {
-    upstream = await startUpstream({ kind, records, latencyMs, pageSize, logFile: path.join(s.runDir, `sync-upstream-${label}.log`) });
+    upstream = await startUpstream({
+      kind,
+      records,
+      latencyMs,
+      pageSize,
+      customProperties: s.hubspotCustomProperties,
+      logFile: path.join(s.runDir, `sync-upstream-${label}.log`),
+    });
     const extra: Record<string, string> = { DATABASE_URL: databaseUrl };
     if (source === 'bench') {
       const file = path.join(dir, 'sources.json');
@@ -213,7 +227,11 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     if (res.status !== 202 || !accepted.task_id) throw new Error(`POST /sync/${source} answered ${res.status}: ${JSON.stringify(accepted)}`);
 
     // Long enough for 2,000 records/s plus three times the latency floor; then the task is cancelled.
-    const limitMs = 60_000 + (records / 500) * 1000 + 3 * pagesExpected * latencyMs;
+    // crm at HubSpot's 100 requests / 10 s: three times that floor too, a page taking one request per
+    // 15,000 characters of property names (see src/providers/hubspot/properties.ts).
+    const chunks = Math.max(1, Math.ceil((s.hubspotCustomProperties * 64 + 200) / 15_000));
+    const rateFloorMs = source === 'crm' && !process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT ? pagesExpected * chunks * 100 : 0;
+    const limitMs = 60_000 + (records / 500) * 1000 + 3 * pagesExpected * latencyMs + 3 * rateFloorMs;
     const t0 = performance.now();
     let task: TaskView | null = null;
     let rssMax = 0;
@@ -251,6 +269,9 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     const stored = totalRes.ok ? (await json<{ total: number | null }>(totalRes)).total : null;
     const fetched = task.progress.records_fetched;
     const pages = task.progress.pages;
+    // Stopped here, not in `finally`, to read the requests it counted.
+    const counts = await upstream.stop();
+    upstream = null;
     return {
       engine,
       source,
@@ -265,6 +286,8 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
       recordsPerSecond: fetched / seconds,
       latencyBaseline: latencyMs > 0 ? (pages * latencyMs) / 1000 : null,
       upstreamBaseline: null,
+      upstreamRequests: counts?.requests ?? null,
+      upstreamRequestsByPath: counts?.byPath ?? null,
       stored,
       rssIdleMiB: idle ? idle.rss / MiB : null,
       rssMaxSampledMiB: samples > 0 ? rssMax / MiB : null,
@@ -291,7 +314,14 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
 async function probeAlone(s: SyncBenchSettings, source: SyncSource, latencyMs: number): Promise<SyncProbe> {
   const { kind, pageSize } = UPSTREAM[source];
   const records = recordsFor(s, source);
-  const up = await startUpstream({ kind, records, latencyMs, pageSize, logFile: path.join(s.runDir, `sync-upstream-probe-${source}.log`) });
+  const up = await startUpstream({
+    kind,
+    records,
+    latencyMs,
+    pageSize,
+    customProperties: s.hubspotCustomProperties,
+    logFile: path.join(s.runDir, `sync-upstream-probe-${source}.log`),
+  });
   try {
     const maxPages = Math.min(s.probePages, Math.ceil(records / pageSize));
     // A few pages first so the fake's code is compiled; then the measured ones.
@@ -340,6 +370,7 @@ export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
         s.say(
           `  ${engine} ${source} ${latencyMs} ms: ${run.status}, ${fmt.int(run.fetched)} records in ${run.seconds.toFixed(1)} s = ${fmt.int(run.recordsPerSecond)} records/s` +
             (run.latencyBaseline ? `, ${fmt.ratio(run.seconds / run.latencyBaseline)} of pages × latency` : '') +
+            (run.upstreamRequests === null ? '' : `; ${fmt.int(run.upstreamRequests)} upstream requests`) +
             `; peak RSS ${fmt.int(run.peakMiB ?? Number.NaN)} MiB; service CPU ${fmt.int(run.serviceCpuUsPerRecord ?? Number.NaN)} µs/record; stored ${run.stored}` +
             (run.error ? `; error: ${run.error}` : ''),
         );
@@ -381,6 +412,7 @@ export function syncMarkdown(r: SyncReport): string {
         'status',
         'records',
         'pages',
+        'upstream requests',
         'seconds',
         'records/s',
         'vs upstream alone',
@@ -403,6 +435,7 @@ export function syncMarkdown(r: SyncReport): string {
           `${x.status}${x.cutShort ? ' (time limit)' : ''}`,
           fmt.int(x.fetched),
           fmt.int(x.pages),
+          x.upstreamRequests === null ? '-' : fmt.int(x.upstreamRequests),
           x.seconds.toFixed(1),
           fmt.int(x.recordsPerSecond),
           alone ? fmt.pct(x.recordsPerSecond / alone.probe.recordsPerSecond) : '-',
@@ -417,7 +450,7 @@ export function syncMarkdown(r: SyncReport): string {
           x.loadavg,
         ];
       }),
-      ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),
     '',
   );
@@ -442,6 +475,7 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     fakeRecords: intEnv('BENCH_SYNC_FAKE_RECORDS', 100_000, 1_000, 20_000_000),
     latencies,
     probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
+    hubspotCustomProperties: intEnv('BENCH_SYNC_CUSTOM_PROPERTIES', 0, 0, 5_000),
     pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     dist: process.env.BENCH_SYNC_DIST?.trim() || null,
     ...io,

@@ -6,8 +6,10 @@
  *
  * Environment: SYNC_UPSTREAM mailchimp | hubspot | plain, SYNC_UPSTREAM_RECORDS,
  * SYNC_UPSTREAM_LATENCY_MS (a standing delay before every answer),
- * SYNC_UPSTREAM_PAGE (plain only: records a page). Prints one JSON line,
- * {"url": …, "credential": …}, once it listens.
+ * SYNC_UPSTREAM_PAGE (plain only: records a page), SYNC_UPSTREAM_CUSTOM_PROPERTIES
+ * (hubspot only: custom contact properties the portal defines, default 0).
+ * Prints one JSON line, {"url": …, "credential": …}, once it listens, and on
+ * SIGTERM one more, {"requests": N, "byPath": {…}} (hubspot only), before it exits.
  */
 import { startFakeHubspot, startFakeMailchimp } from '../../src/providers/fakes.js';
 import { startPlainUpstream } from './plain-upstream.js';
@@ -24,13 +26,14 @@ const kind = process.env.SYNC_UPSTREAM?.trim() || 'mailchimp';
 const records = intEnv('SYNC_UPSTREAM_RECORDS', 1_000_000);
 const latencyMs = intEnv('SYNC_UPSTREAM_LATENCY_MS', 0);
 
-let info: { url: string; credential: string; close(): Promise<void> };
+let info: { url: string; credential: string; close(): Promise<void>; counts?: () => { total: number; byPath: Record<string, number> } };
 if (kind === 'mailchimp') {
   const mc = await startFakeMailchimp({ campaigns: records, latencyMs, requestLogLimit: 100 });
   info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
 } else if (kind === 'hubspot') {
-  const hs = await startFakeHubspot({ contacts: records, latencyMs, requestLogLimit: 100 });
-  info = { url: hs.url, credential: hs.token, close: () => hs.close() };
+  const customProperties = intEnv('SYNC_UPSTREAM_CUSTOM_PROPERTIES', 0);
+  const hs = await startFakeHubspot({ contacts: records, latencyMs, requestLogLimit: 100, customProperties });
+  info = { url: hs.url, credential: hs.token, close: () => hs.close(), counts: () => hs.requestCounts() };
 } else if (kind === 'plain') {
   const p = await startPlainUpstream({ records, latencyMs, pageSize: intEnv('SYNC_UPSTREAM_PAGE', 1000) });
   info = { url: p.url, credential: p.token, close: () => p.close() };
@@ -41,6 +44,8 @@ process.stdout.write(`${JSON.stringify({ url: info.url, credential: info.credent
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    const counts = info.counts?.();
+    if (counts) process.stdout.write(`${JSON.stringify({ requests: counts.total, byPath: counts.byPath })}\n`);
     void info.close().then(() => process.exit(0));
   });
 }

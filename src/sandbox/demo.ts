@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PROVIDERS } from '../providers/index.js';
+import { HUBSPOT_DEMO_CONTACT, HUBSPOT_PROVIDER } from '../providers/hubspot/sandbox.js';
 import { LISTENING_MESSAGE, type ListeningMessage } from '../server-messages.js';
 import { fakeEnv, startFakes } from './start-fakes.js';
 
@@ -50,6 +51,13 @@ child.on('message', (message: ListeningMessage) => {
   if (message?.type !== LISTENING_MESSAGE) return;
   const sources = PROVIDERS.filter((p) => p.fake).flatMap((p) => p.sourceNames);
   const base = `localhost:${message.port}`;
+  // The fake HubSpot's contacts carry a few hundred custom properties: one contact shows them.
+  const hubspot = PROVIDERS.find((p) => p.name === HUBSPOT_PROVIDER && p.fake);
+  const contact = hubspot
+    ? [
+        `  curl -s ${base}/customers/${HUBSPOT_DEMO_CONTACT}    # after the ${hubspot.sourceNames[0] ?? 'crm'} sync: a HubSpot contact, custom properties in attributes`,
+      ]
+    : [];
   process.stdout.write(
     [
       ...fakes.map((f) => `sandbox: ${f.summary}`),
@@ -58,6 +66,7 @@ child.on('message', (message: ListeningMessage) => {
       `  curl -s '${base}/tasks?status=all'`,
       `  curl -s -X POST ${base}/tasks/<task_id>/cancel`,
       `  curl -s '${base}/customers?limit=5'`,
+      ...contact,
       '',
     ].join('\n'),
   );

@@ -1,4 +1,5 @@
 import type { RecordWrite } from '../../domain/records.js';
+import { attributeOf, CREATED_AT, RECORD_URL } from './attribute-keys.js';
 
 /** A contact as HubSpot CRM v3 returns it (list, search and read share it). */
 export interface HubspotContact {
@@ -8,6 +9,8 @@ export interface HubspotContact {
   updatedAt?: string;
   archived?: boolean;
   archivedAt?: string;
+  /** The record's page in HubSpot's app (CRM v3 answers it beside the properties). */
+  url?: string;
 }
 
 /** Properties every sync asks for; the connector's `properties` option adds more. */
@@ -34,16 +37,19 @@ export function contactName(first: unknown, last: unknown): string | null {
  * HubSpot contact -> unified customer. Every property is kept in
  * `attributes` under its own name, the ones mapped to columns too (email,
  * name parts), so the record shows the contact as HubSpot has it; only the
- * modification stamps go to `source_updated_at` instead.
+ * modification stamps go to `source_updated_at` instead. A property named
+ * like one of the connector's own attributes is kept under a prefix
+ * (attribute-keys.ts).
  */
 export function customerFromContact(c: HubspotContact, source: string, deleted = false): RecordWrite {
   const p = c.properties ?? {};
   const attributes: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(p)) {
     if (value === undefined || VOLATILE.has(key)) continue;
-    attributes[key] = value;
+    attributes[attributeOf(key)] = value;
   }
-  if (c.createdAt) attributes.createdAt = c.createdAt;
+  if (c.createdAt) attributes[CREATED_AT] = c.createdAt;
+  if (typeof c.url === 'string' && c.url !== '') attributes[RECORD_URL] = c.url;
   const idNumber = Number(c.id);
   return {
     type: 'customer',

@@ -5,11 +5,9 @@ import { HubspotSource } from './connector.js';
 import { OAuthTokens } from './oauth.js';
 import { credentialsFingerprint, HUBSPOT_PROVIDER } from './portal.js';
 import { startFakeHubspot } from './fake/server.js';
+import { SANDBOX_CUSTOM_PROPERTIES } from './sandbox.js';
 import { HUBSPOT_INBOX_ROUTE, HUBSPOT_KEY_PREFIX, HUBSPOT_SOURCE, hubspotDeliveryHandler, hubspotHandlerFor } from './webhook.js';
 import { hubspotWebhookRoutes } from './webhook-route.js';
-
-/** Custom properties the sandbox's portal defines: a few hundred with long names, as real portals have. */
-const SANDBOX_CUSTOM_PROPERTIES = 300;
 
 /** HubSpot CRM: contacts synced as customers of the `crm` source, and contact webhooks. */
 export const hubspot: Provider = {
@@ -59,7 +57,7 @@ export const hubspot: Provider = {
       });
       return {
         env: { HUBSPOT_BASE_URL: fake.url, HUBSPOT_ACCESS_TOKEN: fake.token },
-        summary: `fake HubSpot at ${fake.url} (${fake.state.size} contacts; sync with POST /sync/${HUBSPOT_SOURCE})`,
+        summary: `fake HubSpot at ${fake.url} (${fake.state.size} contacts, ${SANDBOX_CUSTOM_PROPERTIES} custom properties; sync with POST /sync/${HUBSPOT_SOURCE})`,
         close: () => fake.close(),
       };
     },

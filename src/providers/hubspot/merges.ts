@@ -4,14 +4,12 @@ import { readCurrent, writeFrom } from '../../ingest/stored-record.js';
 import { applyRecordWrites } from '../../store/record-writes.js';
 import type { WriteTx } from '../../store/write-transaction.js';
 import type { HubspotContact } from './contact-mapping.js';
+import { MERGED_IDS, MERGED_INTO } from './attribute-keys.js';
 
 /** HubSpot's property listing the ids merged into a contact, `;`-separated. */
 export const MERGED_IDS_PROPERTY = 'hs_merged_object_ids';
 
-/** Where a merged-away contact's tombstone names the contact it went into. */
-export const MERGED_INTO = 'merged_into';
-/** Where the surviving contact lists the ids merged into it. */
-export const MERGED_IDS = 'merged_ids';
+export { MERGED_IDS, MERGED_INTO } from './attribute-keys.js';
 
 /**
  * The stamp of a merge tombstone. HubSpot cannot undo a merge and never

@@ -12,12 +12,14 @@
  */
 import type { RecordWrite } from '../../domain/records.js';
 import { later } from '../../ingest/stored-record.js';
+import { attributeOf } from './attribute-keys.js';
 import { contactName } from './contact-mapping.js';
 import { HUBSPOT_NOTE, iso, ms, noteOf, type WebhookNote } from './webhook.js';
 
 /** The stored value of a HubSpot property: its attribute, or the email column of a contact stored before email was also an attribute. */
 function storedValue(stored: RecordWrite, property: string): unknown {
-  if (property in stored.attributes) return stored.attributes[property];
+  const key = attributeOf(property);
+  if (key in stored.attributes) return stored.attributes[key];
   return property === 'email' ? stored.fields.email : null;
 }
 
@@ -39,7 +41,7 @@ export function reconcileContact(incoming: RecordWrite, stored: RecordWrite): Re
   const fields = { ...incoming.fields };
   for (const property of Object.keys(newer)) {
     const value = storedValue(stored, property);
-    attributes[property] = value;
+    attributes[attributeOf(property)] = value;
     if (property === 'email') fields.email = typeof value === 'string' ? value : null;
   }
   if ('firstname' in newer || 'lastname' in newer) fields.name = contactName(attributes.firstname, attributes.lastname);

@@ -8,6 +8,7 @@ import type { SignatureCheck } from '../../ingest/signature.js';
 import { later, readCurrent, untouched, writeFrom, type CurrentRecord } from '../../ingest/stored-record.js';
 import { keptPortal } from './portal.js';
 import { applyMergeEvent, isMergeEvent } from './merges.js';
+import { CREATED_AT, HUBSPOT_NOTE, isConnectorKey } from './attribute-keys.js';
 
 /** HubSpot's rule: refuse a request whose X-HubSpot-Request-Timestamp is older than 5 minutes. */
 export const HUBSPOT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
@@ -20,7 +21,7 @@ export const HUBSPOT_SIGNATURE_TOLERANCE_MS = 5 * 60 * 1000;
 export const HUBSPOT_SOURCE = 'crm';
 
 /** Where a contact's webhook bookkeeping lives in its attributes. */
-export const HUBSPOT_NOTE = 'hubspot_webhook';
+export { HUBSPOT_NOTE } from './attribute-keys.js';
 
 // HubSpot decodes these escapes in the request URI before it signs it.
 const SIGNED_ESCAPES: Record<string, string> = {
@@ -129,7 +130,7 @@ function contactEvent(e: HubspotEvent): { action: ContactAction; externalId: str
   const isContact = object === 'contact' || (object === 'object' && e.objectTypeId === CONTACT_OBJECT_TYPE);
   if (dot < 0 || !isContact || !ACTIONS.has(action)) {
     throw new DeliveryRejected(
-      `subscriptionType ${e.subscriptionType} is not handled (contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion and contact.restore are)`,
+      `subscriptionType ${e.subscriptionType} is not handled (contact.creation, contact.propertyChange, contact.deletion, contact.privacyDeletion, contact.restore and contact.merge are)`,
     );
   }
   const id = e.objectId;
@@ -185,11 +186,15 @@ function propertyBaseline(current: CurrentRecord, note: WebhookNote | null, prop
   return later(ms(note.property_times[property]), ms(note.snapshot_at));
 }
 
-/** The contact's HubSpot properties as stored: text attributes, and the email column. */
+/**
+ * The contact's HubSpot properties as stored: text attributes, and the email
+ * column. Keyed by attribute (a prefixed one stays prefixed and is written
+ * back as it is); the connector's own attributes are not properties.
+ */
 function propertiesOf(current: CurrentRecord | null): Record<string, string | null> {
   const props: Record<string, string | null> = {};
   if (!current) return props;
-  for (const [k, v] of Object.entries(current.attributes)) if (typeof v === 'string' || v === null) props[k] = v;
+  for (const [k, v] of Object.entries(current.attributes)) if (!isConnectorKey(k) && (typeof v === 'string' || v === null)) props[k] = v;
   if (current.fields.email !== null) props.email = current.fields.email;
   return props;
 }
@@ -223,7 +228,7 @@ function planContactEvent(e: HubspotEvent, current: CurrentRecord | null): Plan 
       const raw = e.propertyValue;
       const value = raw === undefined || raw === null || raw === '' ? null : typeof raw === 'string' ? raw : JSON.stringify(raw);
       const props = { ...propertiesOf(current), [property]: value };
-      const createdAt = typeof current?.attributes.createdAt === 'string' ? current.attributes.createdAt : undefined;
+      const createdAt = typeof current?.attributes[CREATED_AT] === 'string' ? current.attributes[CREATED_AT] : undefined;
       const mapped = customerFromContact({ id: externalId, properties: props, ...(createdAt ? { createdAt } : {}) }, HUBSPOT_SOURCE);
       const next: WebhookNote = {
         property_times: { ...note?.property_times, [property]: iso(occurredAt) },

@@ -25,7 +25,7 @@ export interface ContactSetOptions {
   contacts?: number;
   /** Varies names and emails; the same seed serves the same data (default 'tributary'). */
   seed?: string | number;
-  /** Id of the first contact (default 1001); ids then count up by one. */
+  /** Id of the first contact (default DEFAULT_FIRST_ID, 1001); ids then count up by one. */
   firstId?: number;
   /** createdate / lastmodifieddate of the first contact, epoch ms (default 2023-01-01T00:00:00Z). */
   startTime?: number;
@@ -42,12 +42,18 @@ export interface ContactSetOptions {
   customProperties?: number;
 }
 
+/** The id of the first generated contact unless `firstId` says otherwise. */
+export const DEFAULT_FIRST_ID = 1001;
+
 /** Properties every read returns even when not asked for. */
 export const ALWAYS_RETURNED = ['createdate', 'hs_object_id', 'lastmodifieddate'] as const;
 /** What a read returns when `properties` is not given (HubSpot's defaults for contacts). */
 export const DEFAULT_PROPERTIES = ['createdate', 'email', 'firstname', 'hs_object_id', 'lastmodifieddate', 'lastname'] as const;
 /** Properties whose base values never decrease with the index: searches on them need no scan. */
 export const MONOTONIC_PROPERTIES = new Set(['createdate', 'lastmodifieddate', 'hs_object_id']);
+
+/** Generated contacts kept built (`HubspotState.generated`): ten list pages, two and a half search pages. */
+const GENERATED_KEPT = 1_000;
 
 const LIFECYCLE = ['subscriber', 'lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer'] as const;
 
@@ -68,12 +74,20 @@ export class HubspotState {
   private readonly created: Contact[] = [];
   private readonly createdById = new Map<string, Contact>();
   private nextId: number;
+  /**
+   * The last generated contacts, by index. With a few hundred custom
+   * properties a contact costs hundreds of hashed values to build, and a
+   * sync asks for each page once per property chunk: the later chunks of a
+   * page, and a retried page, are then built once. Entries are never
+   * changed (`mutable` copies one before changing it).
+   */
+  private readonly generated = new Map<number, Contact>();
 
   constructor(options: ContactSetOptions = {}, requests = new RequestLog()) {
     this.baseCount = options.contacts ?? 25;
     if (!Number.isInteger(this.baseCount) || this.baseCount < 0) throw new RangeError('contacts must be an integer >= 0');
     this.seed = seedNumber(options.seed ?? 'tributary');
-    this.firstId = options.firstId ?? 1001;
+    this.firstId = options.firstId ?? DEFAULT_FIRST_ID;
     this.timeline = new Timeline(options.startTime ?? Date.UTC(2023, 0, 1), options.stepMs ?? 60_000, options.tieGroup ?? 1);
     this.now = options.now ?? Date.now;
     this.properties = new PropertyDefinitions(options.customProperties ?? 0);
@@ -167,8 +181,19 @@ export class HubspotState {
 
   // ---- what the server and search use ---------------------------------------
 
-  /** The pristine generated contact at `index`. */
+  /** The pristine generated contact at `index`; shared, never to be changed (see `generated`). */
   baseContact(index: number): Contact {
+    let contact = this.generated.get(index);
+    if (contact === undefined) {
+      contact = this.generate(index);
+      this.generated.set(index, contact);
+      // A few pages' worth: the oldest goes first (a Map keeps insertion order).
+      if (this.generated.size > GENERATED_KEPT) this.generated.delete(this.generated.keys().next().value as number);
+    }
+    return contact;
+  }
+
+  private generate(index: number): Contact {
     const id = String(this.firstId + index);
     const h = mix(this.seed, index);
     const first = pick(FIRST_NAMES, h);
@@ -239,7 +264,7 @@ export class HubspotState {
     if (index !== undefined) {
       let contact = this.overrides.get(index);
       if (!contact) {
-        contact = this.baseContact(index);
+        contact = structuredClone(this.baseContact(index));
         this.overrides.set(index, contact);
       }
       return contact;

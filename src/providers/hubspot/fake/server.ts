@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FaultInjector, StatusFault } from '../../../sandbox/faults.js';
 import { startFakeServer, type FakeProvider, type FakeRequest, type FakeResponse, type FakeServerOptions } from '../../../sandbox/fake-server.js';
 import { HubspotState, type ContactSetOptions } from './contacts.js';
-import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire } from './list.js';
+import { LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT, listContacts, propertiesParam, toWire, wireShaper } from './list.js';
 import { SearchError, parseSearchRequest, searchContacts } from './search.js';
 import { RequestLog } from '../../../sandbox/request-log.js';
 import { FakeOAuthApp, type FakeOAuthOptions } from './oauth.js';
@@ -39,6 +39,11 @@ export interface FakeHubspot {
   faults: FaultInjector;
   /** Searches refused (429) by `searchRateLimit` so far. */
   searchRefused(): number;
+  /**
+   * Every request received so far, and per path: unlike `state.requests`,
+   * whose log keeps only the newest entries, these count a whole benchmark.
+   */
+  requestCounts(): { total: number; byPath: Record<string, number> };
   close(): Promise<void>;
 }
 
@@ -64,8 +69,9 @@ export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promis
   const oauth = options.oauth ? new FakeOAuthApp(options.oauth) : null;
   const portalId = options.portalId ?? 62515;
   const searchWindow = options.searchRateLimit ? new SlidingWindow(options.searchRateLimit.requests, options.searchRateLimit.perMs) : null;
+  const counts = { total: 0, byPath: new Map<string, number>() };
   const server = await startFakeServer(
-    (origin) => hubspotProvider(origin, token, state, oauth, portalId, searchWindow),
+    (origin) => hubspotProvider(origin, token, state, oauth, portalId, searchWindow, counts),
     { maxHeaderSize: HEAD_LIMIT, ...options },
     state.requests,
   );
@@ -77,6 +83,7 @@ export async function startFakeHubspot(options: FakeHubspotOptions = {}): Promis
     state,
     faults: server.faults,
     searchRefused: () => searchWindow?.refused ?? 0,
+    requestCounts: () => ({ total: counts.total, byPath: Object.fromEntries(counts.byPath) }),
     close: () => server.close(),
   };
 }
@@ -110,11 +117,16 @@ function hubspotProvider(
   oauth: FakeOAuthApp | null,
   portalId: number,
   searchWindow: SlidingWindow | null,
+  counts: { total: number; byPath: Map<string, number> },
 ): FakeProvider {
   const defined = (name: string) => state.properties.has(name);
   return {
     collectionKey: 'results',
     authenticate(req) {
+      // Every request passes here first, refused or not.
+      counts.total += 1;
+      const key = /^\/crm\/v3\/objects\/contacts\/\d+$/.test(req.path) ? `${CONTACTS}/{id}` : req.path;
+      counts.byPath.set(key, (counts.byPath.get(key) ?? 0) + 1);
       // The token endpoint authenticates by the form it is sent.
       if (req.path === TOKEN) return null;
       const header = req.headers.authorization ?? '';
@@ -163,7 +175,7 @@ function hubspotProvider(
 
     const properties = propertiesParam(req.query);
     const page = listContacts(state, { limit, archived: archivedText === 'true', ...(after === undefined ? {} : { after }) });
-    const body: Record<string, unknown> = { results: page.results.map((c) => toWire(c, properties, defined)) };
+    const body: Record<string, unknown> = { results: page.results.map(wireShaper(properties, defined)) };
     if (page.nextAfter !== undefined) {
       const next = new URLSearchParams(req.query);
       next.set('after', page.nextAfter);
@@ -191,7 +203,7 @@ function hubspotProvider(
     try {
       const query = parseSearchRequest(req.body);
       const page = searchContacts(state, query);
-      const body: Record<string, unknown> = { total: page.total, results: page.results.map((c) => toWire(c, query.properties, defined)) };
+      const body: Record<string, unknown> = { total: page.total, results: page.results.map(wireShaper(query.properties, defined)) };
       if (page.nextAfter !== undefined) {
         const after = String(page.nextAfter);
         body.paging = { next: { after, link: `?after=${after}` } };
