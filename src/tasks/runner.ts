@@ -259,6 +259,7 @@ export class TaskRunner {
 
     const progress: Progress = { pages: task.pages, fetched: task.records_fetched, written: task.records_written, totalEstimate: task.total_estimate };
     log.info({ full: task.full_sync === 1 }, 'sync started');
+    let pages: AsyncIterator<SyncPage> | undefined;
     try {
       // Cancelled while queued (or before a requeue): stop as a cancel, through the signal like any other.
       if (task.cancel_requested === 1) controller.abort(new StopReason('cancel'));
@@ -266,7 +267,7 @@ export class TaskRunner {
       const stored = task.full_sync === 1 && task.pages === 0 ? null : await loadCheckpoint(this.store, task.source);
       const checkpoint = readableCheckpoint(connector, stored, log);
       // The connector keeps its next requests out while a page is committed (RequestsAhead).
-      const pages = connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log })[Symbol.asyncIterator]();
+      pages = connector.pages({ signal: controller.signal, checkpoint, full: checkpoint === null, log })[Symbol.asyncIterator]();
       for (;;) {
         const r = await pages.next();
         if (r.done) break;
@@ -319,6 +320,9 @@ export class TaskRunner {
       clearInterval(heartbeat);
       // Stops any request still out ahead for a run that has ended.
       if (!controller.signal.aborted) controller.abort();
+      // A run that stopped between pages leaves the walk suspended at its
+      // yield: close it, so its own cleanup has run before stop() returns.
+      await pages?.return?.().catch((err: unknown) => log.debug({ err }, 'closing the page walk failed'));
     }
   }
 
