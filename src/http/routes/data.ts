@@ -100,7 +100,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
       schema: {
         summary: 'Stored records of both types, paged',
         description:
-          'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order, a change feed: every page with items gives a `next_cursor` after its last item, even the last page, and an empty page gives null. Keep the last non-null `next_cursor` as a bookmark and poll with it to see every later change at least once; continuation pages of the feed answer `total: null`. A page holds fewer than `limit` items when their stored size reaches PAGE_MAX_BYTES (the first item always comes): follow `next_cursor`.',
+          'Stable order (insertion) by default. With `updated_since`, records come in (updated_at, id) order, a change feed: every page with items gives a `next_cursor` after its last item, even the last page, and an empty page gives null. Keep the last non-null `next_cursor` as a bookmark and poll with it to see every later change at least once; continuation pages of the feed answer `total: null`. A page holds fewer than `limit` items when their stored size reaches PAGE_MAX_BYTES (the first item always comes): follow `next_cursor`. `email` and `q` search (case-insensitive, served by indexes): the same order and cursors, `total` counted up to 1000 (`total_at_least: true` past it).',
         tags: ['data'],
         querystring: DataQuery,
         response: {
