@@ -2,7 +2,7 @@ import { sql, type Compilable } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/open-store.js';
 import { pageQuery, type PageRequest, type RecordFilter } from '../../src/store/record-queries.js';
-import { matchesQuery, type RecordSearch } from '../../src/store/record-search.js';
+import { laterMatchesQuery, matchesQuery, type RecordSearch } from '../../src/store/record-search.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 
 // The plans of a search: each field's prefix range is read from its index of
@@ -91,6 +91,15 @@ for (const engine of ENGINES) {
       expect(text, text).toMatch(store.dialect.name === 'postgres' ? /Index Scan using records_pkey/ : /USING INTEGER PRIMARY KEY \(rowid=\?\)/);
       expect(text, text).not.toMatch(/Seq Scan|^SCAN records/m);
     });
+
+    it.each(SEARCHES.filter((s) => s.search.q !== undefined))(
+      'reads the matches of $search with $filter past a scan window from the search indexes, sorted, not in row order',
+      async ({ search, filter, indexes }) => {
+        const text = await plan(store, laterMatchesQuery(store, search, filter, 20_000, 51));
+        for (const index of indexes) expect(text, text).toContain(index);
+        expect(text, text).not.toMatch(/Seq Scan|^SCAN records|records_source_|records_type_|records_pkey|INTEGER PRIMARY KEY/m);
+      },
+    );
 
     it('reads a page of a search with more matches than the cap in row order from the cursor, never sorting all matches', async () => {
       for (const filter of [{}, { type: 'customer' as const }, { source: 'crm' }]) {

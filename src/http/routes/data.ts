@@ -4,7 +4,7 @@ import { parseRfc3339 } from '../../domain/time.js';
 import { ApiError } from '../../errors.js';
 import type { Store } from '../../store/open-store.js';
 import { countRecords, findRecord, readPage, type PagePosition, type RecordFilter } from '../../store/record-queries.js';
-import { findMatches, type RecordSearch } from '../../store/record-search.js';
+import { findMatches, nextMatchIds, type RecordSearch } from '../../store/record-search.js';
 import { decodeCursor, encodeCursor } from '../cursor.js';
 import { documented, problemResponses } from '../schemas/common.js';
 import { CAMPAIGN_EXAMPLE, CUSTOMER_EXAMPLE } from '../schemas/examples.js';
@@ -68,8 +68,7 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
   /**
    * A page of a search, in row order. With at most SEARCH_TOTAL_CAP matches
    * the page is read from their row ids (found through the indexes); with
-   * more, rows are read in order and filtered, which finds a page quickly
-   * because matches are then frequent.
+   * more, from the next limit + 1 matches after the cursor (nextMatchIds).
    */
   async function searchPage(search: RecordSearch, filter: RecordFilter, at: { limit: number; offset: number; after: PagePosition | undefined }) {
     if (filter.updatedSince !== undefined) {
@@ -83,7 +82,10 @@ export const dataRoutes: FastifyPluginAsyncTypebox<DataRoutesOptions> = async (a
       });
     }
     const matches = await findMatches(store, search, filter);
-    const result = await readPage(store, { ...filter, ...at, order: 'row', maxBytes: pageMaxBytes, search: { search, rowIds: matches.rowIds } });
+    let rowIds = matches.rowIds;
+    // Over the cap, a page's candidates are the next limit + 1 matches (an offset page filters rows in order instead).
+    if (rowIds === null && at.offset === 0) rowIds = await nextMatchIds(store, search, filter, at.after?.rowId ?? 0, at.limit + 1);
+    const result = await readPage(store, { ...filter, ...at, order: 'row', maxBytes: pageMaxBytes, search: { search, rowIds } });
     return {
       items: result.records.map(toItem),
       total: matches.total,
