@@ -358,7 +358,8 @@ function searchProbes(records: number, L: number, midCursor: string): Array<Prob
       searchCheck({ q: 'customer.', type: 'customer' }, many),
     ),
     // The worst case of that path: at 1M records (and any size from 200,000 to 2M) every
-    // "Customer 1…" lies before the middle, so the page reads the rest of the table and is empty.
+    // "Customer 1…" lies before the middle, so after its scan window the page reads the
+    // search's whole index ranges, and is empty.
     {
       name: 'search: q=Customer 1, middle page by cursor (worst case)',
       path: `/data?limit=${L}&q=${enc('Customer 1')}&cursor=${midCursor}`,
