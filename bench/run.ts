@@ -32,7 +32,17 @@ import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseConfig } from '../src/config.js';
-import { loadRecordsThroughStore, loadRecordsWithSql, positions, probe, timeRawCount, type PageBody, type Probe, type ProbeResult } from './lib/data.js';
+import {
+  loadRecordsThroughStore,
+  loadRecordsWithSql,
+  positions,
+  probe,
+  searchCheck,
+  timeRawCount,
+  type PageBody,
+  type Probe,
+  type ProbeResult,
+} from './lib/data.js';
 import { sqliteCommitFloor } from './lib/fsync.js';
 import { createScratchDatabase, dropScratchDatabase, dropScratchDatabases, postgresAvailable } from './lib/pg.js';
 import { killChildren, startChild, type Child } from './lib/proc.js';
@@ -311,6 +321,55 @@ interface DataSection {
   rawCount: { p50: number; n: number };
 }
 
+/**
+ * Search probes (email=, q= on each field, with and without type) over the
+ * synthetic set of bench/lib/data.ts: record i is `cust_i` / "Customer i" /
+ * customer.i@example.com, or every fifth `camp_i` / "Campaign i". Around
+ * the middle of the table, so neither end of an index is favoured.
+ */
+function searchProbes(records: number, L: number, midCursor: string): Array<Probe & { limits: 'cheap' | 'costly' }> {
+  // A live customer near the middle (i % 5 = 2, i % 100 = 12).
+  const i = Math.floor(records / 200) * 100 + 12;
+  const tens = Math.floor(i / 10);
+  const hundreds = Math.floor(i / 100) * 5 + 4; // a campaign's number (i % 5 = 4), as a name prefix
+  const email = `Customer.${i}@Example.com`;
+  const few = { atLeast: false, limit: L };
+  const many = { atLeast: true, limit: L };
+  const enc = encodeURIComponent;
+  const probe = (name: string, path: string, check: (b: PageBody) => string | null) => ({ name, path, check, limits: 'cheap' as const });
+  return [
+    probe('search: email= (exact)', `/data?limit=${L}&email=${enc(email)}`, searchCheck({ email }, few)),
+    probe('search: email=, /customers', `/customers?limit=${L}&email=${enc(email)}`, searchCheck({ email, type: 'customer' }, few)),
+    probe(`search: q=cust_${tens} (external_id)`, `/data?limit=${L}&q=cust_${tens}`, searchCheck({ q: `cust_${tens}` }, few)),
+    probe(`search: q=CUST_${tens}, type=customer`, `/data?limit=${L}&type=customer&q=CUST_${tens}`, searchCheck({ q: `cust_${tens}`, type: 'customer' }, few)),
+    probe(`search: q=customer.${tens} (email)`, `/data?limit=${L}&q=customer.${tens}`, searchCheck({ q: `customer.${tens}` }, few)),
+    probe(`search: q=customer.${tens}, /customers`, `/customers?limit=${L}&q=customer.${tens}`, searchCheck({ q: `customer.${tens}`, type: 'customer' }, few)),
+    probe(`search: q=Campaign ${hundreds} (name)`, `/data?limit=${L}&q=${enc(`Campaign ${hundreds}`)}`, searchCheck({ q: `Campaign ${hundreds}` }, few)),
+    probe(
+      `search: q=Campaign ${hundreds}, type=campaign`,
+      `/data?limit=${L}&type=campaign&q=${enc(`Campaign ${hundreds}`)}`,
+      searchCheck({ q: `Campaign ${hundreds}`, type: 'campaign' }, few),
+    ),
+    // Over the cap: total 1000 with total_at_least, the page read in row order.
+    probe('search: q=Customer 1 (>1000 match)', `/data?limit=${L}&q=${enc('Customer 1')}`, searchCheck({ q: 'Customer 1' }, many)),
+    probe(
+      'search: q=customer., type=customer, middle page by cursor',
+      `/data?limit=${L}&type=customer&q=customer.&cursor=${midCursor}`,
+      searchCheck({ q: 'customer.', type: 'customer' }, many),
+    ),
+    // The worst case of that path: at 1M records (and any size from 200,000 to 2M) every
+    // "Customer 1…" lies before the middle, so after its scan window the page reads the
+    // search's whole index ranges, and is empty.
+    {
+      name: 'search: q=Customer 1, middle page by cursor (worst case)',
+      path: `/data?limit=${L}&q=${enc('Customer 1')}&cursor=${midCursor}`,
+      check: (b) => (b.items.length === 0 && b.next_cursor === null ? null : searchCheck({ q: 'Customer 1' }, many)(b)),
+      limits: 'costly',
+    },
+    probe('search: q=camp, /campaigns (>1000 match)', `/campaigns?limit=${L}&q=camp`, searchCheck({ q: 'camp', type: 'campaign' }, many)),
+  ];
+}
+
 async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
   markLoad(`data: loading ${settings.records.toLocaleString('en-US')} records into ${engine}`);
   const s = await scratch(engine, 'data');
@@ -355,6 +414,7 @@ async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
       { name: 'total only, include_deleted=true', path: '/data?limit=1&include_deleted=true', check: totalIs(settings.records), limits: 'cheap' },
       { name: 'total only, updated_since (later half)', path: `/data?limit=1&updated_since=${since}`, limits: 'costly' },
       { name: 'last page by offset', path: `/data?limit=${L}&offset=${pos.visible - L}`, check: lastPage, limits: 'costly' },
+      ...searchProbes(settings.records, L, pos.midCursor),
     ];
     markLoad(`data: probing ${engine}`);
     const child = await startService(`data-${engine}`, s.url);
@@ -511,7 +571,7 @@ function dataTable(d: DataSection): string {
         fmt.ms(p.p50),
         fmt.ms(p.p99),
         fmt.ratio(p.p50 / first.p50),
-        p.total === null ? 'null' : fmt.int(p.total),
+        p.total === null ? 'null' : `${p.totalAtLeast ? '≥ ' : ''}${fmt.int(p.total)}`,
         String(p.samples),
         p.problem ?? 'ok',
       ]),
