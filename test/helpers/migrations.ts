@@ -1,13 +1,25 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * Makes a store look as if it had been migrated only up to `last`: forgets
- * every later migration in kysely_migration, so the next open runs them
- * again. Kysely refuses a store whose run migrations are not a prefix of the
- * list, so a test that forgets one must forget all that came after it too.
- * Undoing what they did to the schema is the caller's part; the data-only
- * ones (008-mailchimp-member-keys) need nothing undone to run again.
+ * What each later migration changed in the schema, undone, newest first, so
+ * that a rewound store can run it again. Data-only migrations
+ * (008-mailchimp-member-keys) need nothing here.
+ */
+const UNDO: Record<string, <DB>(db: Kysely<DB>) => Promise<void>> = {
+  '010-record-search': async (db) => {
+    for (const field of ['external_id', 'email', 'name']) await sql`drop index if exists ${sql.id(`records_search_${field}_idx`)}`.execute(db);
+  },
+};
+
+/**
+ * Makes a store look as if it had been migrated only up to `last`: undoes the
+ * schema of the later migrations listed in UNDO and forgets every later one
+ * in kysely_migration, so the next open runs them again. Kysely refuses a
+ * store whose run migrations are not a prefix of the list, so a test that
+ * forgets one must forget all that came after it too. Undoing what `last`
+ * and the ones before it did is the caller's part.
  */
 export async function rewindMigrationsTo<DB>(db: Kysely<DB>, last: string): Promise<void> {
+  for (const name of Object.keys(UNDO).sort().reverse()) if (name > last) await UNDO[name]!(db);
   await sql`delete from kysely_migration where name > ${last}`.execute(db);
 }

@@ -65,7 +65,6 @@ describe.runIf(postgres)('migration 005 on PostgreSQL', () => {
     // (and without what came after 005)
     await sql`alter table tasks drop column lease_losses`.execute(store.db);
     await sql`drop table provider_state`.execute(store.db);
-    for (const field of ['external_id', 'email', 'name']) await sql`drop index ${sql.id(`records_search_${field}_idx`)}`.execute(store.db);
     await rewindMigrationsTo(store.db, '004-inbox-status');
     expect(new Set((await columnTypes(store)).values())).toEqual(new Set(['jsonb']));
     await store.close();
