@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { EventFeed } from './console/event-feed.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { connectionCap, openFileLimit } from './http/connection-cap.js';
 import { apiKeyAuth, markPublic } from './http/plugins/api-key.js';
@@ -38,7 +39,7 @@ export interface AppDeps {
   runTasks?: boolean;
 }
 
-export type App = FastifyInstance & { metrics: Metrics };
+export type App = FastifyInstance & { metrics: Metrics; feed: EventFeed };
 
 // A path parameter as sent (percent-encoded) may be this long: an external_id
 // of 255 characters, each up to 3 UTF-8 bytes written as %XX. Fastify's default
@@ -177,5 +178,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await guarded.register(eventRoutes, { feed: services.feed, tasks: services.tasks });
   });
 
-  return Object.assign(app, { metrics }) as unknown as App;
+  return Object.assign(app, { metrics, feed: services.feed }) as unknown as App;
 }
