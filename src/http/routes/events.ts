@@ -109,6 +109,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         'cache-control': 'no-cache, no-transform',
         // nginx would otherwise hold the events back in its buffer.
         'x-accel-buffering': 'no',
+        // A stream ended by the server (on shutdown) takes its connection along, rather than leaving it idle in keep-alive.
+        connection: 'close',
       });
       const initial = hello + subscription.tasks.map((t) => sseFrame('task', toTaskItem(t))).join('');
       const queued = pending;
