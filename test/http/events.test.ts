@@ -112,9 +112,12 @@ for (const engine of ENGINES) {
         expect(blocks[1]).toContain('event: task');
         expect(blocks[1]).toContain(`"task_id":"${id}"`);
       }
-      // Over the network too.
+      // Over the network too; and HEAD, which has no body to stream, ends at once.
       const res = await fetch(`${base}/events?once=true`);
       expect(await res.text()).toMatch(/^event: hello\n/);
+      const head = await fetch(`${base}/events`, { method: 'HEAD' });
+      expect(head.status).toBe(200);
+      expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
       expect(app.app.feed.idle).toBe(true);
       upstream.latencyMs = 0;
     });

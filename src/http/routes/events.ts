@@ -62,8 +62,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
     },
     async (req, reply) => {
       const hello = sseFrame('hello', { time: new Date().toISOString() });
-      // In-process requests (inject) are answered whole: nothing could read them while they last.
-      if (req.query.once === true || !(req.raw.socket instanceof net.Socket)) {
+      // In-process requests (inject) are answered whole: nothing could read them while they last. So is HEAD, which has no body to stream.
+      if (req.query.once === true || req.method === 'HEAD' || !(req.raw.socket instanceof net.Socket)) {
         const active = await tasks.list(['queued', 'running'], 1000);
         reply.header('cache-control', 'no-cache').type('text/event-stream; charset=utf-8');
         return (
