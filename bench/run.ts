@@ -6,7 +6,8 @@
  * baseline measured in the same run. See BENCHMARKS.md.
  *
  * Environment (all optional):
- *   BENCH_PARTS        webhook,data,sync    which parts to run; `chaos` (never by default: it restarts the
+ *   BENCH_PARTS        webhook,data,sync    which parts to run; `events` (bench/events-memory.ts: memory of BENCH_EVENTS_STREAMS,
+ *                                           default 200, idle GET /events streams) runs only when named; `chaos` (never by default: it restarts the
  *                                           machine's PostgreSQL) is bench/chaos.ts, whose BENCH_CHAOS_* variables are listed there
  *   BENCH_ENGINES      sqlite,postgres      postgres is skipped if the admin URL does not answer
  *   BENCH_PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres
@@ -50,6 +51,7 @@ import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
 import { chaosMarkdown, chaosPart, chaosSettingsFromEnv } from './chaos.js';
+import { eventsMemoryMarkdown, eventsMemoryPart } from './events-memory.js';
 import { intEnv, listEnv } from './lib/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -69,7 +71,8 @@ const settings = {
   server: (process.env.BENCH_SERVER?.trim() || 'build') as 'build' | 'tsx',
   dist: process.env.BENCH_DIST?.trim() ? path.resolve(process.env.BENCH_DIST.trim()) : null,
 };
-for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
+for (const p of settings.parts)
+  if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos' && p !== 'events') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
 for (const e of settings.engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
 if (settings.loader !== 'sql' && settings.loader !== 'store') throw new Error('BENCH_LOADER must be sql or store');
 settings.loadBatch = intEnv('BENCH_LOAD_BATCH', settings.loader === 'sql' ? 100_000 : 20_000, 100, 1_000_000);
@@ -630,6 +633,18 @@ async function main(): Promise<void> {
     chaosText = chaosMarkdown(chaosSettings, await chaosPart(chaosSettings));
     markLoad('after chaos');
   }
+  let eventsText = '';
+  if (settings.parts.includes('events')) {
+    say('\n== GET /events: idle streams');
+    markLoad('events');
+    const s = await scratch('sqlite', 'events');
+    try {
+      const streams = intEnv('BENCH_EVENTS_STREAMS', 200, 1, 10_000);
+      eventsText = eventsMemoryMarkdown(await eventsMemoryPart({ service: () => startService('events', s.url), streams, say }));
+    } finally {
+      await s.drop();
+    }
+  }
   markLoad('end');
 
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -671,6 +686,7 @@ async function main(): Promise<void> {
   }
   if (syncText) md.push(syncText);
   if (chaosText) md.push(chaosText);
+  if (eventsText) md.push(eventsText);
   md.push(
     '## Load average during the run',
     '',

@@ -6,6 +6,13 @@ import { sql, type Kysely } from 'kysely';
  * (008-mailchimp-member-keys) need nothing here.
  */
 const UNDO: Record<string, <DB>(db: Kysely<DB>) => Promise<void>> = {
+  '009-console-stats': async (db) => {
+    for (const table of ['inbox_counts', 'delivery_minutes', 'write_minutes']) await sql`drop table if exists ${sql.table(table)}`.execute(db);
+    for (const index of ['tasks_source_created_idx', 'tasks_finished_idx']) await sql`drop index if exists ${sql.ref(index)}`.execute(db);
+    for (const column of ['earlier_runs', 'earlier_pages', 'earlier_fetched', 'earlier_written']) {
+      await sql`alter table tasks drop column ${sql.ref(column)}`.execute(db);
+    }
+  },
   '010-record-search': async (db) => {
     for (const field of ['external_id', 'email', 'name']) await sql`drop index if exists ${sql.id(`records_search_${field}_idx`)}`.execute(db);
   },

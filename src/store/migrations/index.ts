@@ -7,6 +7,7 @@ import { jsonColumnsMigration } from './005-json-columns.js';
 import { taskLeaseLossesMigration } from './006-task-lease-losses.js';
 import { providerStateMigration } from './007-provider-state.js';
 import { mailchimpMemberKeysMigration } from './008-mailchimp-member-keys.js';
+import { consoleStatsMigration } from './009-console-stats.js';
 import { recordSearchMigration } from './010-record-search.js';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -27,6 +28,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '006-task-lease-losses': taskLeaseLossesMigration(),
     '007-provider-state': providerStateMigration(engine),
     '008-mailchimp-member-keys': mailchimpMemberKeysMigration(engine),
+    '009-console-stats': consoleStatsMigration(engine),
     '010-record-search': recordSearchMigration(engine),
   };
 }
