@@ -9,12 +9,21 @@ import { mailchimpWebhookRoutes } from './webhook-route.js';
 /** Mailchimp Marketing: campaigns synced under the `marketing` source, and list webhooks. */
 export const mailchimp: Provider = {
   name: 'mailchimp',
-  title: `${MAILCHIMP_SOURCE} (Mailchimp campaigns)`,
+  title: `${MAILCHIMP_SOURCE} (Mailchimp campaigns and audience members)`,
   sourceNames: [MAILCHIMP_SOURCE],
   settings: { section: mailchimpSection, read: (env) => readMailchimpSettings(env) },
   connectors: (config) => {
     const { api } = mailchimpSettings(config);
-    return [new MailchimpSource({ name: MAILCHIMP_SOURCE, apiKey: api.apiKey, baseUrl: api.baseUrl, client: limitsOf(api) })];
+    return [
+      new MailchimpSource({
+        name: MAILCHIMP_SOURCE,
+        apiKey: api.apiKey,
+        baseUrl: api.baseUrl,
+        lists: api.lists,
+        fullIntervalMs: api.fullIntervalMs,
+        client: limitsOf(api),
+      }),
+    ];
   },
   webhook: {
     inboxRoute: MAILCHIMP_INBOX_ROUTE,
