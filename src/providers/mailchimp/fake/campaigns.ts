@@ -6,6 +6,7 @@
  */
 import { TOPICS, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
 import { RequestLog } from '../../../sandbox/request-log.js';
+import type { Link } from './members.js';
 
 export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent';
 
@@ -76,7 +77,7 @@ export interface Campaign {
   /** Only on campaigns that were sent. */
   report_summary?: CampaignReportSummary;
   delivery_status: { enabled: boolean };
-  _links: never[];
+  _links: Link[];
 }
 
 /** What updateCampaign may change: top-level fields and parts of the nested objects. `id`, `web_id` and `create_time` stay. */
@@ -298,7 +299,7 @@ export class MailchimpState {
       },
       ...(status === 'sent' ? { report_summary: reportFor(recipients, mix(this.seed, index, 3)) } : {}),
       delivery_status: { enabled: false },
-      _links: [],
+      _links: campaignLinks(id),
     };
   }
 
@@ -306,6 +307,26 @@ export class MailchimpState {
     this.lastStamp = Math.max(this.now(), this.lastStamp);
     return this.lastStamp;
   }
+}
+
+/** The links Mailchimp puts on a campaign (most of a listed campaign's size). */
+function campaignLinks(id: string): Link[] {
+  const self = `https://us6.api.mailchimp.com/3.0/campaigns/${id}`;
+  const schema = 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Campaigns/Response.json';
+  return [
+    { rel: 'parent', href: 'https://us6.api.mailchimp.com/3.0/campaigns', method: 'GET', targetSchema: schema },
+    { rel: 'self', href: self, method: 'GET', targetSchema: schema },
+    { rel: 'delete', href: self, method: 'DELETE' },
+    { rel: 'send', href: `${self}/actions/send`, method: 'POST' },
+    { rel: 'cancel_send', href: `${self}/actions/cancel-send`, method: 'POST' },
+    { rel: 'feedback', href: `${self}/feedback`, method: 'GET' },
+    { rel: 'content', href: `${self}/content`, method: 'GET' },
+    { rel: 'send_checklist', href: `${self}/send-checklist`, method: 'GET' },
+    { rel: 'pause', href: `${self}/actions/pause`, method: 'POST' },
+    { rel: 'resume', href: `${self}/actions/resume`, method: 'POST' },
+    { rel: 'replicate', href: `${self}/actions/replicate`, method: 'POST' },
+    { rel: 'create_resend', href: `${self}/actions/create-resend`, method: 'POST' },
+  ];
 }
 
 function reportFor(emailsSent: number, h: number): CampaignReportSummary {

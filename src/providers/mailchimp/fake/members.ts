@@ -1,0 +1,319 @@
+/**
+ * The fake Mailchimp's audiences and their members. Like the campaigns, each
+ * audience is a generated base of N members computed from their index
+ * (last_changed grows with the index), plus an overlay of what tests changed:
+ * a changed member leaves the base order and joins a tail ordered by its new
+ * last_changed; a deleted one is a hole. 100,000 members cost memory only for
+ * the ones touched.
+ */
+import { createHash } from 'node:crypto';
+import { FIRST_NAMES, LAST_NAMES, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
+
+export type MemberStatus = 'subscribed' | 'unsubscribed' | 'cleaned' | 'pending' | 'transactional' | 'archived';
+export const MEMBER_STATUSES: readonly MemberStatus[] = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional', 'archived'];
+
+/** A hypermedia link, as Mailchimp puts on every object (`_links`). */
+export interface Link {
+  rel: string;
+  href: string;
+  method: string;
+  targetSchema?: string;
+  schema?: string;
+}
+
+/** An audience member as Mailchimp Marketing API 3.0 returns it. */
+export interface Member {
+  /** MD5 of the lower-case email: the subscriber hash. */
+  id: string;
+  email_address: string;
+  unique_email_id: string;
+  contact_id: string;
+  full_name: string;
+  web_id: number;
+  email_type: 'html' | 'text';
+  status: MemberStatus;
+  consents_to_one_to_one_messaging: boolean;
+  merge_fields: Record<string, string>;
+  stats: { avg_open_rate: number; avg_click_rate: number };
+  ip_signup: string;
+  timestamp_signup: string;
+  ip_opt: string;
+  timestamp_opt: string;
+  member_rating: number;
+  last_changed: string;
+  language: string;
+  vip: boolean;
+  email_client: string;
+  location: { latitude: number; longitude: number; gmtoff: number; dstoff: number; country_code: string; timezone: string; region: string };
+  source: string;
+  tags_count: number;
+  tags: Array<{ id: number; name: string }>;
+  list_id: string;
+  _links: Link[];
+}
+
+/** What a test may change of a member; `merge_fields` is merged. */
+export type MemberPatch = Partial<Omit<Member, 'id' | 'email_address' | 'list_id' | 'web_id' | 'merge_fields' | '_links'>> & { merge_fields?: Record<string, string> };
+
+export interface AudienceSetOptions {
+  /** Audiences (default 0). */
+  audiences?: number;
+  /** Members generated in each audience (default 0). */
+  members?: number;
+  /** The first this many members of every audience share their email address (default 1 with two audiences or more). */
+  sharedMembers?: number;
+  /** last_changed of the first member, epoch ms (default 2024-01-01T00:00:00Z). */
+  memberStartTime?: number;
+  /** Time between consecutive members' last_changed (default 1 s, and 4 members share each second). */
+  memberStepMs?: number;
+  memberTieGroup?: number;
+}
+
+const STATUS_ROLL: ReadonlyArray<[below: number, status: MemberStatus]> = [
+  [80, 'subscribed'],
+  [88, 'unsubscribed'],
+  [92, 'cleaned'],
+  [94, 'pending'],
+  [96, 'transactional'],
+  [100, 'archived'],
+];
+const TAGS = ['customer', 'newsletter', 'vip', 'webinar', 'trial'];
+
+/** The links Mailchimp puts on a member. */
+function memberLinks(listId: string, hash: string): Link[] {
+  const self = `https://us6.api.mailchimp.com/3.0/lists/${listId}/members/${hash}`;
+  return [
+    { rel: 'self', href: self, method: 'GET', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
+    { rel: 'parent', href: `https://us6.api.mailchimp.com/3.0/lists/${listId}/members`, method: 'GET', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/CollectionResponse.json' },
+    { rel: 'update', href: self, method: 'PATCH', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
+    { rel: 'upsert', href: self, method: 'PUT', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
+    { rel: 'delete', href: self, method: 'DELETE' },
+    { rel: 'activity', href: `${self}/activity`, method: 'GET' },
+    { rel: 'notes', href: `${self}/notes`, method: 'GET' },
+    { rel: 'tags', href: `${self}/tags`, method: 'GET' },
+  ];
+}
+
+export const subscriberHash = (email: string): string => createHash('md5').update(email.trim().toLowerCase()).digest('hex');
+
+/** One audience: the generated base and the overlay. */
+export class Audience {
+  readonly timeline: Timeline;
+  private readonly overrides = new Map<number, Member>();
+  /** Changed or created members, in last_changed order (out of the base order). */
+  private tail: number[] = [];
+  private readonly deleted = new Set<number>();
+  private byHash: Map<string, number> | null = null;
+  private nextIndex: number;
+
+  constructor(
+    readonly id: string,
+    readonly position: number,
+    readonly name: string,
+    readonly baseCount: number,
+    private readonly seed: number,
+    private readonly shared: number,
+    timeline: Timeline,
+    private readonly stamp: () => number,
+  ) {
+    this.timeline = timeline;
+    this.nextIndex = baseCount;
+  }
+
+  /** Members that exist now, archived ones included. */
+  get size(): number {
+    return this.nextIndex - this.deleted.size;
+  }
+
+  /** Every member that exists now (a copy), in listing order. */
+  all(): Member[] {
+    const out: Member[] = [];
+    for (const i of this.order(undefined, undefined)) out.push(structuredClone(this.current(i)));
+    return out;
+  }
+
+  get(hashOrEmail: string): Member | undefined {
+    const i = this.indexOf(hashOrEmail);
+    return i === undefined ? undefined : structuredClone(this.current(i));
+  }
+
+  /** Changes a member now: its last_changed moves to now, so it leaves its place for the tail. */
+  update(hashOrEmail: string, patch: MemberPatch): Member {
+    const i = this.require(hashOrEmail);
+    const member = structuredClone(this.current(i));
+    const { merge_fields, ...top } = patch;
+    Object.assign(member, top);
+    if (merge_fields) member.merge_fields = { ...member.merge_fields, ...merge_fields };
+    if (patch.merge_fields?.FNAME !== undefined || patch.merge_fields?.LNAME !== undefined) {
+      member.full_name = `${member.merge_fields.FNAME ?? ''} ${member.merge_fields.LNAME ?? ''}`.trim();
+    }
+    member.last_changed = isoSeconds(this.stamp());
+    this.overrides.set(i, member);
+    this.tail = this.tail.filter((t) => t !== i);
+    this.tail.push(i);
+    return structuredClone(member);
+  }
+
+  /** Archive (Mailchimp's soft delete: the member stays, with status `archived`). */
+  archive(hashOrEmail: string): Member {
+    return this.update(hashOrEmail, { status: 'archived' });
+  }
+
+  /** Permanent deletion: gone from every listing, 404 on reads. */
+  delete(hashOrEmail: string): void {
+    const i = this.require(hashOrEmail);
+    this.deleted.add(i);
+    this.overrides.delete(i);
+    this.tail = this.tail.filter((t) => t !== i);
+  }
+
+  /** A new member now. */
+  add(email: string, patch: MemberPatch = {}): Member {
+    if (this.indexOf(email) !== undefined) throw new Error(`${email} is already a member of ${this.id}`);
+    const i = this.nextIndex++;
+    const member = this.generate(i, this.stamp(), email);
+    this.overrides.set(i, member);
+    this.byHash?.set(member.id, i);
+    this.tail.push(i);
+    return this.update(member.id, patch);
+  }
+
+  /**
+   * Member indices in listing order (last_changed ascending), those changed
+   * after `since` and before `before` (both exclusive, epoch ms).
+   */
+  *order(since: number | undefined, before: number | undefined): Generator<number> {
+    const n = this.baseCount;
+    // The shown times have whole seconds: compare those.
+    const shown = (i: number) => Math.floor(this.timeline.at(i) / 1000) * 1000;
+    let lo = since === undefined ? 0 : firstAfter(n, (i) => shown(i) > since);
+    const hi = before === undefined ? n : firstAfter(n, (i) => shown(i) >= before);
+    for (; lo < hi; lo += 1) if (!this.overrides.has(lo) && !this.deleted.has(lo)) yield lo;
+    for (const i of this.tail) {
+      const t = Date.parse((this.overrides.get(i) as Member).last_changed);
+      if ((since === undefined || t > since) && (before === undefined || t < before)) yield i;
+    }
+  }
+
+  /** The status of member `i` without building it (the listing filters on it). */
+  statusAt(i: number): MemberStatus {
+    const o = this.overrides.get(i);
+    if (o) return o.status;
+    const roll = mix(this.seed, i, 5) % 100;
+    return (STATUS_ROLL.find(([below]) => roll < below) as [number, MemberStatus])[1];
+  }
+
+  current(i: number): Member {
+    return this.overrides.get(i) ?? this.generate(i, this.timeline.at(i));
+  }
+
+  private require(hashOrEmail: string): number {
+    const i = this.indexOf(hashOrEmail);
+    if (i === undefined) throw new Error(`no member ${hashOrEmail} in audience ${this.id}`);
+    return i;
+  }
+
+  indexOf(hashOrEmail: string): number | undefined {
+    const hash = /^[0-9a-f]{32}$/.test(hashOrEmail) ? hashOrEmail : subscriberHash(hashOrEmail);
+    if (!this.byHash) {
+      this.byHash = new Map();
+      for (let i = 0; i < this.nextIndex; i += 1) this.byHash.set(this.current(i).id, i);
+    }
+    const i = this.byHash.get(hash);
+    return i === undefined || this.deleted.has(i) ? undefined : i;
+  }
+
+  /** The generated email of member `i`: the first `shared` are the same in every audience. */
+  emailAt(i: number): string {
+    const first = pick(FIRST_NAMES, mix(this.seed, i, 1)).toLowerCase();
+    const last = pick(LAST_NAMES, mix(this.seed, i, 2)).toLowerCase();
+    return i < this.shared ? `${first}.${last}.${i}@example.com` : `${first}.${last}.${this.position}.${i}@example.com`;
+  }
+
+  private generate(i: number, changedMs: number, email = this.emailAt(i)): Member {
+    const h = mix(this.seed, i, 3 + this.position * 17);
+    const hash = subscriberHash(email);
+    const [localPart] = email.split('@');
+    const [first = '', last = ''] = (localPart ?? '').split('.');
+    const fname = first.charAt(0).toUpperCase() + first.slice(1);
+    const lname = last.charAt(0).toUpperCase() + last.slice(1);
+    const optMs = changedMs - (h % 400) * 86_400_000;
+    const tagCount = h % 3;
+    const tags = Array.from({ length: tagCount }, (_, k) => ({ id: 1000 + ((h >>> (k * 3)) % TAGS.length), name: pick(TAGS, h >>> (k * 3)) }));
+    return {
+      id: hash,
+      email_address: email,
+      unique_email_id: hash.slice(0, 10),
+      contact_id: createHash('md5').update(`${this.seed}:${email}`).digest('hex'),
+      full_name: `${fname} ${lname}`,
+      web_id: 500_000_000 + this.position * 10_000_000 + i,
+      email_type: 'html',
+      status: this.statusAt(i),
+      consents_to_one_to_one_messaging: true,
+      merge_fields: { FNAME: fname, LNAME: lname, ADDRESS: '', PHONE: '', BIRTHDAY: '' },
+      stats: { avg_open_rate: (h % 100) / 100, avg_click_rate: ((h >>> 7) % 30) / 100 },
+      ip_signup: '',
+      timestamp_signup: '',
+      ip_opt: `198.51.100.${h % 250}`,
+      timestamp_opt: isoSeconds(optMs),
+      member_rating: 1 + (h % 5),
+      last_changed: isoSeconds(changedMs),
+      language: 'en',
+      vip: h % 53 === 0,
+      email_client: '',
+      location: { latitude: 0, longitude: 0, gmtoff: 0, dstoff: 0, country_code: 'US', timezone: 'America/New_York', region: 'NY' },
+      source: 'API - Generic',
+      tags_count: tags.length,
+      tags,
+      list_id: this.id,
+      _links: memberLinks(this.id, hash),
+    };
+  }
+}
+
+function firstAfter(n: number, isPast: (i: number) => boolean): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (isPast(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** Every audience of the fake account. */
+export class AudienceSet {
+  readonly audiences: Audience[];
+  private lastStamp = 0;
+
+  constructor(
+    options: AudienceSetOptions,
+    seed: string | number,
+    private readonly now: () => number,
+  ) {
+    const count = options.audiences ?? 0;
+    const members = options.members ?? 0;
+    if (!Number.isInteger(count) || count < 0) throw new RangeError('audiences must be an integer >= 0');
+    if (!Number.isInteger(members) || members < 0) throw new RangeError('members must be an integer >= 0');
+    const s = seedNumber(seed);
+    const shared = options.sharedMembers ?? (count >= 2 ? 1 : 0);
+    const timeline = new Timeline(options.memberStartTime ?? Date.UTC(2024, 0, 1), options.memberStepMs ?? 1_000, options.memberTieGroup ?? 4);
+    this.audiences = Array.from(
+      { length: count },
+      (_, a) =>
+        new Audience(mix(s, a, 11).toString(16).padStart(10, '0').slice(-10), a, `Audience ${a + 1}`, members, s, shared, timeline, () => this.stamp()),
+    );
+  }
+
+  get(id: string): Audience | undefined {
+    return this.audiences.find((a) => a.id === id);
+  }
+
+  /** Strictly increasing whole seconds after every generated time, so a change is always newest. */
+  private stamp(): number {
+    const floor = Math.max(0, ...this.audiences.map((a) => (a.baseCount > 0 ? a.timeline.at(a.baseCount - 1) + 1_000 : 0)));
+    this.lastStamp = Math.max(this.now(), floor, this.lastStamp);
+    return this.lastStamp;
+  }
+}
