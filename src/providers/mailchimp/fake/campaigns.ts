@@ -8,7 +8,8 @@ import { TOPICS, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sa
 import { RequestLog } from '../../../sandbox/request-log.js';
 import type { Link } from './members.js';
 
-export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent';
+/** Mailchimp's campaign statuses, canceled, canceling and archived included. */
+export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent' | 'canceled' | 'canceling' | 'archived';
 
 export interface CampaignSettings {
   subject_line: string;
