@@ -112,10 +112,20 @@ export async function startFakeServer(
     if (options.maxInFlight !== undefined && inFlight.now > options.maxInFlight) {
       inFlight.refused += 1;
       const p = provider;
-      readRequest(req).then((request) => {
-        const entry = requests.add({ method: request.method, path: request.path, query: flattenQuery(request.query), body: undefined, headers: request.headers, time: Date.now() });
-        respond(res, entry, p.errorFor({ kind: 'status', status: 429 }, request));
-      }, () => res.destroy());
+      readRequest(req).then(
+        (request) => {
+          const entry = requests.add({
+            method: request.method,
+            path: request.path,
+            query: flattenQuery(request.query),
+            body: undefined,
+            headers: request.headers,
+            time: Date.now(),
+          });
+          respond(res, entry, p.errorFor({ kind: 'status', status: 429 }, request));
+        },
+        () => res.destroy(),
+      );
       return;
     }
     handle(provider, req, res).catch((err: unknown) => {

@@ -318,7 +318,11 @@ describe('marketing sync through upstream faults', () => {
         const resumed = await runSync(app, 'marketing');
         expect(resumed.status, resumed.error ?? '').toBe('succeeded');
         // The walk of every campaign starts over: both pages again.
-        expect(campaignsOnly(mc!.state.requests.entries).slice(3).map((e) => [e.query.offset, e.fault ?? null])).toEqual([
+        expect(
+          campaignsOnly(mc!.state.requests.entries)
+            .slice(3)
+            .map((e) => [e.query.offset, e.fault ?? null]),
+        ).toEqual([
           ['0', null],
           ['1000', null],
         ]);
@@ -751,7 +755,9 @@ describe('records of an odd shape', () => {
     }, 15_000);
 
     it('a campaign without "id" yields no record keyed undefined', async () => {
-      const u = await startUpstream(noAudiences((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 })));
+      const u = await startUpstream(
+        noAudiences((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 })),
+      );
       ups.push(u);
       const src = new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST });
       const { ids, error } = await collect(src.pages(ctx()));

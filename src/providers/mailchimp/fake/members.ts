@@ -53,7 +53,9 @@ export interface Member {
 }
 
 /** What a test may change of a member; `merge_fields` is merged. */
-export type MemberPatch = Partial<Omit<Member, 'id' | 'email_address' | 'list_id' | 'web_id' | 'merge_fields' | '_links'>> & { merge_fields?: Record<string, string> };
+export type MemberPatch = Partial<Omit<Member, 'id' | 'email_address' | 'list_id' | 'web_id' | 'merge_fields' | '_links'>> & {
+  merge_fields?: Record<string, string>;
+};
 
 export interface AudienceSetOptions {
   /** Audiences (default 0). */
@@ -84,7 +86,12 @@ function memberLinks(listId: string, hash: string): Link[] {
   const self = `https://us6.api.mailchimp.com/3.0/lists/${listId}/members/${hash}`;
   return [
     { rel: 'self', href: self, method: 'GET', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
-    { rel: 'parent', href: `https://us6.api.mailchimp.com/3.0/lists/${listId}/members`, method: 'GET', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/CollectionResponse.json' },
+    {
+      rel: 'parent',
+      href: `https://us6.api.mailchimp.com/3.0/lists/${listId}/members`,
+      method: 'GET',
+      targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/CollectionResponse.json',
+    },
     { rel: 'update', href: self, method: 'PATCH', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
     { rel: 'upsert', href: self, method: 'PUT', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
     { rel: 'delete', href: self, method: 'DELETE' },
@@ -301,8 +308,7 @@ export class AudienceSet {
     const timeline = new Timeline(options.memberStartTime ?? Date.UTC(2024, 0, 1), options.memberStepMs ?? 1_000, options.memberTieGroup ?? 4);
     this.audiences = Array.from(
       { length: count },
-      (_, a) =>
-        new Audience(mix(s, a, 11).toString(16).padStart(10, '0').slice(-10), a, `Audience ${a + 1}`, members, s, shared, timeline, () => this.stamp()),
+      (_, a) => new Audience(mix(s, a, 11).toString(16).padStart(10, '0').slice(-10), a, `Audience ${a + 1}`, members, s, shared, timeline, () => this.stamp()),
     );
   }
 
