@@ -289,6 +289,11 @@ function firstAfter(n: number, isPast: (i: number) => boolean): number {
   return lo;
 }
 
+/** The id of the audience at `position` in a fake account of this seed. */
+export function audienceId(seed: string | number, position: number): string {
+  return mix(seedNumber(seed), position, 11).toString(16).padStart(10, '0').slice(-10);
+}
+
 /** Every audience of the fake account. */
 export class AudienceSet {
   readonly audiences: Audience[];
@@ -308,7 +313,7 @@ export class AudienceSet {
     const timeline = new Timeline(options.memberStartTime ?? Date.UTC(2024, 0, 1), options.memberStepMs ?? 1_000, options.memberTieGroup ?? 4);
     this.audiences = Array.from(
       { length: count },
-      (_, a) => new Audience(mix(s, a, 11).toString(16).padStart(10, '0').slice(-10), a, `Audience ${a + 1}`, members, s, shared, timeline, () => this.stamp()),
+      (_, a) => new Audience(audienceId(seed, a), a, `Audience ${a + 1}`, members, s, shared, timeline, () => this.stamp()),
     );
   }
 
