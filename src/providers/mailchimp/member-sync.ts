@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import type { RecordWrite } from '../../domain/records.js';
+import { UpstreamHttpError } from '../../sources/upstream-errors.js';
 import type { SyncContext } from '../../sources/connector.js';
 import type { SourceClient } from '../../sources/http-client.js';
 import { audienceIds } from './audiences.js';
@@ -78,7 +80,7 @@ export async function* memberPages(opts: MemberSyncOptions, state: MemberState, 
     const listId = current.queue[0] as string;
     if (current.full && current.listing === 'default' && current.offset === 0) seen = new Set();
     const steps = offsetWalk<MemberPage>({
-      fetch: (offset, signal) => fetchMembers(opts, current, listId, offset, signal),
+      fetch: (offset, signal) => fetchMembers(opts, current, listId, offset, signal, ctx.log),
       signal: ctx.signal,
       offset: current.offset,
       savedTotal: typeof current.total === 'number' ? current.total : null,
@@ -119,7 +121,19 @@ export async function* memberPages(opts: MemberSyncOptions, state: MemberState, 
   }
 }
 
-async function fetchMembers(opts: MemberSyncOptions, walk: MemberWalk, listId: string, offset: number, signal: AbortSignal): Promise<MemberPage> {
+async function fetchMembers(opts: MemberSyncOptions, walk: MemberWalk, listId: string, offset: number, signal: AbortSignal, log: Logger): Promise<MemberPage> {
+  try {
+    return await fetchMemberPage(opts, walk, listId, offset, signal);
+  } catch (err) {
+    // An audience deleted since the run listed the audiences: its walk ends empty, instead of
+    // failing this run and every resumed one. (A full walk then checks its stored members one by one.)
+    if (!(err instanceof UpstreamHttpError && err.status === 404)) throw err;
+    log.warn({ list_id: listId }, 'Mailchimp audience not found (deleted?); its walk ends here');
+    return { total: 0, count: 0, records: [], skipped: 0, newestChanged: null };
+  }
+}
+
+async function fetchMemberPage(opts: MemberSyncOptions, walk: MemberWalk, listId: string, offset: number, signal: AbortSignal): Promise<MemberPage> {
   const res = await opts.http().request<unknown>({
     path: `/lists/${encodeURIComponent(listId)}/members`,
     query: {
