@@ -208,6 +208,43 @@ for (const engine of ENGINES) {
       expect((await getTask(app, resumed.task_id)).progress.percent).toBe(100);
     }, 90_000);
 
+    it('an incremental run cancelled inside an audience resumes at its offset there', async () => {
+      mc = await startFakeMailchimp({ campaigns: 0, audiences: 2, members: 3_000 });
+      const [a, b] = mc.audiences.audiences as [Audience, Audience];
+      const app = await h.boot(new Map([['marketing', connector(mc)]]));
+      expect((await runSync(app, 'marketing')).status).toBe('succeeded');
+      const changed = b.all().slice(0, 2_500);
+      for (const m of changed) b.update(m.id, { merge_fields: { LNAME: 'Changed' } });
+
+      mc.faults.setLatency(150);
+      const mark = mc.state.requests.length;
+      const id = await startSync(app, 'marketing');
+      await waitFor(
+        () =>
+          Promise.resolve(
+            listings(since(mc!.state.requests.entries, mark), b.id).some((e) => e.query.offset === '1000' && e.status === 200) ? true : undefined,
+          ),
+        'the second page of changes in the second audience',
+        30_000,
+      );
+      await app.inject({ method: 'POST', url: '/tasks/cancel', payload: { task_id: id } });
+      expect((await waitForTask(app, id)).status).toBe('cancelled');
+
+      mc.faults.setLatency(0);
+      const again = mc.state.requests.length;
+      const resumed = await runSync(app, 'marketing');
+      expect(resumed.status, resumed.error ?? '').toBe('succeeded');
+      const entries = since(mc.state.requests.entries, again);
+      expect(listings(entries, a.id)).toEqual([]);
+      const first = listings(entries, b.id)[0]!;
+      expect(first.query.since_last_changed).toBeDefined();
+      expect(Number(first.query.offset)).toBeGreaterThanOrEqual(1_000);
+      const rows = await customers(app);
+      expect(rows).toHaveLength(6_000);
+      const renamed = rows.filter((r) => typeof r.name === 'string' && r.name.endsWith(' Changed'));
+      expect(renamed).toHaveLength(2_500);
+    }, 90_000);
+
     it('never more than 10 requests in flight, even at MAILCHIMP_CONCURRENCY=10 (the fake counts, and refuses the 11th)', async () => {
       // Slow answers, so that the waits (not the fake's own work, in this process) make the overlap.
       mc = await startFakeMailchimp({ campaigns: 0, audiences: 2, members: 3_000, latencyMs: 200 });

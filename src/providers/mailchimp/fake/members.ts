@@ -112,6 +112,12 @@ export class Audience {
   private readonly deleted = new Set<number>();
   private byHash: Map<string, number> | null = null;
   private nextIndex: number;
+  /**
+   * Per listing filter (a status, or `default`: all but archived), how many base
+   * members in [0, i) it keeps that are still in the base order: a deep page is
+   * found by binary search, not a scan. Dropped on every change.
+   */
+  private prefixes = new Map<string, Int32Array>();
 
   constructor(
     readonly id: string,
@@ -159,6 +165,7 @@ export class Audience {
     this.tail = this.tail.filter((t) => t !== i);
     this.tail.push(i);
     return structuredClone(member);
+    this.prefixes.clear();
   }
 
   /** Archive (Mailchimp's soft delete: the member stays, with status `archived`). */
@@ -172,6 +179,7 @@ export class Audience {
     this.deleted.add(i);
     this.overrides.delete(i);
     this.tail = this.tail.filter((t) => t !== i);
+    this.prefixes.clear();
   }
 
   /** A new member now. */
@@ -183,6 +191,55 @@ export class Audience {
     this.byHash?.set(member.id, i);
     this.tail.push(i);
     return this.update(member.id, patch);
+  }
+
+  /**
+   * One page of a listing: the member indices at [offset, offset + count) of
+   * those `keep` (a status, or `default`) keeps, changed after `since` and
+   * before `before`, in last_changed order; and how many there are in all.
+   */
+  page(
+    filter: MemberStatus | 'default',
+    since: number | undefined,
+    before: number | undefined,
+    offset: number,
+    count: number,
+    descending: boolean,
+  ): { indices: number[]; total: number } {
+    const keeps = (i: number) => {
+      const st = this.statusAt(i);
+      return filter === 'default' ? st !== 'archived' : st === filter;
+    };
+    const n = this.baseCount;
+    const shown = (i: number) => Math.floor(this.timeline.at(i) / 1000) * 1000;
+    const lo = since === undefined ? 0 : firstAfter(n, (i) => shown(i) > since);
+    const hi = Math.max(lo, before === undefined ? n : firstAfter(n, (i) => shown(i) >= before));
+    const prefix = this.prefix(filter, keeps);
+    const base = (prefix[hi] as number) - (prefix[lo] as number);
+    const tail = this.tail.filter((i) => {
+      const t = Date.parse((this.overrides.get(i) as Member).last_changed);
+      return (since === undefined || t > since) && (before === undefined || t < before) && keeps(i);
+    });
+    const total = base + tail.length;
+    const at = (p: number): number => {
+      if (p >= base) return tail[p - base] as number;
+      // The first index whose prefix passes the wanted rank.
+      const rank = (prefix[lo] as number) + p;
+      return firstAfter(n, (i) => (prefix[i + 1] as number) > rank);
+    };
+    const indices: number[] = [];
+    for (let k = offset; k < Math.min(total, offset + count); k += 1) indices.push(at(descending ? total - 1 - k : k));
+    return { indices, total };
+  }
+
+  private prefix(filter: string, keeps: (i: number) => boolean): Int32Array {
+    let p = this.prefixes.get(filter);
+    if (p) return p;
+    const n = this.baseCount;
+    p = new Int32Array(n + 1);
+    for (let i = 0; i < n; i += 1) p[i + 1] = (p[i] as number) + (!this.overrides.has(i) && !this.deleted.has(i) && keeps(i) ? 1 : 0);
+    this.prefixes.set(filter, p);
+    return p;
   }
 
   /**
@@ -251,7 +308,8 @@ export class Audience {
       id: hash,
       email_address: email,
       unique_email_id: hash.slice(0, 10),
-      contact_id: createHash('md5').update(`${this.seed}:${email}`).digest('hex'),
+      // 32 hex digits like Mailchimp's; derived from the hash, so a page costs one MD5 a member.
+      contact_id: `${hash.slice(16)}${hash.slice(0, 16)}`,
       full_name: `${fname} ${lname}`,
       web_id: 500_000_000 + this.position * 10_000_000 + i,
       email_type: 'html',
