@@ -279,3 +279,30 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('the fake Mailchimp follows the API', () => {
+  it('puts _links on every object unless excluded, and leaves archived members out of the default listing', async () => {
+    const mc = await startFakeMailchimp({ campaigns: 3, audiences: 2, members: 200 });
+    try {
+      const auth = { authorization: `Basic ${Buffer.from(`x:${mc.apiKey}`).toString('base64')}` };
+      const get = async (path: string) => (await fetch(`${mc.url}${path}`, { headers: auth })).json() as Promise<Record<string, unknown>>;
+      const [a] = mc.audiences.audiences as [Audience];
+      const members = (await get(`/lists/${a.id}/members?count=1000`)) as { members: Array<{ _links: unknown[]; status: string }>; total_items: number };
+      expect(members.members.every((m) => m._links.length > 0 && m.status !== 'archived')).toBe(true);
+      const archived = (await get(`/lists/${a.id}/members?count=1000&status=archived`)) as typeof members;
+      expect(archived.total_items).toBeGreaterThan(0);
+      expect(members.total_items + archived.total_items).toBe(a.size);
+      const bare = (await get(`/lists/${a.id}/members?count=5&exclude_fields=members._links`)) as { members: Array<Record<string, unknown>> };
+      expect(bare.members.every((m) => !('_links' in m))).toBe(true);
+      const campaigns = (await get('/campaigns')) as { campaigns: Array<{ _links: unknown[] }>; _links: unknown[] };
+      expect(campaigns.campaigns.every((c) => c._links.length > 0)).toBe(true);
+      const lists = (await get('/lists')) as { lists: Array<{ id: string; _links: unknown[] }> };
+      expect(lists.lists.map((l) => l.id)).toEqual(mc.audiences.audiences.map((x) => x.id));
+      expect(lists.lists.every((l) => l._links.length > 0)).toBe(true);
+      const one = await get(`/lists/${a.id}/members/${a.all()[0]!.id}`);
+      expect(one._links).toBeDefined();
+    } finally {
+      await mc.close();
+    }
+  });
+});

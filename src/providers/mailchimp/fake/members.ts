@@ -7,19 +7,12 @@
  * the ones touched.
  */
 import { createHash } from 'node:crypto';
+import type { Link } from './links.js';
 import { FIRST_NAMES, LAST_NAMES, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
 
+export type { Link } from './links.js';
 export type MemberStatus = 'subscribed' | 'unsubscribed' | 'cleaned' | 'pending' | 'transactional' | 'archived';
 export const MEMBER_STATUSES: readonly MemberStatus[] = ['subscribed', 'unsubscribed', 'cleaned', 'pending', 'transactional', 'archived'];
-
-/** A hypermedia link, as Mailchimp puts on every object (`_links`). */
-export interface Link {
-  rel: string;
-  href: string;
-  method: string;
-  targetSchema?: string;
-  schema?: string;
-}
 
 /** An audience member as Mailchimp Marketing API 3.0 returns it. */
 export interface Member {
@@ -80,26 +73,6 @@ const STATUS_ROLL: ReadonlyArray<[below: number, status: MemberStatus]> = [
   [100, 'archived'],
 ];
 const TAGS = ['customer', 'newsletter', 'vip', 'webinar', 'trial'];
-
-/** The links Mailchimp puts on a member. */
-function memberLinks(listId: string, hash: string): Link[] {
-  const self = `https://us6.api.mailchimp.com/3.0/lists/${listId}/members/${hash}`;
-  return [
-    { rel: 'self', href: self, method: 'GET', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
-    {
-      rel: 'parent',
-      href: `https://us6.api.mailchimp.com/3.0/lists/${listId}/members`,
-      method: 'GET',
-      targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/CollectionResponse.json',
-    },
-    { rel: 'update', href: self, method: 'PATCH', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
-    { rel: 'upsert', href: self, method: 'PUT', targetSchema: 'https://us6.api.mailchimp.com/schema/3.0/Definitions/Lists/Members/Response.json' },
-    { rel: 'delete', href: self, method: 'DELETE' },
-    { rel: 'activity', href: `${self}/activity`, method: 'GET' },
-    { rel: 'notes', href: `${self}/notes`, method: 'GET' },
-    { rel: 'tags', href: `${self}/tags`, method: 'GET' },
-  ];
-}
 
 export const subscriberHash = (email: string): string => createHash('md5').update(email.trim().toLowerCase()).digest('hex');
 
@@ -331,7 +304,8 @@ export class Audience {
       tags_count: tags.length,
       tags,
       list_id: this.id,
-      _links: memberLinks(this.id, hash),
+      // Added as the server answers, unless excluded (see links.ts).
+      _links: [],
     };
   }
 }

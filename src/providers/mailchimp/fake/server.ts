@@ -17,6 +17,7 @@ import { LIST_DEFAULT_COUNT, LIST_MAX_COUNT, ListError, listCampaigns, projectFi
 import { RequestLog } from '../../../sandbox/request-log.js';
 import type { InFlightCount } from '../../../sandbox/fake-server.js';
 import { AudienceSet, type Audience, type AudienceSetOptions } from './members.js';
+import { campaignLinks, memberLinks } from './links.js';
 import { isMemberStatus, listMembers, type MemberListQuery } from './member-list.js';
 
 export interface FakeMailchimpOptions extends CampaignSetOptions, AudienceSetOptions, FakeServerOptions {
@@ -107,7 +108,8 @@ function mailchimpProvider(apiKey: string, state: MailchimpState, audiences: Aud
     }
     try {
       const page = listCampaigns(state, query);
-      const body = { campaigns: page.campaigns, total_items: page.total, _links: [] };
+      const campaigns = excludes(req, 'campaigns._links') ? page.campaigns : page.campaigns.map((c) => ({ ...c, _links: campaignLinks(c.id) }));
+      const body = { campaigns, total_items: page.total, _links: collectionLinks('campaigns') };
       return { status: 200, json: projectFields(body, csv(req.query, 'fields'), csv(req.query, 'exclude_fields')) };
     } catch (err) {
       if (err instanceof ListError) return problem(400, 'Invalid Resource', err.message);
@@ -145,19 +147,28 @@ function mailchimpProvider(apiKey: string, state: MailchimpState, audiences: Aud
       throw err;
     }
     const page = listMembers(audience, query);
-    return project(req, { members: page.members, list_id: audience.id, total_items: page.total, _links: collectionLinks(`lists/${audience.id}/members`) });
+    const list = excludes(req, 'members._links') ? page.members : page.members.map((m) => ({ ...m, _links: memberLinks(audience.id, m.id) }));
+    return project(req, { members: list, list_id: audience.id, total_items: page.total, _links: collectionLinks(`lists/${audience.id}/members`) });
   }
 
   function member(req: FakeRequest, audience: Audience, hash: string): FakeResponse {
     const m = audience.get(hash.toLowerCase());
-    return m ? project(req, m) : problem(404);
+    if (!m) return problem(404);
+    return project(req, excludes(req, '_links') ? m : { ...m, _links: memberLinks(audience.id, m.id) });
   }
 
   function getOne(req: FakeRequest, id: string): FakeResponse {
     const campaign = state.find(id);
     if (!campaign) return problem(404);
-    return { status: 200, json: projectFields(campaign, csv(req.query, 'fields'), csv(req.query, 'exclude_fields')) };
+    return project(req, excludes(req, '_links') ? campaign : { ...campaign, _links: campaignLinks(campaign.id) });
   }
+}
+
+/** Whether `exclude_fields` drops `path` (or `fields` leaves it out), so the fake need not make it. */
+function excludes(req: FakeRequest, path: string): boolean {
+  const fields = csv(req.query, 'fields');
+  if (fields && !fields.some((f) => f === path || path.startsWith(`${f}.`) || f.startsWith(`${path}.`))) return true;
+  return csv(req.query, 'exclude_fields')?.includes(path) ?? false;
 }
 
 function project(req: FakeRequest, body: unknown): FakeResponse {
