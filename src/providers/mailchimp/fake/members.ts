@@ -276,7 +276,11 @@ export class Audience {
     const lname = last.charAt(0).toUpperCase() + last.slice(1);
     const optMs = changedMs - (h % 400) * 86_400_000;
     const tagCount = h % 3;
-    const tags = Array.from({ length: tagCount }, (_, k) => ({ id: 1000 + ((h >>> (k * 3)) % TAGS.length), name: pick(TAGS, h >>> (k * 3)) }));
+    // Distinct tags: consecutive ones from a place the hash picks.
+    const tags = Array.from({ length: tagCount }, (_, k) => {
+      const t = ((h >>> 3) + k) % TAGS.length;
+      return { id: 1000 + t, name: TAGS[t] as string };
+    });
     return {
       id: hash,
       email_address: email,
