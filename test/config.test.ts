@@ -283,7 +283,7 @@ describe('upstream politeness limits', () => {
     expect(c.providers.hubspot.api.rateLimit).toEqual({ requests: 100, perMs: 10_000 });
     expect(c.providers.hubspot.api.concurrency).toBe(4);
     expect(c.providers.mailchimp.api.rateLimit).toBeNull();
-    expect(c.providers.mailchimp.api.concurrency).toBe(10);
+    expect(c.providers.mailchimp.api.concurrency).toBe(4);
   });
 
   it('are configurable, and "off" lifts a rate limit', () => {

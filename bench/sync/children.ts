@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 
-export type UpstreamKind = 'mailchimp' | 'hubspot' | 'plain';
+/** mailchimp-members: the fake Mailchimp with no campaigns and two audiences sharing the records. */
+export type UpstreamKind = 'mailchimp' | 'mailchimp-members' | 'hubspot' | 'plain';
 
 export interface Upstream {
   kind: UpstreamKind;

@@ -4,7 +4,9 @@
  * Environment (all optional):
  *   BENCH_SYNC_RECORDS      1000000           records upstream serves and each sync fetches
  *   BENCH_SYNC_SOURCES      bench,marketing   bench: a minimal fast upstream as a declared source;
- *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot
+ *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot;
+ *                                             members: the marketing source against a fake Mailchimp of two audiences
+ *                                             (BENCH_SYNC_FAKE_RECORDS members in all) and no campaigns
  *                                             (the connector keeps HubSpot's 100 requests / 10 s: 1,000 records/s at most)
  *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
@@ -48,14 +50,18 @@ import { probeUpstream, type ProbeResult } from './upstream-probe.js';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** bench: the plain fast upstream as a declared source; marketing: fake Mailchimp; crm: fake HubSpot (rate-limited to 10 pages/s by the connector). */
-export type SyncSource = 'bench' | 'marketing' | 'crm';
+export type SyncSource = 'bench' | 'marketing' | 'crm' | 'members';
 type Engine = 'sqlite' | 'postgres';
 
 const UPSTREAM: Record<SyncSource, { kind: UpstreamKind; pageSize: number }> = {
   bench: { kind: 'plain', pageSize: 1000 },
   marketing: { kind: 'mailchimp', pageSize: 1000 },
   crm: { kind: 'hubspot', pageSize: 100 },
+  members: { kind: 'mailchimp-members', pageSize: 1000 },
 };
+
+/** The service's source a bench source syncs (members are part of `marketing`). */
+const serviceSource = (source: SyncSource): string => (source === 'members' ? 'marketing' : source);
 
 export interface SyncBenchSettings {
   engines: Engine[];
@@ -175,7 +181,8 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
   const label = `${engine}-${source}-${latencyMs}ms`;
   const { kind, pageSize } = UPSTREAM[source];
   const records = recordsFor(s, source);
-  const pagesExpected = Math.ceil(records / pageSize);
+  // Members: each audience's archived listing is a page more.
+  const pagesExpected = Math.ceil(records / pageSize) + (source === 'members' ? 2 : 0);
 
   // Scratch store.
   let databaseUrl: string;
@@ -206,7 +213,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
       const file = path.join(dir, 'sources.json');
       fs.writeFileSync(file, JSON.stringify(plainSourceDeclaration('bench', upstream.url, pageSize, 'SYNC_BENCH_TOKEN')));
       extra.SOURCES_FILE = file;
-    } else if (source === 'marketing') {
+    } else if (source === 'marketing' || source === 'members') {
       extra.MAILCHIMP_API_KEY = upstream.credential;
       extra.MAILCHIMP_BASE_URL = upstream.url;
     } else {
@@ -222,9 +229,9 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     const idle = memoryOf(service.pid);
     const cpu0 = cpuSeconds(service.pid);
     const upCpu0 = cpuSeconds(upstream.pid);
-    const res = await fetch(`${service.url}/sync/${source}`, { method: 'POST' });
+    const res = await fetch(`${service.url}/sync/${serviceSource(source)}`, { method: 'POST' });
     const accepted = await json<{ task_id?: string }>(res);
-    if (res.status !== 202 || !accepted.task_id) throw new Error(`POST /sync/${source} answered ${res.status}: ${JSON.stringify(accepted)}`);
+    if (res.status !== 202 || !accepted.task_id) throw new Error(`POST /sync/${serviceSource(source)} answered ${res.status}: ${JSON.stringify(accepted)}`);
 
     // Long enough for 2,000 records/s plus three times the latency floor; then the task is cancelled.
     // crm at HubSpot's 100 requests / 10 s: three times that floor too, a page taking one request per
@@ -265,7 +272,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     const started = task.started_at ? Date.parse(task.started_at) : Number.NaN;
     const finished = task.finished_at ? Date.parse(task.finished_at) : Date.now();
     const seconds = (finished - started) / 1000;
-    const totalRes = await fetch(`${service.url}/data?limit=1&source=${source}`);
+    const totalRes = await fetch(`${service.url}/data?limit=1&source=${serviceSource(source)}`);
     const stored = totalRes.ok ? (await json<{ total: number | null }>(totalRes)).total : null;
     const fetched = task.progress.records_fetched;
     const pages = task.progress.pages;
@@ -462,7 +469,7 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
   const engines = listEnv('BENCH_ENGINES', 'sqlite,postgres');
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
   const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing');
-  for (const x of sources) if (!(x in UPSTREAM)) throw new Error(`BENCH_SYNC_SOURCES: unknown source "${x}" (bench, marketing, crm)`);
+  for (const x of sources) if (!(x in UPSTREAM)) throw new Error(`BENCH_SYNC_SOURCES: unknown source "${x}" (bench, marketing, crm, members)`);
   const latencies = listEnv('BENCH_SYNC_LATENCIES', '0,50').map((v) => {
     const n = Number(v);
     if (!Number.isInteger(n) || n < 0 || n > 10_000) throw new Error(`BENCH_SYNC_LATENCIES: "${v}" is not a whole number of ms from 0 to 10000`);

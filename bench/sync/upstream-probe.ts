@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import type { Upstream } from './children.js';
+import { audienceId } from '../../src/providers/fakes.js';
 
 export interface ProbeResult {
   pages: number;
@@ -18,6 +19,14 @@ export function pageRequest(up: Upstream, n: number, pageSize: number): { url: s
   if (up.kind === 'mailchimp') {
     const q = `count=${pageSize}&offset=${n * pageSize}&sort_field=create_time&sort_dir=ASC`;
     return { url: `${up.url}/campaigns?${q}`, headers: { authorization: `Basic ${Buffer.from(`tributary:${up.credential}`).toString('base64')}` } };
+  }
+  if (up.kind === 'mailchimp-members') {
+    // The two audiences in turn, as the sync reads them one after the other.
+    const q = `count=${pageSize}&offset=${Math.floor(n / 2) * pageSize}&sort_field=last_changed&sort_dir=ASC&exclude_fields=members._links,_links`;
+    return {
+      url: `${up.url}/lists/${audienceId('tributary', n % 2)}/members?${q}`,
+      headers: { authorization: `Basic ${Buffer.from(`tributary:${up.credential}`).toString('base64')}` },
+    };
   }
   if (up.kind === 'hubspot') {
     const after = n === 0 ? '' : `&after=${1001 + n * pageSize}`;

@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/sync/upstream.ts
  *
- * Environment: SYNC_UPSTREAM mailchimp | hubspot | plain, SYNC_UPSTREAM_RECORDS,
+ * Environment: SYNC_UPSTREAM mailchimp | mailchimp-members | hubspot | plain, SYNC_UPSTREAM_RECORDS,
  * SYNC_UPSTREAM_LATENCY_MS (a standing delay before every answer),
  * SYNC_UPSTREAM_PAGE (plain only: records a page), SYNC_UPSTREAM_CUSTOM_PROPERTIES
  * (hubspot only: custom contact properties the portal defines, default 0).
@@ -29,6 +29,10 @@ const latencyMs = intEnv('SYNC_UPSTREAM_LATENCY_MS', 0);
 let info: { url: string; credential: string; close(): Promise<void>; counts?: () => { total: number; byPath: Record<string, number> } };
 if (kind === 'mailchimp') {
   const mc = await startFakeMailchimp({ campaigns: records, latencyMs, requestLogLimit: 100 });
+  info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
+} else if (kind === 'mailchimp-members') {
+  // Two audiences of half the records each; the campaigns' one empty page comes first.
+  const mc = await startFakeMailchimp({ campaigns: 0, audiences: 2, members: Math.ceil(records / 2), latencyMs, requestLogLimit: 100 });
   info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
 } else if (kind === 'hubspot') {
   const customProperties = intEnv('SYNC_UPSTREAM_CUSTOM_PROPERTIES', 0);

@@ -7,6 +7,16 @@ export { startFakeHubspot, type FakeHubspot, type FakeHubspotOptions } from './h
 export { startFakeMailchimp, type FakeMailchimp, type FakeMailchimpOptions } from './mailchimp/fake/server.js';
 export { HubspotState, type Contact, type ContactSetOptions } from './hubspot/fake/contacts.js';
 export { MailchimpState, type Campaign, type CampaignPatch, type CampaignSetOptions, type CampaignStatus } from './mailchimp/fake/campaigns.js';
+export {
+  AudienceSet,
+  Audience,
+  audienceId,
+  subscriberHash,
+  type Member,
+  type MemberPatch,
+  type MemberStatus,
+  type AudienceSetOptions,
+} from './mailchimp/fake/members.js';
 export { FaultInjector } from '../sandbox/faults.js';
 export type {
   FaultKind,

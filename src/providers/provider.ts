@@ -45,10 +45,12 @@ export interface RunningFake {
 /** A local fake of the provider's API, for the demo sandbox. */
 export interface ProviderFake {
   /** `records`: how many it serves; `latencyMs`: the delay of each answer. */
-  start(options: { records?: number; port?: number; latencyMs?: number }): Promise<RunningFake>;
+  start(options: { records?: number; port?: number; latencyMs?: number; more?: Record<string, number> }): Promise<RunningFake>;
   /** What its records are called: DEMO_<RECORDS> and FAKE_<RECORDS> set their number (DEMO_CONTACTS). */
   records: string;
   defaultRecords: number;
+  /** Other records it serves, by name, with their default numbers (DEMO_MEMBERS): passed to `start` as `more`. */
+  moreRecords?: Record<string, number>;
 }
 
 /** What the service gives a provider's connectors beyond the configuration. */

@@ -50,6 +50,18 @@ export interface FakeServerOptions {
   requestLogLimit?: number;
   /** Largest request head in bytes (see LoopbackServerOptions): a fake that answers over-long URLs itself takes more. */
   maxHeaderSize?: number;
+  /** Requests answered at once; one more is refused with the provider's 429 (Mailchimp allows 10 connections). Default: no limit. */
+  maxInFlight?: number;
+}
+
+/** Requests between arrival and answer, as the server counts them. */
+export interface InFlightCount {
+  now: number;
+  /** The most at once since the start (or the last reset). */
+  peak: number;
+  /** Refused for being one too many. */
+  refused: number;
+  reset(): void;
 }
 
 export interface FakeServer {
@@ -57,6 +69,7 @@ export interface FakeServer {
   origin: string;
   faults: FaultInjector;
   requests: RequestLog;
+  inFlight: InFlightCount;
   close(): Promise<void>;
 }
 
@@ -71,10 +84,48 @@ export async function startFakeServer(
   // Aborted by close(): wakes every pending latency or trickle timer so none outlives the server.
   const closing = new AbortController();
   let provider: FakeProvider | undefined;
+  const inFlight: InFlightCount = {
+    now: 0,
+    peak: 0,
+    refused: 0,
+    reset() {
+      this.peak = this.now;
+      this.refused = 0;
+    },
+  };
 
   const server = await listenOnLoopback((req, res) => {
     if (!provider) {
       res.destroy();
+      return;
+    }
+    inFlight.now += 1;
+    inFlight.peak = Math.max(inFlight.peak, inFlight.now);
+    // Counted until the answer is written or the connection goes (a hang counts until close()).
+    let counted = true;
+    const release = () => {
+      if (counted) inFlight.now -= 1;
+      counted = false;
+    };
+    res.once('close', release);
+    res.once('finish', release);
+    if (options.maxInFlight !== undefined && inFlight.now > options.maxInFlight) {
+      inFlight.refused += 1;
+      const p = provider;
+      readRequest(req).then(
+        (request) => {
+          const entry = requests.add({
+            method: request.method,
+            path: request.path,
+            query: flattenQuery(request.query),
+            body: undefined,
+            headers: request.headers,
+            time: Date.now(),
+          });
+          respond(res, entry, p.errorFor({ kind: 'status', status: 429 }, request));
+        },
+        () => res.destroy(),
+      );
       return;
     }
     handle(provider, req, res).catch((err: unknown) => {
@@ -158,6 +209,7 @@ export async function startFakeServer(
     origin: server.origin,
     faults,
     requests,
+    inFlight,
     close() {
       closing.abort();
       return server.close();

@@ -22,7 +22,8 @@ export async function startFakes(prefix: string, options: { latencyMs?: number; 
   for (const p of PROVIDERS) {
     if (!p.fake) continue;
     const records = countFromEnv(`${prefix}_${p.fake.records.toUpperCase()}`, p.fake.defaultRecords);
-    running.push(await p.fake.start({ records, port: options.ports?.(p.name) ?? 0, latencyMs: options.latencyMs ?? 0 }));
+    const more = Object.fromEntries(Object.entries(p.fake.moreRecords ?? {}).map(([name, n]) => [name, countFromEnv(`${prefix}_${name.toUpperCase()}`, n)]));
+    running.push(await p.fake.start({ records, port: options.ports?.(p.name) ?? 0, latencyMs: options.latencyMs ?? 0, more }));
   }
   return running;
 }

@@ -17,7 +17,13 @@ export interface SyncPage<C = unknown> {
    * candidates for deletion, checked with `confirmGone` before they become
    * tombstones (for an upstream that has no list of what it deleted).
    */
-  complete?: { seen: ReadonlySet<string> };
+  complete?: {
+    seen: ReadonlySet<string>;
+    /** The type the walk listed, when not the connector's `recordType` (a source of both types). */
+    recordType?: RecordType;
+    /** The walk listed only the records whose external_id starts with this (one part of the source, such as one audience). */
+    idPrefix?: string;
+  };
 }
 
 /** What upstream says about records a complete walk did not see. */
@@ -58,7 +64,7 @@ export interface SourceConnector<C = unknown> {
   missingConfiguration(): string | null;
   pages(ctx: SyncContext<C>): AsyncIterable<SyncPage<C>>;
   /** Asks upstream about each id (stored, but not seen by a complete walk). */
-  confirmGone?(ids: readonly string[], ctx: SyncContext<C>): Promise<GoneCheck>;
+  confirmGone?(ids: readonly string[], ctx: SyncContext<C>, recordType?: RecordType): Promise<GoneCheck>;
   /** Merges a fetched record with its stored version before it is written (a webhook's newer values kept). */
   readonly reconcile?: ReconcileWrite;
   close?(): Promise<void>;

@@ -273,7 +273,7 @@ export class TaskRunner {
         if (r.done) break;
         controller.signal.throwIfAborted();
         const swept = r.value.complete
-          ? await this.sweep(connector, task.source, r.value.complete.seen, { signal: controller.signal, checkpoint: null, full: true, log })
+          ? await this.sweep(connector, task.source, r.value.complete, { signal: controller.signal, checkpoint: null, full: true, log })
           : [];
         await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log, reconcile: connector.reconcile });
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
@@ -343,9 +343,11 @@ export class TaskRunner {
    * see, checked with upstream one by one, as writes for the last page's
    * transaction (tombstones for the gone, the records themselves for the rest).
    */
-  private async sweep(connector: SourceConnector, source: string, seen: ReadonlySet<string>, ctx: SyncContext): Promise<RecordWrite[]> {
+  private async sweep(connector: SourceConnector, source: string, complete: NonNullable<SyncPage['complete']>, ctx: SyncContext): Promise<RecordWrite[]> {
     if (!connector.confirmGone) return [];
-    const missing = (await liveExternalIds(this.store, connector.recordType, source)).filter((id) => !seen.has(id));
+    const { seen, idPrefix } = complete;
+    const type = complete.recordType ?? connector.recordType;
+    const missing = (await liveExternalIds(this.store, type, source)).filter((id) => !seen.has(id) && (idPrefix === undefined || id.startsWith(idPrefix)));
     if (missing.length === 0) return [];
     if (missing.length > MAX_SWEEP) {
       ctx.log.warn(
@@ -354,9 +356,9 @@ export class TaskRunner {
       );
       return [];
     }
-    const { gone, present } = await connector.confirmGone(missing, ctx);
-    ctx.log.info({ missing: missing.length, gone: gone.length, present: present.length }, 'checked stored records a complete walk did not see');
-    return [...present, ...gone.map((id) => tombstoneWrite(connector.recordType, id, source))];
+    const { gone, present } = await connector.confirmGone(missing, ctx, type);
+    ctx.log.info({ missing: missing.length, gone: gone.length, present: present.length, type }, 'checked stored records a complete walk did not see');
+    return [...present, ...gone.map((id) => tombstoneWrite(type, id, source))];
   }
 
   /**

@@ -7,6 +7,10 @@ import { hasStringId } from '../../sources/keyed-entries.js';
 import { RequestsAhead } from '../../sources/requests-ahead.js';
 import { readCampaignPage, type CampaignPage } from './campaign-page.js';
 import { campaignFromMailchimp, type MailchimpCampaign } from './campaign-mapping.js';
+import { memberStateSchema, type MemberState } from './member-checkpoint.js';
+import { memberFromMailchimp, type MailchimpMember } from './member-mapping.js';
+import { beginMemberWalk, memberPages, type MemberSyncOptions } from './member-sync.js';
+import type { RecordType } from '../../domain/records.js';
 
 /** Mailchimp's largest page. */
 const PAGE_SIZE = 1000;
@@ -49,6 +53,7 @@ export const mailchimpCheckpointSchema = Type.Union([
     startedAt: Type.Optional(Time),
     sentSince: Type.Optional(TimeOrNull),
     total: Type.Optional(Type.Number()),
+    members: Type.Optional(memberStateSchema),
   }),
   Type.Object({
     phase: Type.Literal('sent'),
@@ -58,8 +63,10 @@ export const mailchimpCheckpointSchema = Type.Union([
     startedAt: Time,
     createdBefore: Type.Optional(Time),
     total: Type.Optional(Type.Number()),
+    members: Type.Optional(memberStateSchema),
   }),
-  Type.Object({ phase: Type.Literal('idle'), newestCreated: TimeOrNull, lastStartedAt: Type.Optional(Time) }),
+  // With `members.walk`, the campaigns of this run are done and its member walk is under way.
+  Type.Object({ phase: Type.Literal('idle'), newestCreated: TimeOrNull, lastStartedAt: Type.Optional(Time), members: Type.Optional(memberStateSchema) }),
 ]);
 export type MailchimpCheckpoint = Static<typeof mailchimpCheckpointSchema>;
 
@@ -71,13 +78,20 @@ export interface MailchimpSourceOptions {
   apiKey: string | undefined;
   baseUrl: string | undefined;
   refetchWindowMs?: number;
+  /** MAILCHIMP_LISTS: the audiences whose members are synced; undefined for all. */
+  lists?: readonly string[] | undefined;
+  /** MAILCHIMP_FULL_INTERVAL (default 7 days). */
+  fullIntervalMs?: number;
   client?: Partial<SourceClientOptions>;
 }
+
+const DEFAULT_FULL_INTERVAL_MS = 7 * 24 * 3_600_000;
 
 /**
  * marketing = Mailchimp Marketing API 3.0 campaigns, paged by count/offset up
  * to total_items, oldest first so that campaigns created during the walk land
- * after the offset instead of shifting it.
+ * after the offset instead of shifting it; then the members of each audience
+ * as customers (member-sync.ts).
  */
 export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
   readonly recordType = 'campaign' as const;
@@ -100,8 +114,8 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
       // Basic auth: any user name, the API key as the password.
       headers: { authorization: `Basic ${Buffer.from(`tributary:${this.options.apiKey ?? ''}`).toString('base64')}` },
       secrets: this.options.apiKey ? [this.options.apiKey] : [],
-      // Mailchimp allows 10 simultaneous connections per user.
-      concurrency: 10,
+      // Mailchimp allows 10 simultaneous connections per user, shared with every other integration.
+      concurrency: 4,
       ...this.options.client,
     });
     return this.client;
@@ -139,7 +153,42 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
     return { phase: 'list', since: new Date(from).toISOString(), offset: 0, newestCreated: saved.newestCreated, startedAt, sentSince };
   }
 
+  private memberOptions(): MemberSyncOptions {
+    return {
+      source: this.name,
+      http: () => this.http(),
+      lists: this.options.lists,
+      fullIntervalMs: this.options.fullIntervalMs ?? DEFAULT_FULL_INTERVAL_MS,
+    };
+  }
+
   async *pages(ctx: SyncContext<MailchimpCheckpoint>): AsyncIterable<SyncPage<MailchimpCheckpoint>> {
+    const saved = ctx.checkpoint;
+    let idle: Extract<MailchimpCheckpoint, { phase: 'idle' }> | null = saved?.phase === 'idle' && saved.members?.walk ? saved : null;
+    if (!idle) {
+      for await (const page of this.campaignPages(ctx)) {
+        if (page.checkpoint.phase === 'idle') idle = page.checkpoint;
+        yield page;
+      }
+    }
+    const members = idle?.members;
+    if (!idle || !members?.walk) return;
+    const base = idle;
+    for await (const step of memberPages(this.memberOptions(), members, ctx)) {
+      yield {
+        records: step.records,
+        checkpoint: { ...base, members: step.state },
+        totalEstimate: step.totalEstimate,
+        ...(step.complete ? { complete: step.complete } : {}),
+      };
+    }
+  }
+
+  /** The campaign walk; its last page's checkpoint also begins the member walk. */
+  private async *campaignPages(ctx: SyncContext<MailchimpCheckpoint>): AsyncIterable<SyncPage<MailchimpCheckpoint>> {
+    const members: MemberState | undefined = ctx.checkpoint?.members;
+    const keep = <T extends object>(c: T): T => (members ? { ...c, members } : c);
+    let handed = 0;
     let cp = this.startingPoint(ctx.checkpoint);
     const startedAt = cp.startedAt ?? new Date().toISOString();
     for (;;) {
@@ -159,7 +208,8 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
         const { records } = page;
         for (const r of records) seen?.add(r.external_id);
         if (!step.last) {
-          cp = { ...phase, offset: step.nextOffset, newestCreated: newest, total: step.total };
+          cp = keep({ ...phase, offset: step.nextOffset, newestCreated: newest, total: step.total });
+          handed += records.length;
           yield { records, checkpoint: cp, totalEstimate: step.total };
           continue;
         }
@@ -168,13 +218,17 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
           // The listing had every campaign created after its `since`: the sent phase needs only the older ones
           // (a second's overlap: both bounds are exclusive, and come back "unchanged").
           const createdBefore = phase.phase === 'list' && phase.since !== null ? new Date(Date.parse(phase.since) + SECOND).toISOString() : undefined;
-          cp = { phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt, ...(createdBefore ? { createdBefore } : {}) };
+          cp = keep({ phase: 'sent', sentSince, offset: 0, newestCreated: newest, startedAt, ...(createdBefore ? { createdBefore } : {}) });
+          handed += records.length;
           yield { records, checkpoint: cp, totalEstimate: step.total };
           break;
         }
+        // The audiences are listed before the campaigns' last page is handed on, so it
+        // saves where the member walk starts (or that there is none) with the campaigns.
+        const memberState = await beginMemberWalk(this.memberOptions(), members, ctx, handed + records.length);
         yield {
           records,
-          checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt },
+          checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt, members: memberState },
           totalEstimate: step.total,
           ...(seen ? { complete: { seen } } : {}),
         };
@@ -198,7 +252,12 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
     const requests = new RequestsAhead<number, CampaignPage>(
       REQUESTS_IN_FLIGHT,
       async (at, signal) => {
-        const res = await this.http().request<unknown>({ path: '/campaigns', query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', ...query }, signal });
+        const res = await this.http().request<unknown>({
+          path: '/campaigns',
+          // The links triple a page's size and are nothing we keep.
+          query: { count: PAGE_SIZE, offset: at, sort_dir: 'ASC', exclude_fields: 'campaigns._links,_links', ...query },
+          signal,
+        });
         return readCampaignPage(res.body, this.name);
       },
       ctx.signal,
@@ -235,8 +294,12 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
     }
   }
 
-  /** GET /campaigns/{id} for each: a 404 means deleted; a campaign still there is written as usual. */
-  async confirmGone(ids: readonly string[], ctx: SyncContext<MailchimpCheckpoint>): Promise<GoneCheck> {
+  /**
+   * GET /campaigns/{id} (or /lists/{list_id}/members/{hash} for members) for each:
+   * a 404 means deleted; a record still there is written as usual.
+   */
+  async confirmGone(ids: readonly string[], ctx: SyncContext<MailchimpCheckpoint>, recordType: RecordType = 'campaign'): Promise<GoneCheck> {
+    if (recordType === 'customer') return this.confirmMembersGone(ids, ctx);
     const gone: string[] = [];
     const present: RecordWrite[] = [];
     // The client's connection limit (10) paces these.
@@ -248,6 +311,31 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
           present.push(campaignFromMailchimp(res.body, this.name));
         } catch (err) {
           if (err instanceof UpstreamHttpError && err.status === 404) gone.push(id);
+          else throw err;
+        }
+      }),
+    );
+    return { gone, present };
+  }
+
+  private async confirmMembersGone(keys: readonly string[], ctx: SyncContext<MailchimpCheckpoint>): Promise<GoneCheck> {
+    const gone: string[] = [];
+    const present: RecordWrite[] = [];
+    await Promise.all(
+      keys.map(async (key) => {
+        const at = key.indexOf(':');
+        const listId = key.slice(0, at);
+        const hash = key.slice(at + 1);
+        try {
+          const res = await this.http().request<MailchimpMember>({
+            path: `/lists/${encodeURIComponent(listId)}/members/${encodeURIComponent(hash)}`,
+            query: { exclude_fields: '_links' },
+            signal: ctx.signal,
+          });
+          if (!hasStringId(res.body)) throw new Error(`Mailchimp GET /lists/${listId}/members/${hash} answered without a member`);
+          present.push(memberFromMailchimp(res.body, listId, this.name));
+        } catch (err) {
+          if (err instanceof UpstreamHttpError && err.status === 404) gone.push(key);
           else throw err;
         }
       }),

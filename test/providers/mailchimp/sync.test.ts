@@ -3,6 +3,7 @@
  * the real connector against the fake Mailchimp, driven through /sync and
  * /tasks, read back through /data, on every engine.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { type RecordWrite } from '../../../src/domain/records.js';
@@ -17,6 +18,9 @@ import { sendJson, startUpstream, type Upstream } from '../../helpers/upstream.j
 import { dataTotal, expectExactly, FAST_TASKS, Harness, mailchimpConnector, runSync, since } from '../../helpers/sync.js';
 
 const CAMPAIGNS = '/3.0/campaigns';
+/** The audiences, listed once per run after the campaigns (none in these accounts). */
+const AUDIENCES = '/3.0/lists';
+const campaignsOnly = <T extends { path: string }>(entries: readonly T[]): T[] => entries.filter((e) => e.path !== AUDIENCES);
 const DAY = 86_400_000;
 
 for (const engine of ENGINES) {
@@ -74,13 +78,13 @@ for (const engine of ENGINES) {
       let mark = mc.state.requests.length;
       expect((await runSync(app, 'marketing')).status).toBe('succeeded');
       expect(await dataTotal(app, 'marketing')).toBe(30);
-      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS)).toEqual([]);
+      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS && e.path !== AUDIENCES)).toEqual([]);
 
       mark = mc.state.requests.length;
       const full = await runSync(app, 'marketing', '?full=true');
       expect(full.status, full.error ?? '').toBe('succeeded');
       // Exactly the two missing ones were asked about, one by one.
-      const checks = since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS);
+      const checks = since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS && e.path !== AUDIENCES);
       expect(checks.map((e) => [e.path, e.status]).sort()).toEqual(gone.map((id) => [`${CAMPAIGNS}/${id}`, 404]).sort());
       expect(full.progress.records_written).toBe(2);
 
@@ -101,7 +105,7 @@ for (const engine of ENGINES) {
       mark = mc.state.requests.length;
       const again = await runSync(app, 'marketing', '?full=true');
       expect(again.progress.records_written).toBe(0);
-      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS)).toEqual([]);
+      expect(since(mc.state.requests.entries, mark).filter((e) => e.path !== CAMPAIGNS && e.path !== AUDIENCES)).toEqual([]);
     });
 
     it('a stored campaign a complete walk missed but Mailchimp still has is kept, not tombstoned', async () => {
@@ -260,7 +264,7 @@ describe('marketing sync through upstream faults', () => {
         expect(task.status, task.error ?? '').toBe('succeeded');
         expect(task.progress).toMatchObject({ pages: PAGES, records_fetched: 1_050, records_written: 1_050 });
         expect(faulted().map((e) => e.status)).toEqual([429, 503, 503, 503]);
-        expect(mc!.state.requests.length).toBe(PAGES + 4);
+        expect(mc!.state.requests.length).toBe(PAGES + 4 + 1);
         await expectExactly(app, 'marketing', ids());
       });
 
@@ -271,7 +275,7 @@ describe('marketing sync through upstream faults', () => {
         const task = await runSync(app, 'marketing');
         expect(task.status, task.error ?? '').toBe('succeeded');
         expect(task.progress).toMatchObject({ pages: 1, records_fetched: 40, records_written: 40 });
-        expect(mc!.state.requests.entries.map((e) => [e.query.offset, e.fault ?? null])).toEqual([
+        expect(campaignsOnly(mc!.state.requests.entries).map((e) => [e.query.offset, e.fault ?? null])).toEqual([
           ['0', 'hang'],
           ['0', null],
         ]);
@@ -291,7 +295,7 @@ describe('marketing sync through upstream faults', () => {
         const resumed = await runSync(app, 'marketing');
         expect(resumed.status, resumed.error ?? '').toBe('succeeded');
         // A walk of every campaign is done whole in one run (it is what tells deletions): it starts over.
-        expect(since(mc!.state.requests.entries, mark).map((e) => e.query.offset)).toEqual(['0', '1000']);
+        expect(campaignsOnly(since(mc!.state.requests.entries, mark)).map((e) => e.query.offset)).toEqual(['0', '1000']);
         expect(resumed.progress).toMatchObject({ records_fetched: 1_050, records_written: 50 });
         await expectExactly(app, 'marketing', ids());
       });
@@ -304,7 +308,7 @@ describe('marketing sync through upstream faults', () => {
         expect(failed.status).toBe('failed');
         expect(failed.error).toMatch(/campaigns/);
         // The cut-off first page was fetched again and committed; the empty second one was not.
-        expect(mc!.state.requests.entries.map((e) => [e.query.offset, e.fault ?? null])).toEqual([
+        expect(campaignsOnly(mc!.state.requests.entries).map((e) => [e.query.offset, e.fault ?? null])).toEqual([
           ['0', 'malformed'],
           ['0', null],
           ['1000', 'malformed'],
@@ -314,7 +318,11 @@ describe('marketing sync through upstream faults', () => {
         const resumed = await runSync(app, 'marketing');
         expect(resumed.status, resumed.error ?? '').toBe('succeeded');
         // The walk of every campaign starts over: both pages again.
-        expect(mc!.state.requests.entries.slice(3).map((e) => [e.query.offset, e.fault ?? null])).toEqual([
+        expect(
+          campaignsOnly(mc!.state.requests.entries)
+            .slice(3)
+            .map((e) => [e.query.offset, e.fault ?? null]),
+        ).toEqual([
           ['0', null],
           ['1000', null],
         ]);
@@ -694,6 +702,13 @@ describe('records of an odd shape', () => {
   });
 
   const FAST = { baseDelayMs: 1, maxDelayMs: 5, timeoutMs: 2_000, maxRetries: 0 };
+  /** An account without audiences: GET /lists answers none, the rest goes to `handler`. */
+  const noAudiences =
+    (handler: (req: IncomingMessage, res: ServerResponse) => void) =>
+    (req: IncomingMessage, res: ServerResponse): void => {
+      if (req.url?.startsWith(AUDIENCES)) sendJson(res, 200, { lists: [], total_items: 0 });
+      else handler(req, res);
+    };
 
   function ctx(): SyncContext<never> {
     return { signal: new AbortController().signal, checkpoint: null, full: true, log: pino({ level: 'silent' }) };
@@ -711,8 +726,8 @@ describe('records of an odd shape', () => {
 
   describe('Mailchimp campaigns of an odd shape', () => {
     it('a null entry in "campaigns" does not crash the walk with a TypeError', async () => {
-      const u = await startUpstream((_req, res) =>
-        sendJson(res, 200, { campaigns: [{ id: 'c1', create_time: '2024-01-01T00:00:00+00:00' }, null], total_items: 2 }),
+      const u = await startUpstream(
+        noAudiences((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1', create_time: '2024-01-01T00:00:00+00:00' }, null], total_items: 2 })),
       );
       ups.push(u);
       const src = new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST });
@@ -740,7 +755,9 @@ describe('records of an odd shape', () => {
     }, 15_000);
 
     it('a campaign without "id" yields no record keyed undefined', async () => {
-      const u = await startUpstream((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 }));
+      const u = await startUpstream(
+        noAudiences((_req, res) => sendJson(res, 200, { campaigns: [{ id: 'c1' }, { web_id: 5, status: 'sent' }], total_items: 2 })),
+      );
       ups.push(u);
       const src = new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST });
       const { ids, error } = await collect(src.pages(ctx()));
@@ -757,14 +774,16 @@ describe('records of an odd shape', () => {
     afterAll(() => h.drop());
 
     it('the run still stores the well-formed campaigns', async () => {
-      const u = await startUpstream((_req, res) =>
-        sendJson(res, 200, {
-          campaigns: [
-            { id: 'c1', status: 'sent' },
-            { web_id: 5, status: 'sent' },
-          ],
-          total_items: 2,
-        }),
+      const u = await startUpstream(
+        noAudiences((_req, res) =>
+          sendJson(res, 200, {
+            campaigns: [
+              { id: 'c1', status: 'sent' },
+              { web_id: 5, status: 'sent' },
+            ],
+            total_items: 2,
+          }),
+        ),
       );
       ups.push(u);
       const app = await h.boot(new Map([['marketing', new MailchimpSource({ name: 'marketing', apiKey: 'k-us6', baseUrl: `${u.url}/3.0`, client: FAST })]]));

@@ -6,8 +6,10 @@
  */
 import { TOPICS, Timeline, isoSeconds, mix, pick, seedNumber } from '../../../sandbox/generated-data.js';
 import { RequestLog } from '../../../sandbox/request-log.js';
+import type { Link } from './links.js';
 
-export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent';
+/** Mailchimp's campaign statuses, canceled, canceling and archived included. */
+export type CampaignStatus = 'save' | 'paused' | 'schedule' | 'sending' | 'sent' | 'canceled' | 'canceling' | 'archived';
 
 export interface CampaignSettings {
   subject_line: string;
@@ -76,7 +78,7 @@ export interface Campaign {
   /** Only on campaigns that were sent. */
   report_summary?: CampaignReportSummary;
   delivery_status: { enabled: boolean };
-  _links: never[];
+  _links: Link[];
 }
 
 /** What updateCampaign may change: top-level fields and parts of the nested objects. `id`, `web_id` and `create_time` stay. */
@@ -298,6 +300,7 @@ export class MailchimpState {
       },
       ...(status === 'sent' ? { report_summary: reportFor(recipients, mix(this.seed, index, 3)) } : {}),
       delivery_status: { enabled: false },
+      // Added as the server answers, unless excluded (most of a campaign's size; see links.ts).
       _links: [],
     };
   }
