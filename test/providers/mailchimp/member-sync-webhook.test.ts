@@ -6,6 +6,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type Audience, type FakeMailchimp, startFakeMailchimp } from '../../../src/providers/fakes.js';
 import { MailchimpSource, type MailchimpSourceOptions } from '../../../src/providers/mailchimp/connector.js';
+import { loadConfig } from '../../../src/config.js';
 import { ENGINES } from '../../helpers/databases.js';
 import { allRecords, FAST_CLIENT, Harness, runSync } from '../../helpers/sync.js';
 import { MAILCHIMP_SECRET, postMailchimp } from '../../helpers/webhooks.js';
@@ -73,3 +74,13 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('MAILCHIMP_LISTS and MAILCHIMP_FULL_INTERVAL', () => {
+  it('parse into the audience ids and a duration; a bad id stops the start naming the variable', () => {
+    const c = loadConfig({ MAILCHIMP_API_KEY: 'abc-us6', MAILCHIMP_LISTS: ' a1b2c3d4e5 , f6g7h8 ', MAILCHIMP_FULL_INTERVAL: '1d' });
+    expect(c.providers.mailchimp.api.lists).toEqual(['a1b2c3d4e5', 'f6g7h8']);
+    expect(c.providers.mailchimp.api.fullIntervalMs).toBe(86_400_000);
+    expect(loadConfig({}).providers.mailchimp.api.lists).toBeUndefined();
+    expect(() => loadConfig({ MAILCHIMP_LISTS: 'a1b2;drop' })).toThrow(/MAILCHIMP_LISTS/);
+  });
+});
