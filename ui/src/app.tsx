@@ -10,7 +10,11 @@ import { navigate, PAGES, route } from './router';
 const LIVE_TEXT = { connecting: 'Connecting…', live: 'Live', offline: 'Reconnecting…' } as const;
 
 export function App() {
-  useEffect(() => startEvents(), []);
+  useEffect(() => {
+    // Any protected route tells whether a key is wanted, before a page asks for its own data.
+    void api('/tasks?limit=1').catch(() => undefined);
+    startEvents();
+  }, []);
   const page = route.value;
   const title = PAGES.find((p) => p.path === page)?.title ?? '';
   const main = useRef<HTMLElement>(null);

@@ -1,4 +1,5 @@
 import { useEffect, useMemo } from 'preact/hooks';
+import { Scroll } from '../scroll';
 import { api } from '../api';
 import { taskActivity, webhookActivity } from '../events';
 import { MinuteChart, type Series } from '../chart';
@@ -97,7 +98,7 @@ export function Overview() {
         {s.records.length === 0 ? (
           <p class="muted">No records stored yet.</p>
         ) : (
-          <div class="scroll">
+          <Scroll label="Records by type and source">
             <table>
               <thead>
                 <tr>
@@ -122,7 +123,7 @@ export function Overview() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         )}
       </section>
       <section aria-labelledby="charts-title" class="charts">

@@ -1,5 +1,6 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Scroll } from '../scroll';
 import { api, message } from '../api';
 import { count, time } from '../format';
 import type { RecordPage, Source, StoredRecord } from '../types';
@@ -112,7 +113,7 @@ export function Records() {
         </p>
       )}
       {page && page.items.length > 0 && (
-        <div class="scroll">
+        <Scroll label="Records found">
           <table>
             <thead>
               <tr>
@@ -153,7 +154,7 @@ export function Records() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       {page && page.items.length === 0 && <p class="muted">No records match.</p>}
       <div class="pager">

@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { Scroll } from '../scroll';
 import { api, message } from '../api';
 import { liveState, rememberTasks, tasks } from '../events';
 import { count, duration, taskDuration, time } from '../format';
@@ -62,7 +63,7 @@ export function Syncs() {
       <section aria-labelledby="sources-title">
         <h2 id="sources-title">Sources</h2>
         {sources.error && <p class="error">Sources could not be read: {sources.error}</p>}
-        <div class="scroll">
+        <Scroll label="Sources">
           <table>
             <thead>
               <tr>
@@ -99,7 +100,7 @@ export function Syncs() {
               })}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       </section>
 
       <section aria-labelledby="running-title">
@@ -116,7 +117,7 @@ export function Syncs() {
         {finished.length === 0 ? (
           <p class="muted">No finished syncs yet.</p>
         ) : (
-          <div class="scroll">
+          <Scroll label="Finished syncs">
             <table>
               <thead>
                 <tr>
@@ -149,7 +150,7 @@ export function Syncs() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </Scroll>
         )}
       </section>
     </>

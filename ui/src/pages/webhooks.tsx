@@ -1,5 +1,6 @@
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Scroll } from '../scroll';
 import { api, message } from '../api';
 import { webhookActivity } from '../events';
 import { pretty, time } from '../format';
@@ -79,7 +80,7 @@ export function Webhooks() {
       {error && <p class="error">{error}</p>}
       {page && page.items.length === 0 && <p class="muted">No deliveries.</p>}
       {page && page.items.length > 0 && (
-        <div class="scroll">
+        <Scroll label="Deliveries">
           <table>
             <thead>
               <tr>
@@ -131,7 +132,7 @@ export function Webhooks() {
               ))}
             </tbody>
           </table>
-        </div>
+        </Scroll>
       )}
       <div class="pager">
         {cursors.length > 0 && (
