@@ -74,7 +74,7 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
     // The page is small and names hashed assets: always revalidate it.
     reply.header('cache-control', 'no-cache');
     if (!isFile(join(root, 'index.html'))) return reply.type('text/html; charset=utf-8').send(NOT_BUILT);
-    return reply.sendFile('index.html', root);
+    return reply.sendFile('index.html', root, { cacheControl: false });
   };
 
   const hidden = { schema: { hide: true } };
@@ -91,7 +91,7 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
     if (rel === null) throw new ApiError('not_found', 'no such file in the console');
     if (isFile(join(root, rel))) {
       // Vite names assets by content hash: they never change.
-      if (rel.startsWith('assets/')) reply.header('cache-control', 'public, max-age=31536000, immutable');
+      if (rel.startsWith('assets/')) return reply.sendFile(rel, root, { maxAge: '365d', immutable: true });
       return reply.sendFile(rel, root);
     }
     // A missing file (a name with an extension) is a 404; any other path is a page of the console.
