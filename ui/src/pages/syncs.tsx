@@ -63,44 +63,46 @@ export function Syncs() {
       <section aria-labelledby="sources-title">
         <h2 id="sources-title">Sources</h2>
         {sources.error && <p class="error">Sources could not be read: {sources.error}</p>}
-        <Scroll label="Sources">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Source</th>
-                <th scope="col">Provider</th>
-                <th scope="col">Schedule</th>
-                <th scope="col">Last run</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {(sources.data?.items ?? []).map((s) => {
-                const last = lastOf(s);
-                const running = active.find((t) => t.source === s.name);
-                return (
-                  <tr key={s.name}>
-                    <th scope="row">{s.name}</th>
-                    <td>{s.provider}</td>
-                    <td>{s.schedule ?? 'on demand'}</td>
-                    <td>{last ? <StatusWord status={last.status} when={last.finished_at ?? last.created_at} /> : 'never'}</td>
-                    <td>
-                      {s.configured ? (
-                        <button type="button" disabled={running !== undefined} onClick={() => void start(s.name)}>
-                          Start {s.name} sync
-                        </button>
-                      ) : (
-                        <span class="muted">set {s.missing ?? 'its configuration'} to sync</span>
-                      )}
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        </Scroll>
+        {sources.data && (
+          <Scroll label="Sources">
+            <table>
+              <thead>
+                <tr>
+                  <th scope="col">Source</th>
+                  <th scope="col">Provider</th>
+                  <th scope="col">Schedule</th>
+                  <th scope="col">Last run</th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {(sources.data?.items ?? []).map((s) => {
+                  const last = lastOf(s);
+                  const running = active.find((t) => t.source === s.name);
+                  return (
+                    <tr key={s.name}>
+                      <th scope="row">{s.name}</th>
+                      <td>{s.provider}</td>
+                      <td>{s.schedule ?? 'on demand'}</td>
+                      <td>{last ? <StatusWord status={last.status} when={last.finished_at ?? last.created_at} /> : 'never'}</td>
+                      <td>
+                        {s.configured ? (
+                          <button type="button" disabled={running !== undefined} onClick={() => void start(s.name)}>
+                            Start {s.name} sync
+                          </button>
+                        ) : (
+                          <span class="muted">set {s.missing ?? 'its configuration'} to sync</span>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </Scroll>
+        )}
       </section>
 
       <section aria-labelledby="running-title">
