@@ -6,7 +6,8 @@
  * baseline measured in the same run. See BENCHMARKS.md.
  *
  * Environment (all optional):
- *   BENCH_PARTS        webhook,data,sync    which parts to run; `chaos` (never by default: it restarts the
+ *   BENCH_PARTS        webhook,data,sync    which parts to run; `events` (bench/events-memory.ts: memory of BENCH_EVENTS_STREAMS,
+ *                                           default 200, idle GET /events streams) runs only when named; `chaos` (never by default: it restarts the
  *                                           machine's PostgreSQL) is bench/chaos.ts, whose BENCH_CHAOS_* variables are listed there
  *   BENCH_ENGINES      sqlite,postgres      postgres is skipped if the admin URL does not answer
  *   BENCH_PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres
@@ -32,7 +33,17 @@ import { fileURLToPath } from 'node:url';
 import SqliteDatabase from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseConfig } from '../src/config.js';
-import { loadRecordsThroughStore, loadRecordsWithSql, positions, probe, timeRawCount, type PageBody, type Probe, type ProbeResult } from './lib/data.js';
+import {
+  loadRecordsThroughStore,
+  loadRecordsWithSql,
+  positions,
+  probe,
+  searchCheck,
+  timeRawCount,
+  type PageBody,
+  type Probe,
+  type ProbeResult,
+} from './lib/data.js';
 import { sqliteCommitFloor } from './lib/fsync.js';
 import { createScratchDatabase, dropScratchDatabase, dropScratchDatabases, postgresAvailable } from './lib/pg.js';
 import { killChildren, startChild, type Child } from './lib/proc.js';
@@ -40,6 +51,7 @@ import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
 import { chaosMarkdown, chaosPart, chaosSettingsFromEnv } from './chaos.js';
+import { eventsMemoryMarkdown, eventsMemoryPart } from './events-memory.js';
 import { intEnv, listEnv } from './lib/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,7 +71,8 @@ const settings = {
   server: (process.env.BENCH_SERVER?.trim() || 'build') as 'build' | 'tsx',
   dist: process.env.BENCH_DIST?.trim() ? path.resolve(process.env.BENCH_DIST.trim()) : null,
 };
-for (const p of settings.parts) if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
+for (const p of settings.parts)
+  if (p !== 'webhook' && p !== 'data' && p !== 'sync' && p !== 'chaos' && p !== 'events') throw new Error(`BENCH_PARTS: unknown part "${p}"`);
 for (const e of settings.engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
 if (settings.loader !== 'sql' && settings.loader !== 'store') throw new Error('BENCH_LOADER must be sql or store');
 settings.loadBatch = intEnv('BENCH_LOAD_BATCH', settings.loader === 'sql' ? 100_000 : 20_000, 100, 1_000_000);
@@ -311,6 +324,55 @@ interface DataSection {
   rawCount: { p50: number; n: number };
 }
 
+/**
+ * Search probes (email=, q= on each field, with and without type) over the
+ * synthetic set of bench/lib/data.ts: record i is `cust_i` / "Customer i" /
+ * customer.i@example.com, or every fifth `camp_i` / "Campaign i". Around
+ * the middle of the table, so neither end of an index is favoured.
+ */
+function searchProbes(records: number, L: number, midCursor: string): Array<Probe & { limits: 'cheap' | 'costly' }> {
+  // A live customer near the middle (i % 5 = 2, i % 100 = 12).
+  const i = Math.floor(records / 200) * 100 + 12;
+  const tens = Math.floor(i / 10);
+  const hundreds = Math.floor(i / 100) * 5 + 4; // a campaign's number (i % 5 = 4), as a name prefix
+  const email = `Customer.${i}@Example.com`;
+  const few = { atLeast: false, limit: L };
+  const many = { atLeast: true, limit: L };
+  const enc = encodeURIComponent;
+  const probe = (name: string, path: string, check: (b: PageBody) => string | null) => ({ name, path, check, limits: 'cheap' as const });
+  return [
+    probe('search: email= (exact)', `/data?limit=${L}&email=${enc(email)}`, searchCheck({ email }, few)),
+    probe('search: email=, /customers', `/customers?limit=${L}&email=${enc(email)}`, searchCheck({ email, type: 'customer' }, few)),
+    probe(`search: q=cust_${tens} (external_id)`, `/data?limit=${L}&q=cust_${tens}`, searchCheck({ q: `cust_${tens}` }, few)),
+    probe(`search: q=CUST_${tens}, type=customer`, `/data?limit=${L}&type=customer&q=CUST_${tens}`, searchCheck({ q: `cust_${tens}`, type: 'customer' }, few)),
+    probe(`search: q=customer.${tens} (email)`, `/data?limit=${L}&q=customer.${tens}`, searchCheck({ q: `customer.${tens}` }, few)),
+    probe(`search: q=customer.${tens}, /customers`, `/customers?limit=${L}&q=customer.${tens}`, searchCheck({ q: `customer.${tens}`, type: 'customer' }, few)),
+    probe(`search: q=Campaign ${hundreds} (name)`, `/data?limit=${L}&q=${enc(`Campaign ${hundreds}`)}`, searchCheck({ q: `Campaign ${hundreds}` }, few)),
+    probe(
+      `search: q=Campaign ${hundreds}, type=campaign`,
+      `/data?limit=${L}&type=campaign&q=${enc(`Campaign ${hundreds}`)}`,
+      searchCheck({ q: `Campaign ${hundreds}`, type: 'campaign' }, few),
+    ),
+    // Over the cap: total 1000 with total_at_least, the page read in row order.
+    probe('search: q=Customer 1 (>1000 match)', `/data?limit=${L}&q=${enc('Customer 1')}`, searchCheck({ q: 'Customer 1' }, many)),
+    probe(
+      'search: q=customer., type=customer, middle page by cursor',
+      `/data?limit=${L}&type=customer&q=customer.&cursor=${midCursor}`,
+      searchCheck({ q: 'customer.', type: 'customer' }, many),
+    ),
+    // The worst case of that path: at 1M records (and any size from 200,000 to 2M) every
+    // "Customer 1…" lies before the middle, so after its scan window the page reads the
+    // search's whole index ranges, and is empty.
+    {
+      name: 'search: q=Customer 1, middle page by cursor (worst case)',
+      path: `/data?limit=${L}&q=${enc('Customer 1')}&cursor=${midCursor}`,
+      check: (b) => (b.items.length === 0 && b.next_cursor === null ? null : searchCheck({ q: 'Customer 1' }, many)(b)),
+      limits: 'costly',
+    },
+    probe('search: q=camp, /campaigns (>1000 match)', `/campaigns?limit=${L}&q=camp`, searchCheck({ q: 'camp', type: 'campaign' }, many)),
+  ];
+}
+
 async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
   markLoad(`data: loading ${settings.records.toLocaleString('en-US')} records into ${engine}`);
   const s = await scratch(engine, 'data');
@@ -355,6 +417,7 @@ async function dataPart(engine: 'sqlite' | 'postgres'): Promise<DataSection> {
       { name: 'total only, include_deleted=true', path: '/data?limit=1&include_deleted=true', check: totalIs(settings.records), limits: 'cheap' },
       { name: 'total only, updated_since (later half)', path: `/data?limit=1&updated_since=${since}`, limits: 'costly' },
       { name: 'last page by offset', path: `/data?limit=${L}&offset=${pos.visible - L}`, check: lastPage, limits: 'costly' },
+      ...searchProbes(settings.records, L, pos.midCursor),
     ];
     markLoad(`data: probing ${engine}`);
     const child = await startService(`data-${engine}`, s.url);
@@ -511,7 +574,7 @@ function dataTable(d: DataSection): string {
         fmt.ms(p.p50),
         fmt.ms(p.p99),
         fmt.ratio(p.p50 / first.p50),
-        p.total === null ? 'null' : fmt.int(p.total),
+        p.total === null ? 'null' : `${p.totalAtLeast ? '≥ ' : ''}${fmt.int(p.total)}`,
         String(p.samples),
         p.problem ?? 'ok',
       ]),
@@ -570,6 +633,18 @@ async function main(): Promise<void> {
     chaosText = chaosMarkdown(chaosSettings, await chaosPart(chaosSettings));
     markLoad('after chaos');
   }
+  let eventsText = '';
+  if (settings.parts.includes('events')) {
+    say('\n== GET /events: idle streams');
+    markLoad('events');
+    const s = await scratch('sqlite', 'events');
+    try {
+      const streams = intEnv('BENCH_EVENTS_STREAMS', 200, 1, 10_000);
+      eventsText = eventsMemoryMarkdown(await eventsMemoryPart({ service: () => startService('events', s.url), streams, say }));
+    } finally {
+      await s.drop();
+    }
+  }
   markLoad('end');
 
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
@@ -611,6 +686,7 @@ async function main(): Promise<void> {
   }
   if (syncText) md.push(syncText);
   if (chaosText) md.push(chaosText);
+  if (eventsText) md.push(eventsText);
   md.push(
     '## Load average during the run',
     '',

@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import type { EventFeed } from './console/event-feed.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { connectionCap, openFileLimit } from './http/connection-cap.js';
 import { apiKeyAuth, markPublic } from './http/plugins/api-key.js';
@@ -13,14 +14,17 @@ import { rawJsonBody } from './http/plugins/raw-json-body.js';
 import { webhookRateLimit } from './http/plugins/webhook-rate-limit.js';
 import { frameworkErrorHandler, problemHandling } from './http/problems.js';
 import { dataRoutes } from './http/routes/data.js';
+import { eventRoutes } from './http/routes/events.js';
 import { healthRoutes, metricsRoute } from './http/routes/health.js';
+import { sourcesRoutes } from './http/routes/sources.js';
+import { statsRoutes } from './http/routes/stats.js';
 import { syncRoutes } from './http/routes/sync.js';
 import { uiRoutes } from './http/routes/ui.js';
 import { webhookEventRoutes } from './http/routes/webhook-events.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { validatorCompiler } from './http/validation.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { loggableUrl, PROVIDERS, webhookProviders } from './providers/index.js';
+import { loggableUrl, PROVIDERS, sourceProviders, webhookProviders } from './providers/index.js';
 import { Services } from './services.js';
 import type { SourceConnector } from './sources/connector.js';
 import type { Store } from './store/open-store.js';
@@ -36,7 +40,7 @@ export interface AppDeps {
   runTasks?: boolean;
 }
 
-export type App = FastifyInstance & { metrics: Metrics };
+export type App = FastifyInstance & { metrics: Metrics; feed: EventFeed };
 
 // A path parameter as sent (percent-encoded) may be this long: an external_id
 // of 255 characters, each up to 3 UTF-8 bytes written as %XX. Fastify's default
@@ -172,7 +176,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await guarded.register(webhookEventRoutes, { store, replayer: services.replayer, catalog: services.catalog, pageMaxBytes: config.pageMaxBytes });
     await guarded.register(dataRoutes, { store, pageMaxBytes: config.pageMaxBytes });
     await guarded.register(syncRoutes, { tasks: services.tasks, runner: services.runner, connectors: services.connectors });
+    await guarded.register(sourcesRoutes, { store, connectors: services.connectors, providers: sourceProviders(config), syncIntervals: config.syncIntervals });
+    await guarded.register(statsRoutes, { store });
+    await guarded.register(eventRoutes, { feed: services.feed, tasks: services.tasks });
   });
 
-  return Object.assign(app, { metrics }) as unknown as App;
+  return Object.assign(app, { metrics, feed: services.feed }) as unknown as App;
 }

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.js';
+import { EventFeed } from './console/event-feed.js';
+import { toTaskItem } from './http/schemas/tasks.js';
 import { GENERIC_INTAKE, InboxCatalog } from './ingest/inbox-catalog.js';
 import { DeliveryPipeline } from './ingest/pipeline.js';
 import { InboxReplayer } from './ingest/replay.js';
@@ -42,6 +44,8 @@ export class Services {
   readonly outage: StoreOutage;
   /** What /readyz answers: the last webhook writes and a bounded store probe. */
   readonly readiness: StoreReadiness;
+  /** The shared poll of the store behind GET /events. */
+  readonly feed: EventFeed;
   private readonly scheduler: SyncScheduler;
   private readonly retention: InboxRetention;
 
@@ -87,6 +91,7 @@ export class Services {
       metrics,
       this.outage,
     );
+    this.feed = new EventFeed(store, { taskItem: toTaskItem, log: logger.child({ component: 'events' }) });
     this.scheduler = new SyncScheduler(config.syncIntervals, this.tasks, this.runner, logger.child({ component: 'scheduler' }));
   }
 
@@ -100,6 +105,8 @@ export class Services {
 
   /** Before the server closes: interrupted syncs go back to the queue. */
   async stopBackground(): Promise<void> {
+    // Open event streams would keep the server from closing.
+    await this.feed.close();
     await this.retention.stop();
     await this.scheduler.stop();
     await this.runner.stop();

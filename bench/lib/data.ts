@@ -145,8 +145,10 @@ export interface Probe {
 }
 
 export interface PageBody {
-  items: Array<{ external_id: string }>;
+  items: Array<{ type: string; external_id: string; name?: string | null; email?: string | null }>;
   total: number | null;
+  /** Given by a search (q=, email=): total is then a lower bound. */
+  total_at_least?: boolean;
   next_cursor: string | null;
 }
 
@@ -158,6 +160,7 @@ export interface ProbeResult {
   p99: number;
   mean: number;
   total: number | null;
+  totalAtLeast: boolean;
   items: number;
   problem: string | null;
 }
@@ -194,6 +197,7 @@ export async function probe(baseUrl: string, p: Probe, limits: { maxSamples: num
       p99: percentile(times, 99),
       mean: mean(times),
       total: body?.total ?? null,
+      totalAtLeast: body?.total_at_least ?? false,
       items: body?.items.length ?? 0,
       problem,
     };
@@ -279,4 +283,25 @@ export async function timeRawCount(config: DatabaseConfig, runs: number): Promis
   } finally {
     await store.close();
   }
+}
+
+/**
+ * A check for a search probe: every item matches the search, the page is
+ * full when the total says it should be, and total_at_least is as expected.
+ */
+export function searchCheck(search: { q?: string; email?: string; type?: string }, expect: { atLeast: boolean; limit: number }) {
+  return (b: PageBody): string | null => {
+    const q = search.q?.toLowerCase();
+    for (const item of b.items) {
+      if (search.type && item.type !== search.type) return `${item.external_id} is a ${item.type}`;
+      if (search.email !== undefined && item.email?.toLowerCase() !== search.email.toLowerCase()) return `${item.external_id} has another email`;
+      if (q !== undefined && ![item.external_id, item.email, item.name].some((v) => v?.toLowerCase().startsWith(q)))
+        return `${item.external_id} does not start with ${q}`;
+    }
+    if (b.items.length === 0) return 'no match';
+    if ((b.total_at_least ?? false) !== expect.atLeast) return `expected total_at_least ${expect.atLeast}, got ${b.total_at_least}`;
+    const total = b.total ?? 0;
+    if (b.items.length !== Math.min(total, expect.limit)) return `expected ${Math.min(total, expect.limit)} items, got ${b.items.length}`;
+    return null;
+  };
 }

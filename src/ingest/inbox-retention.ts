@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Metrics } from '../metrics.js';
+import { MINUTE_BUCKETS_KEPT_MS, pruneMinuteBuckets } from '../store/console-counters.js';
 import type { Store } from '../store/open-store.js';
 import { deleteInboxRowsBefore } from '../store/webhook-inbox.js';
 
@@ -29,11 +30,11 @@ export async function sweepInbox(
   now: number = Date.now(),
   keepGoing: () => boolean = () => true,
 ): Promise<SweepResult> {
-  const processed = await deleteInboxRowsBefore(store.db, ['processed', 'duplicate'], now - options.retentionMs, 1000, keepGoing);
+  const processed = await deleteInboxRowsBefore(store, ['processed', 'duplicate'], now - options.retentionMs, 1000, keepGoing);
   const failed =
     options.failedRetentionMs === null || !keepGoing()
       ? 0
-      : await deleteInboxRowsBefore(store.db, ['failed', 'received'], now - options.failedRetentionMs, 1000, keepGoing);
+      : await deleteInboxRowsBefore(store, ['failed', 'received'], now - options.failedRetentionMs, 1000, keepGoing);
   return { processed, failed };
 }
 
@@ -69,6 +70,8 @@ export class InboxRetention {
         // A stop ends the sweep after its current batch; the next start carries on.
         const result = await sweepInbox(this.store, this.options, Date.now(), () => !this.stopped);
         if (result.processed + result.failed > 0) this.log.info(result, 'webhook inbox: old rows deleted');
+        // The console's per-minute counters go by the same sweep.
+        if (!this.stopped) await pruneMinuteBuckets(this.store.db, Date.now() - MINUTE_BUCKETS_KEPT_MS);
       } catch (err) {
         this.metrics.storeErrors.inc({ operation: 'inbox_retention' });
         this.log.error({ err }, 'webhook inbox retention sweep failed; it runs again later');

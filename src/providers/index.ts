@@ -31,6 +31,20 @@ export function buildConnectors(config: Config, deps?: ConnectorDeps): Map<strin
   return connectors;
 }
 
+/**
+ * The provider of each source name: the names a provider reserves, and for a
+ * provider whose sources are configured (declared), its connectors' names.
+ */
+export function sourceProviders(config: Config): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of PROVIDERS) for (const name of p.sourceNames) out.set(name, p.name);
+  for (const p of PROVIDERS) {
+    if (p.sourceNames.length > 0) continue;
+    for (const c of p.connectors(config)) if (!out.has(c.name)) out.set(c.name, p.name);
+  }
+  return out;
+}
+
 /** A request URL fit for logs: any provider whose route carries a secret masks it. */
 export function loggableUrl(url: string): string {
   for (const p of PROVIDERS) if (p.webhook?.maskUrl) url = p.webhook.maskUrl(url);

@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { postgresInboxStatements, sqliteInboxStatements, type InboxStatements } from './inbox-statements.js';
 import { postgresRecordStatements, sqliteRecordStatements, type RecordStatements } from './record-statements.js';
 import type { Database } from './schema.js';
@@ -32,7 +32,14 @@ export interface Dialect {
   readonly recordStatements: RecordStatements;
   /** The inbox statements of the webhook hot path, in this engine's SQL. */
   readonly inboxStatements: InboxStatements;
+  /**
+   * A searchable column lowercased, written exactly as its index (migration
+   * 010) names it so the planner can use that index; it sorts bytewise.
+   */
+  searchKey(column: SearchColumn): RawBuilder<string>;
 }
+
+export type SearchColumn = 'external_id' | 'email' | 'name';
 
 function decodeJson(value: unknown): unknown {
   if (typeof value === 'string') return JSON.parse(value);
@@ -50,6 +57,7 @@ export const sqliteDialect: Dialect = {
   supportsSkipLocked: false,
   recordStatements: sqliteRecordStatements,
   inboxStatements: sqliteInboxStatements,
+  searchKey: (column) => sql<string>`lower(${sql.ref(column)})`,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },
@@ -72,6 +80,7 @@ export const postgresDialect: Dialect = {
   supportsSkipLocked: true,
   recordStatements: postgresRecordStatements,
   inboxStatements: postgresInboxStatements,
+  searchKey: (column) => sql<string>`(lower(${sql.ref(column)}) collate "C")`,
   ping: async (db) => {
     await sql`select 1`.execute(db);
   },

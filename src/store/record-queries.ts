@@ -2,6 +2,7 @@ import { sql, type Selectable } from 'kysely';
 import { byteCappedRows, octets, sumOf } from './byte-capped-page.js';
 import type { RecordType, StoredRecord } from '../domain/records.js';
 import type { Store } from './open-store.js';
+import { scannedMatch, type RecordSearch } from './record-search.js';
 import type { RecordsTable } from './schema.js';
 
 export interface RecordFilter {
@@ -10,6 +11,13 @@ export interface RecordFilter {
   /** ms; only records changed at or after this time, in change order. */
   updatedSince?: number | undefined;
   includeDeleted?: boolean | undefined;
+}
+
+/** What a page of a search reads: findMatches' row ids when it gave them, else rows in order, filtered. */
+export interface SearchFilter {
+  search: RecordSearch;
+  /** Every match (from findMatches), or null: more than the cap, filter rows in row order. */
+  rowIds: readonly number[] | null;
 }
 
 /**
@@ -26,6 +34,8 @@ export interface PageRequest extends RecordFilter {
   order: 'row' | 'change';
   /** The page stops early when its records' stored text would pass this (the first record always comes); none: no cap. */
   maxBytes?: number | undefined;
+  /** Only the records of this search (row order only). */
+  search?: SearchFilter | undefined;
 }
 
 /** What a record costs in a page: its stored text, counted by the database. */
@@ -65,17 +75,20 @@ function toStored(row: Selectable<RecordsTable>, store: Store): StoredRecord {
   };
 }
 
-function filtered(store: Store, f: RecordFilter) {
+function filtered(store: Store, f: RecordFilter & { search?: SearchFilter | undefined }) {
   let q = store.db.selectFrom('records');
   if (f.type) q = q.where('type', '=', f.type);
   if (f.source) q = q.where('source', '=', f.source);
   if (f.updatedSince !== undefined) q = q.where('updated_at', '>=', f.updatedSince);
   if (!f.includeDeleted) q = q.where('deleted_at', 'is', null);
+  const s = f.search;
+  if (s?.rowIds) q = q.where('row_id', 'in', s.rowIds.length > 0 ? [...s.rowIds] : [-1]);
+  else if (s) q = q.where((eb) => scannedMatch(eb, s.search));
   return q;
 }
 
-/** One page, read by keyset when `after` is given (constant cost at any depth), else by offset. */
-export async function readPage(store: Store, req: PageRequest): Promise<Page> {
+/** The rows a page is taken from: filtered, after the cursor, ordered, offset (exported for the tests that read its plan). */
+export function pageQuery(store: Store, req: PageRequest) {
   const after = req.after;
   // A change-feed cursor also raises the plain lower bound: SQLite starts its
   // index range from `updated_at >= …` and only filters by the tuple, so with
@@ -89,6 +102,12 @@ export async function readPage(store: Store, req: PageRequest): Promise<Page> {
   }
   q = req.order === 'change' ? q.orderBy('updated_at').orderBy('row_id') : q.orderBy('row_id');
   if (!after && req.offset > 0) q = q.offset(req.offset);
+  return q;
+}
+
+/** One page, read by keyset when `after` is given (constant cost at any depth), else by offset. */
+export async function readPage(store: Store, req: PageRequest): Promise<Page> {
+  const q = pageQuery(store, req);
   let rows: Array<Selectable<RecordsTable>>;
   let more: boolean;
   if (req.maxBytes === undefined) {

@@ -128,6 +128,8 @@ export async function applyRecordWrites(
   const existing = await readExisting(tx, writes);
   const states = new Map<string, KeyState>();
   const results: AppliedWrite[] = [];
+  /** Records created, changed or deleted, by source: the per-minute write counters. */
+  const written = new Map<string, number>();
 
   for (let i = 0; i < writes.length; i++) {
     const sent = writes[i] as RecordWrite;
@@ -141,7 +143,10 @@ export async function applyRecordWrites(
         states.set(key, state);
       }
     }
-    const result = (r: WriteResult) => results.push({ type: incoming.type, external_id: incoming.external_id, result: r });
+    const result = (r: WriteResult) => {
+      results.push({ type: incoming.type, external_id: incoming.external_id, result: r });
+      if (r !== 'unchanged' && r !== 'stale') written.set(incoming.source, (written.get(incoming.source) ?? 0) + 1);
+    };
 
     if (!state) {
       const content = hashed?.[i] ?? hashContent(incoming);
@@ -193,6 +198,7 @@ export async function applyRecordWrites(
   )) {
     await tx.trx.executeQuery(query);
   }
+  for (const [source, n] of written) tx.counters.recordsWritten(source, n);
   return results;
 }
 

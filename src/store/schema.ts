@@ -80,6 +80,11 @@ export interface TasksTable {
   started_at: number | null;
   heartbeat_at: number | null;
   finished_at: number | null;
+  /** Runs this task resumed from (cancelled or failed ones of the same source), and what they had done: set when it is first claimed. */
+  earlier_runs: Generated<number>;
+  earlier_pages: Generated<number>;
+  earlier_fetched: Generated<number>;
+  earlier_written: Generated<number>;
 }
 
 export interface SyncStateTable {
@@ -97,6 +102,26 @@ export interface ProviderStateTable {
   updated_at: number;
 }
 
+/** Inbox rows by status (dead letters: `failed`), kept with every inbox write. */
+export interface InboxCountsTable {
+  status: string;
+  n: number;
+}
+
+/** Deliveries by the minute (ms, start of the minute) they were received, and their status now. */
+export interface DeliveryMinutesTable {
+  minute: number;
+  status: string;
+  n: number;
+}
+
+/** Records written (created, changed or deleted) by minute of the write and source. */
+export interface WriteMinutesTable {
+  minute: number;
+  source: string;
+  n: number;
+}
+
 export interface Database {
   records: RecordsTable;
   record_counts: RecordCountsTable;
@@ -104,4 +129,7 @@ export interface Database {
   tasks: TasksTable;
   sync_state: SyncStateTable;
   provider_state: ProviderStateTable;
+  inbox_counts: InboxCountsTable;
+  delivery_minutes: DeliveryMinutesTable;
+  write_minutes: WriteMinutesTable;
 }

@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type RawBuilder, type Selectable } from 'kysely';
 import type { Store } from './open-store.js';
 import type { TasksTable } from './schema.js';
 import type { WriteTx } from './write-transaction.js';
@@ -93,6 +93,21 @@ export async function selectTasks(store: Store, statuses: readonly TaskStatus[] 
 }
 
 /**
+ * On a task's first claim: what the runs it resumes from had done. A run
+ * that is not a full sync starts from the checkpoint the last started task
+ * of its source left; when that one was cancelled or failed, this run goes
+ * on with its work, and carries its figures (its own and those it carried).
+ * A full sync starts afresh, and later claims of the same task keep them.
+ * SET expressions read the row as it was before the update.
+ */
+function earlier(carried: RawBuilder<number>, kept: RawBuilder<number>): RawBuilder<number> {
+  const previous = sql<number>`(select case when p.status in ('cancelled', 'failed') then ${carried} else 0 end
+    from tasks p where p.source = tasks.source and p.id <> tasks.id and p.started_at is not null
+    order by p.created_at desc, p.id desc limit 1)`;
+  return sql<number>`case when started_at is null and full_sync = 0 then coalesce(${previous}, 0) else ${kept} end`;
+}
+
+/**
  * Takes the oldest claimable queued task for `owner`. On PostgreSQL the
  * candidate row is locked with SKIP LOCKED, so concurrent claimers pick
  * different rows instead of queueing behind one; on SQLite the single
@@ -117,6 +132,10 @@ export async function claimNextTask(store: Store, owner: string, leaseMs: number
       heartbeat_at: now,
       started_at: eb.fn.coalesce('started_at', eb.val(now)),
       attempts: eb('attempts', '+', 1),
+      earlier_runs: earlier(sql`p.earlier_runs + 1`, sql.ref('earlier_runs')),
+      earlier_pages: earlier(sql`p.earlier_pages + p.pages`, sql.ref('earlier_pages')),
+      earlier_fetched: earlier(sql`p.earlier_fetched + p.records_fetched`, sql.ref('earlier_fetched')),
+      earlier_written: earlier(sql`p.earlier_written + p.records_written`, sql.ref('earlier_written')),
     }))
     .where('id', '=', (eb) => eb.selectFrom(candidate.as('c')).select('c.id'))
     .where('status', '=', 'queued')

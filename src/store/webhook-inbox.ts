@@ -3,7 +3,8 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { byteCappedRows, octets, sumOf } from './byte-capped-page.js';
 import type { InboxInsert } from './inbox-statements.js';
 import type { Database, WebhookInboxTable } from './schema.js';
-import type { WriteTx } from './write-transaction.js';
+import type { Store } from './open-store.js';
+import { inWriteTransaction, type WriteTx } from './write-transaction.js';
 
 /** The answer given to a delivery, kept so a repeat gets the same one. */
 export interface StoredAnswer {
@@ -95,6 +96,7 @@ function inboxCopy(d: InboxDelivery, status: 'processed' | 'duplicate', duplicat
 
 async function insertRows(tx: WriteTx, rows: readonly InboxInsert[]): Promise<void> {
   for (const query of tx.dialect.inboxStatements.insert(rows)) await tx.trx.executeQuery(query);
+  for (const r of rows) tx.counters.inboxRows(r.status, r.received_at);
 }
 
 /** Keeps each delivery raw, with its answer, in the transaction that stored its records. */
@@ -172,6 +174,7 @@ export async function insertInboxRow(tx: WriteTx, row: NewInboxRow): Promise<num
     })
     .returning('id')
     .executeTakeFirstOrThrow();
+  tx.counters.inboxRows(row.status, row.receivedAt);
   return Number(inserted.id);
 }
 
@@ -181,6 +184,12 @@ export async function setInboxOutcome(
   id: number,
   outcome: { status: 'processed' | 'failed'; answer: StoredAnswer | null; error: string | null },
 ): Promise<void> {
+  // The status it leaves, for the counters; under the write lock nothing changes it meanwhile.
+  const before = await tx.trx.selectFrom('webhook_inbox').select(['status', 'received_at']).where('id', '=', id).executeTakeFirst();
+  if (before && before.status !== outcome.status) {
+    tx.counters.inboxRows(before.status, Number(before.received_at), -1);
+    tx.counters.inboxRows(outcome.status, Number(before.received_at), +1);
+  }
   await tx.trx
     .updateTable('webhook_inbox')
     .set({
@@ -288,7 +297,7 @@ export async function listInboxRows(db: Reader, decode: (v: unknown) => unknown,
  * returns how many went.
  */
 export async function deleteInboxRowsBefore(
-  db: Kysely<Database>,
+  store: Store,
   statuses: readonly InboxStatus[],
   before: number,
   batch = 1000,
@@ -296,26 +305,32 @@ export async function deleteInboxRowsBefore(
 ): Promise<number> {
   let deleted = 0;
   for (;;) {
-    const ids = await db
-      .selectFrom('webhook_inbox')
-      .select('id')
-      .where('status', 'in', [...statuses])
-      .where('received_at', '<', before)
-      .orderBy('received_at')
-      .limit(batch)
-      .execute();
-    if (ids.length === 0) return deleted;
-    const result = await db
-      .deleteFrom('webhook_inbox')
-      .where(
-        'id',
-        'in',
-        ids.map((r) => r.id),
-      )
-      .where('status', 'in', [...statuses])
-      .executeTakeFirst();
-    deleted += Number(result.numDeletedRows);
-    if (ids.length < batch || !keepGoing()) return deleted;
+    // A batch per write transaction: the rows read are the rows deleted, and the counters move with them.
+    const found = await inWriteTransaction(store, async (tx) => {
+      const rows = await tx.trx
+        .selectFrom('webhook_inbox')
+        .select(['id', 'status'])
+        .where('status', 'in', [...statuses])
+        .where('received_at', '<', before)
+        .orderBy('received_at')
+        .limit(batch)
+        .execute();
+      if (rows.length === 0) return 0;
+      await tx.trx
+        .deleteFrom('webhook_inbox')
+        .where(
+          'id',
+          'in',
+          rows.map((r) => r.id),
+        )
+        .execute();
+      const byStatus = new Map<string, number>();
+      for (const r of rows) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+      for (const [status, n] of byStatus) tx.counters.inboxRowsDeleted(status, n);
+      return rows.length;
+    });
+    deleted += found;
+    if (found < batch || !keepGoing()) return deleted;
     // SQLite runs each batch synchronously: without a turn between batches a
     // large backlog would hold every request (and a shutdown) until it ends.
     await nextTurn();

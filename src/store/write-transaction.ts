@@ -1,4 +1,5 @@
 import { CompiledQuery, type Transaction } from 'kysely';
+import { CounterMoves } from './console-counters.js';
 import type { Dialect } from './dialect.js';
 import type { Store } from './open-store.js';
 import type { Database } from './schema.js';
@@ -9,6 +10,8 @@ export interface WriteTx {
   readonly dialect: Dialect;
   /** The change time of everything this transaction writes (ms). */
   readonly now: number;
+  /** Moves of the console counters (migration 009), written when `fn` has done its writes. */
+  readonly counters: CounterMoves;
 }
 
 // Written once rather than built for every transaction it opens.
@@ -26,6 +29,9 @@ export async function inWriteTransaction<T>(store: Store, fn: (tx: WriteTx) => P
     const { rows } = await trx.executeQuery(LATEST_CHANGE);
     const latest = Number(rows[0]?.latest ?? 0);
     const now = Math.max(Date.now(), latest + 1);
-    return fn({ trx, dialect: store.dialect, now });
+    const counters = new CounterMoves(now);
+    const result = await fn({ trx, dialect: store.dialect, now, counters });
+    for (const query of counters.statements(store.dialect.name)) await trx.executeQuery(query);
+    return result;
   });
 }

@@ -62,9 +62,16 @@ function without<S extends Schema>(schema: S, table: string): S {
   return out;
 }
 
-/** Tables added by migrations made after the fixtures (007-provider-state). */
-const LATER_TABLES = ['provider_state'];
-const withoutLater = <S extends Schema>(schema: S): S => LATER_TABLES.reduce<S>((acc, t) => without(acc, t), schema);
+/** Tables and indexes added by migrations made after the fixtures (007-provider-state, 009-console-stats, 010-record-search's indexes). */
+const LATER_TABLES = ['provider_state', 'inbox_counts', 'delivery_minutes', 'write_minutes', 'tasks_source_created_idx', 'tasks_finished_idx', 'records_search_'];
+/** Columns added to older tables since (009-console-stats): left out of the column lists and of SQLite's CREATE text. */
+const LATER_COLUMNS = /, "earlier_(runs|pages|fetched|written)" [^,)]*/g;
+const withoutLaterColumns = <S extends Schema>(schema: S): S => {
+  const out = { ...schema, columns: schema.columns.filter((c) => !/ \| earlier_(runs|pages|fetched|written) \| /.test(c)) };
+  if (schema.sql) out.sql = schema.sql.map((line) => line.replace(LATER_COLUMNS, ''));
+  return out;
+};
+const withoutLater = <S extends Schema>(schema: S): S => LATER_TABLES.reduce<S>((acc, t) => without(acc, t), withoutLaterColumns(schema));
 
 /** A fresh store made by today's migrations, closed; its file. */
 async function freshSqliteStore(): Promise<string> {

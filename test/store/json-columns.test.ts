@@ -7,6 +7,7 @@ import { findRecord } from '../../src/store/record-queries.js';
 import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
+import { undoConsoleStats } from '../helpers/undo-migrations.js';
 
 const campaign = (name: string) =>
   recordFromPayload('campaign', { external_id: 'k1', name, details: { zeta: 1, alpha: { y: 2, b: 1 } }, web_id: 7, archive_url: 'u' }, 'webhook');
@@ -62,9 +63,13 @@ describe.runIf(postgres)('migration 005 on PostgreSQL', () => {
       await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type jsonb using ${sql.ref(column)}::jsonb`.execute(store.db);
     }
     // (and without what came after 005)
+    await undoConsoleStats(store.db);
     await sql`alter table tasks drop column lease_losses`.execute(store.db);
     await sql`drop table provider_state`.execute(store.db);
-    await sql`delete from kysely_migration where name in ('005-json-columns', '006-task-lease-losses', '007-provider-state')`.execute(store.db);
+    for (const field of ['external_id', 'email', 'name']) await sql`drop index ${sql.id(`records_search_${field}_idx`)}`.execute(store.db);
+    await sql`delete from kysely_migration where name in ('005-json-columns', '006-task-lease-losses', '007-provider-state', '010-record-search')`.execute(
+      store.db,
+    );
     expect(new Set((await columnTypes(store)).values())).toEqual(new Set(['jsonb']));
     await store.close();
 

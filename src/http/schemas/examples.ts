@@ -53,7 +53,14 @@ export const TASK_EXAMPLE: TaskItemT = {
   trigger: 'api',
   attempts: 1,
   cancel_requested: false,
-  progress: { pages: 3, records_fetched: 250, records_written: 250, total_estimate: 250, percent: 100 },
+  progress: {
+    pages: 3,
+    records_fetched: 250,
+    records_written: 250,
+    total_estimate: 250,
+    percent: 100,
+    overall: { records_fetched: 250, records_written: 250, pages: 3, runs: 1 },
+  },
   error: null,
   created_at: '2026-12-01T09:31:00.000Z',
   started_at: '2026-12-01T09:31:00.050Z',
@@ -66,7 +73,14 @@ export const CANCELLED_TASK_EXAMPLE: TaskItemT = {
   ...TASK_EXAMPLE,
   status: 'cancelled',
   cancel_requested: true,
-  progress: { pages: 1, records_fetched: 100, records_written: 100, total_estimate: 250, percent: 40 },
+  progress: {
+    pages: 1,
+    records_fetched: 100,
+    records_written: 100,
+    total_estimate: 250,
+    percent: 40,
+    overall: { records_fetched: 100, records_written: 100, pages: 1, runs: 1 },
+  },
   finished_at: '2026-12-01T09:31:00.900Z',
 };
 

@@ -151,6 +151,22 @@ export const PageQuery = Type.Object(
       Type.String({ format: 'date-time', description: 'Only records changed at or after this time, in (updated_at, id) order: a change feed' }),
     ),
     include_deleted: Type.Optional(Type.Boolean({ default: false, description: 'Include tombstones of records deleted upstream' })),
+    email: Type.Optional(
+      Type.String({
+        format: 'email',
+        maxLength: 320,
+        description: 'Only records with this email, case-insensitive (exact, not a prefix). With q, both must match. Not with updated_since',
+      }),
+    ),
+    q: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: NO_NUL_PATTERN,
+        description:
+          'Only records whose external_id, email or name starts with this text, case-insensitive (on SQLite only ASCII letters fold). Row order, paged by cursor; `total` stops counting past 1000 (see `total_at_least`). Not with updated_since',
+      }),
+    ),
   },
   { additionalProperties: true },
 );
@@ -161,6 +177,9 @@ export type DataQueryT = Static<typeof DataQuery>;
 export const PageResponse = Type.Object({
   items: Type.Array(RecordItem),
   total: nullable(Type.Integer({ description: 'Matching records; null on continuation pages of an updated_since feed, where counting would cost a scan' })),
+  total_at_least: Type.Optional(
+    Type.Boolean({ description: 'Given with q or email: true when more than 1000 records match, and `total` is then 1000, a lower bound' }),
+  ),
   offset: Type.Integer(),
   limit: Type.Integer(),
   next_cursor: nullable(

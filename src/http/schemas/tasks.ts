@@ -18,6 +18,18 @@ export const TaskItem = Type.Object({
     records_written: Type.Integer({ description: 'Fetched records that changed the store' }),
     total_estimate: nullable(Type.Integer({ description: "Upstream's own count, when it gives one" })),
     percent: nullable(Type.Number({ description: 'records_fetched / total_estimate, when known' })),
+    overall: Type.Object(
+      {
+        records_fetched: Type.Integer(),
+        records_written: Type.Integer(),
+        pages: Type.Integer(),
+        runs: Type.Integer({ description: 'This run and the interrupted runs it resumed from' }),
+      },
+      {
+        description:
+          'The sync as a whole: this run plus the earlier runs of the same source that were cancelled or failed and that this one resumed from (a new run starts its own counters at 0). For a fresh run, its own figures and runs = 1.',
+      },
+    ),
   }),
   error: nullable(Type.String()),
   created_at: Type.String({ format: 'date-time' }),
@@ -44,6 +56,12 @@ export function toTaskItem(t: TaskRow): TaskItemT {
       records_written: t.records_written,
       total_estimate: t.total_estimate,
       percent: t.status === 'succeeded' ? 100 : percent,
+      overall: {
+        records_fetched: Number(t.earlier_fetched) + t.records_fetched,
+        records_written: Number(t.earlier_written) + t.records_written,
+        pages: Number(t.earlier_pages) + t.pages,
+        runs: Number(t.earlier_runs) + 1,
+      },
     },
     error: t.error,
     created_at: iso(t.created_at) as string,

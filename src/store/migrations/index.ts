@@ -6,6 +6,8 @@ import { inboxStatusMigration } from './004-inbox-status.js';
 import { jsonColumnsMigration } from './005-json-columns.js';
 import { taskLeaseLossesMigration } from './006-task-lease-losses.js';
 import { providerStateMigration } from './007-provider-state.js';
+import { consoleStatsMigration } from './009-console-stats.js';
+import { recordSearchMigration } from './010-record-search.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -24,6 +26,8 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '005-json-columns': jsonColumnsMigration(engine),
     '006-task-lease-losses': taskLeaseLossesMigration(),
     '007-provider-state': providerStateMigration(engine),
+    '009-console-stats': consoleStatsMigration(engine),
+    '010-record-search': recordSearchMigration(engine),
   };
 }
 
