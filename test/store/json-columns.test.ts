@@ -66,7 +66,7 @@ describe.runIf(postgres)('migration 005 on PostgreSQL', () => {
     await undoConsoleStats(store.db);
     await sql`alter table tasks drop column lease_losses`.execute(store.db);
     await sql`drop table provider_state`.execute(store.db);
-    for (const field of ['external_id', 'email', 'name']) await sql`drop index ${sql.id(`records_search_${field}_idx`)}`.execute(store.db);
+    for (const field of ['external_id', 'email', 'name']) await sql`drop index if exists ${sql.id(`records_search_${field}_idx`)}`.execute(store.db);
     await sql`delete from kysely_migration where name in ('005-json-columns', '006-task-lease-losses', '007-provider-state', '010-record-search')`.execute(
       store.db,
     );
