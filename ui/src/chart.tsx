@@ -31,7 +31,8 @@ export function MinuteChart({ title, minutes, series, summary }: { title: string
         width: width(),
         height: 220,
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max)] } },
-        axes: [axis, { ...axis, size: 50 }],
+        // Room for the widest count label ("20,000").
+        axes: [axis, { ...axis, size: 64 }],
         legend: { live: false },
         cursor: { drag: { x: false, y: false } },
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, points: { show: false } }))],
