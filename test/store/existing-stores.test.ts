@@ -63,7 +63,15 @@ function without<S extends Schema>(schema: S, table: string): S {
 }
 
 /** Tables and indexes added by migrations made after the fixtures (007-provider-state, 009-console-stats, 010-record-search's indexes). */
-const LATER_TABLES = ['provider_state', 'inbox_counts', 'delivery_minutes', 'write_minutes', 'tasks_source_created_idx', 'tasks_finished_idx', 'records_search_'];
+const LATER_TABLES = [
+  'provider_state',
+  'inbox_counts',
+  'delivery_minutes',
+  'write_minutes',
+  'tasks_source_created_idx',
+  'tasks_finished_idx',
+  'records_search_',
+];
 /** Columns added to older tables since (009-console-stats): left out of the column lists and of SQLite's CREATE text. */
 const LATER_COLUMNS = /, "earlier_(runs|pages|fetched|written)" [^,)]*/g;
 const withoutLaterColumns = <S extends Schema>(schema: S): S => {
