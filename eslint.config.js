@@ -18,5 +18,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // The console runs in the browser.
+  { files: ['ui/src/**'], languageOptions: { globals: { ...globals.browser } } },
   prettier,
 );

@@ -19,6 +19,7 @@ import { healthRoutes, metricsRoute } from './http/routes/health.js';
 import { sourcesRoutes } from './http/routes/sources.js';
 import { statsRoutes } from './http/routes/stats.js';
 import { syncRoutes } from './http/routes/sync.js';
+import { uiRoutes } from './http/routes/ui.js';
 import { webhookEventRoutes } from './http/routes/webhook-events.js';
 import { webhookRoutes } from './http/routes/webhooks.js';
 import { validatorCompiler } from './http/validation.js';
@@ -154,6 +155,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     await open.register(healthRoutes, { store, metrics, readiness: services.readiness });
     await open.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
     open.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+    // The operator console's static files: the page holds no data, every call it makes wants the key.
+    await open.register(uiRoutes);
     await open.register(async (senders) => {
       await webhookRateLimit(senders, config.webhookRateLimit);
       const providers = webhookProviders();
