@@ -262,7 +262,8 @@ interface Answer {
   body: string;
 }
 
-const KNOWN_STATUSES = new Set([200, 202, 400, 401, 404, 405, 409, 413, 414, 415, 422]);
+// 302: `/` and `/ui` (also reached as /.. and the like) send the client to the console.
+const KNOWN_STATUSES = new Set([200, 202, 302, 400, 401, 404, 405, 409, 413, 414, 415, 422]);
 
 /** Never a 5xx; a refusal is problem JSON with the status it was answered with. */
 function expectSound(res: Answer, method = 'GET'): void {

@@ -78,12 +78,8 @@ export const uiRoutes: FastifyPluginAsync<UiRoutesOptions> = async (app, options
   };
 
   const hidden = { schema: { hide: true } };
-  // A browser (it asks for HTML) is sent to the console; an API client asking / for anything else gets
-  // the problem JSON any unknown path gets, which names the console.
-  app.get('/', hidden, async (req, reply) => {
-    if (/\btext\/html\b/i.test(req.headers.accept ?? '')) return reply.redirect('/ui/', 302);
-    throw new ApiError('not_found', 'no route GET /: the API is described at /docs, the console is at /ui/');
-  });
+  // The service's root is the console's front door (CONTRACT: `/` redirects there); the API is at /docs.
+  app.get('/', hidden, async (_req, reply) => reply.redirect('/ui/', 302));
   app.get('/ui', hidden, async (_req, reply) => reply.redirect('/ui/', 302));
   app.get('/ui/', hidden, async (_req, reply) => page(reply));
   app.get<{ Params: { '*': string } }>('/ui/*', hidden, async (req, reply) => {
