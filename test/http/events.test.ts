@@ -167,7 +167,7 @@ for (const engine of ENGINES) {
 
     it('streams a sync running against a fake: progress as pages commit, then its finish, once', async () => {
       const app = await boot();
-      upstream.latencyMs = 40;
+      upstream.latencyMs = 150; // ten pages over 1.5 s: several polls of the feed (every 300 ms) see it running, even on a loaded machine
       const s = await openStream(base);
       await s.next((f) => f.event === 'hello', 'hello');
       const id = await startSync(app.app, 'items', '?full=true');
