@@ -13,7 +13,7 @@ import { contactModifiedAt, customerFromContact, type HubspotContact } from './c
 import { MERGED_IDS_PROPERTY, withMerges } from './merges.js';
 import { rememberPortal } from './portal.js';
 import { COUNT_QUERY, estimateTotal } from './progress-total.js';
-import { chunkProperties, mergeChunks, propertiesToRequest, readPropertyNames, withEveryProperty, type PropertySelection } from './properties.js';
+import { chunkProperties, mergeChunks, propertiesToRequest, readPropertyNames, type PropertySelection } from './properties.js';
 import { reconcileContact } from './reconcile.js';
 import { SearchLimiter } from './search-limit.js';
 
@@ -161,7 +161,7 @@ export class HubspotSource implements SourceConnector<HubspotCheckpoint> {
 
   /** HubSpot contact -> write, every requested property present (absent ones as null). */
   private toWrite(c: HubspotContact, deleted = false): RecordWrite {
-    return customerFromContact(withEveryProperty(c, this.properties), this.name, deleted);
+    return customerFromContact(c, this.name, deleted, this.properties);
   }
 
   missingConfiguration(): string | null {

@@ -39,15 +39,23 @@ export function contactName(first: unknown, last: unknown): string | null {
  * name parts), so the record shows the contact as HubSpot has it; only the
  * modification stamps go to `source_updated_at` instead. A property named
  * like one of the connector's own attributes is kept under a prefix
- * (attribute-keys.ts).
+ * (attribute-keys.ts). With `requested`, a requested property HubSpot left
+ * out of its answer (it does so for properties that have no value) is null,
+ * so a value cleared upstream clears the stored one.
  */
-export function customerFromContact(c: HubspotContact, source: string, deleted = false): RecordWrite {
+export function customerFromContact(c: HubspotContact, source: string, deleted = false, requested?: readonly string[]): RecordWrite {
   const p = c.properties ?? {};
   const attributes: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(p)) {
+  // Keys, not entries: a contact has hundreds of properties, and an entry pair for each is garbage.
+  const keys = Object.keys(p);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = p[key];
     if (value === undefined || VOLATILE.has(key)) continue;
     attributes[attributeOf(key)] = value;
   }
+  // Built here rather than on a copy of the contact: the same attributes, one object fewer.
+  if (requested) for (const n of requested) if (p[n] === undefined && !VOLATILE.has(n)) attributes[attributeOf(n)] = null;
   if (c.createdAt) attributes[CREATED_AT] = c.createdAt;
   if (typeof c.url === 'string' && c.url !== '') attributes[RECORD_URL] = c.url;
   const idNumber = Number(c.id);

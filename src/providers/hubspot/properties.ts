@@ -109,27 +109,15 @@ export function mergeChunks(
     const names = chunks[i + 1] ?? [];
     for (const c of contacts) {
       const other = byId.get(c.id);
-      if (other) Object.assign(c.properties, pick(other.properties, names));
-      else missing.push({ id: c.id, names });
+      if (!other) {
+        missing.push({ id: c.id, names });
+        continue;
+      }
+      // Only the asked-for names of a chunk's answer: the always-returned ones come from the first chunk.
+      const from = other.properties;
+      const into = c.properties;
+      for (const n of names) if (n in from) into[n] = from[n];
     }
   });
   return { contacts, missing };
-}
-
-/** Only the asked-for names of a chunk's answer: the always-returned ones come from the first chunk. */
-function pick(properties: HubspotContact['properties'], names: readonly string[]): HubspotContact['properties'] {
-  const out: HubspotContact['properties'] = {};
-  for (const n of names) if (n in properties) out[n] = properties[n];
-  return out;
-}
-
-/**
- * The contact with every requested property present: one HubSpot left out
- * of its answer (it does so for properties that have no value) is null, so
- * a value cleared upstream clears the stored one.
- */
-export function withEveryProperty(c: HubspotContact, names: readonly string[]): HubspotContact {
-  const properties = { ...c.properties };
-  for (const n of names) if (properties[n] === undefined) properties[n] = null;
-  return { ...c, properties };
 }
