@@ -174,9 +174,53 @@ function canonicalJsonSlow(value: unknown): string {
  * sorting `Object.entries` and joining by hand).
  */
 export function canonicalJson(value: unknown): string {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    if (keys.length >= WIDE_KEYS) return wideObjectJson(value as Record<string, unknown>, keys);
+  }
   const copy = sortedCopy(value);
   if (copy === UNORDERABLE) return canonicalJsonSlow(value);
   return JSON.stringify(copy) ?? 'null';
+}
+
+/**
+ * From this many keys an object is written by wideObjectJson. A copy that
+ * wide is a slow dictionary-mode object to build and to stringify, and its
+ * keys (a synced contact's few hundred properties) are the same from one
+ * record to the next, so their order is worth remembering.
+ */
+const WIDE_KEYS = 64;
+
+/** The sorted keys of the last wide object, and each as `"key":`. */
+let wideSorted: readonly string[] = [];
+let widePrefixes: readonly string[] = [];
+
+const isOwnEnumerable = (obj: object, key: string): boolean => Object.prototype.propertyIsEnumerable.call(obj, key);
+
+/**
+ * canonicalJson of an object with many keys, written member by member in
+ * sorted order. An object with the same keys as the previous one (same count,
+ * each of the remembered ones its own) reuses their order and quoted forms
+ * instead of sorting again.
+ */
+function wideObjectJson(obj: Record<string, unknown>, keys: string[]): string {
+  let same = keys.length === wideSorted.length;
+  for (let i = 0; same && i < wideSorted.length; i++) same = isOwnEnumerable(obj, wideSorted[i] as string);
+  if (!same) {
+    // Default sort order is by UTF-16 code units, the same as comparing with `<`.
+    wideSorted = keys.sort();
+    widePrefixes = wideSorted.map((k) => `${JSON.stringify(k)}:`);
+  }
+  const sorted = wideSorted;
+  const prefixes = widePrefixes;
+  let out = '{';
+  for (let i = 0; i < sorted.length; i++) {
+    const v = obj[sorted[i] as string];
+    if (v === undefined) continue;
+    const text = v === null ? 'null' : typeof v === 'string' ? JSON.stringify(v) : canonicalJson(v);
+    out += out.length === 1 ? prefixes[i] + text : `,${prefixes[i]}${text}`;
+  }
+  return `${out}}`;
 }
 
 /** A write's content hash, with the canonical texts it was made from: they are stored as the JSON columns too. */
