@@ -19,6 +19,7 @@ import { startFakeHubspot, type FakeHubspot } from '../../src/providers/hubspot/
 import { insertInboxRow } from '../../src/store/webhook-inbox.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { waitFor } from '../helpers/wait.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { FAST_TASKS } from '../helpers/sync.js';
 
@@ -136,6 +137,17 @@ for (const engine of ENGINES) {
       expect(await page.evaluate<string | null>("sessionStorage.getItem('tributary.apiKey')")).toBe(KEY);
       expect(await page.evaluate<number>('localStorage.length')).toBe(0);
       expect(requested.filter((u) => u.includes(KEY))).toEqual([]);
+
+      // Signing out forgets the key and ends the live stream opened with it; signing in opens a new one.
+      await waitFor(async () => (t!.app.feed.size === 1 ? true : undefined), 'the live stream to open', 15_000);
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await keyField.waitFor();
+      expect(await page.evaluate<string | null>("sessionStorage.getItem('tributary.apiKey')")).toBeNull();
+      await waitFor(async () => (t!.app.feed.size === 0 ? true : undefined), 'the stream of the old key to end', 15_000);
+      await keyField.fill(KEY);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+      await waitFor(async () => (t!.app.feed.size === 1 ? true : undefined), 'a new stream', 30_000);
     });
 
     it('Syncs: start a crm sync of 20,000 contacts, watch the bar move, cancel it, then run it to success', async () => {

@@ -49,9 +49,11 @@ export function App() {
             ))}
           </ul>
         </nav>
-        <span class={`live live-${liveState.value}`} role="status">
-          {LIVE_TEXT[liveState.value]}
-        </span>
+        {!needsKey.value && (
+          <span class={`live live-${liveState.value}`} role="status">
+            {LIVE_TEXT[liveState.value]}
+          </span>
+        )}
         {storedKey() !== null && !needsKey.value && (
           <button
             type="button"

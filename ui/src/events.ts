@@ -76,10 +76,16 @@ function handle(m: Message): void {
 }
 
 let started = false;
+/** The connection now open, so that signing out can end it. */
+let current: AbortController | null = null;
 
 export function startEvents(): void {
   if (started) return;
   started = true;
+  // Signing out (or a 401 anywhere) ends the stream opened with the old key at once.
+  needsKey.subscribe((v) => {
+    if (v) current?.abort();
+  });
   void run();
 }
 
@@ -93,7 +99,8 @@ async function run(): Promise<void> {
     }
     liveState.value = 'connecting';
     try {
-      const res = await fetch('/events', { headers: { accept: 'text/event-stream', ...authHeaders() } });
+      current = new AbortController();
+      const res = await fetch('/events', { headers: { accept: 'text/event-stream', ...authHeaders() }, signal: current.signal });
       if (res.status === 401) {
         needsKey.value = true;
         continue;
