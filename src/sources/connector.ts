@@ -54,6 +54,8 @@ export interface SyncContext<C = unknown> {
 export interface SourceConnector<C = unknown> {
   readonly name: string;
   readonly recordType: RecordType;
+  /** Every type the source writes, when more than `recordType` (Mailchimp: campaigns and audience members). */
+  readonly recordTypes?: readonly RecordType[];
   /**
    * The shape of this connector's checkpoint (a TypeBox schema of `C`). A
    * stored checkpoint that does not match (saved by another release, or

@@ -65,7 +65,7 @@ export const sourcesRoutes: FastifyPluginAsyncTypebox<SourcesRoutesOptions> = as
             provider: providers.get(c.name) ?? 'custom',
             configured: missing === null,
             missing,
-            record_types: [c.recordType],
+            record_types: [...(c.recordTypes ?? [c.recordType])],
             schedule: interval === undefined ? null : formatDuration(interval),
             last_task: task ? toTaskItem(task) : null,
           };

@@ -95,6 +95,7 @@ const DEFAULT_FULL_INTERVAL_MS = 7 * 24 * 3_600_000;
  */
 export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
   readonly recordType = 'campaign' as const;
+  readonly recordTypes = ['campaign', 'customer'] as const;
   readonly name: string;
   readonly checkpointSchema = mailchimpCheckpointSchema;
   private client: SourceClient | null = null;
