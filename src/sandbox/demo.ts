@@ -61,6 +61,7 @@ child.on('message', (message: ListeningMessage) => {
   process.stdout.write(
     [
       ...fakes.map((f) => `sandbox: ${f.summary}`),
+      `sandbox: the console is at http://${base}/ui/ (start and watch syncs there)`,
       `sandbox: data in ${databaseUrl} (${whichDatabase}). Try:`,
       ...sources.map((s) => `  curl -s -X POST ${base}/sync/${s}`),
       `  curl -s '${base}/tasks?status=all'`,

@@ -79,6 +79,8 @@ describe('npm run demo', () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect(demo.stdout()).toContain(`curl -s -X POST localhost:${port}/sync/`);
     expect(demo.stdout()).toContain(`localhost:${port}/tasks/<task_id>/cancel`);
+    expect(demo.stdout()).toContain(`the console is at http://localhost:${port}/ui/`);
+    expect((await fetch(`http://127.0.0.1:${port}/ui/`)).status).toBe(200);
     expect(demo.stdout()).toContain('a fresh database; DEMO_KEEP_DATA=1 keeps the last one');
     const sent = await fetch(`http://127.0.0.1:${port}/webhook`, {
       method: 'POST',
