@@ -26,7 +26,15 @@ process.once('exit', () => {
  * Starts a fake upstream in its own process (bench/sync/upstream.ts under
  * tsx) on 127.0.0.1 and waits (at most 30 s) for the line that says where it listens.
  */
-export async function startUpstream(opts: { kind: UpstreamKind; records: number; latencyMs: number; pageSize: number; logFile: string }): Promise<Upstream> {
+export async function startUpstream(opts: {
+  kind: UpstreamKind;
+  records: number;
+  latencyMs: number;
+  pageSize: number;
+  logFile: string;
+  /** hubspot: custom properties the fake portal defines (default 0). */
+  customProperties?: number;
+}): Promise<Upstream> {
   const log = fs.openSync(opts.logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'upstream.ts')], {
     cwd: root,
@@ -36,6 +44,7 @@ export async function startUpstream(opts: { kind: UpstreamKind; records: number;
       SYNC_UPSTREAM_RECORDS: String(opts.records),
       SYNC_UPSTREAM_LATENCY_MS: String(opts.latencyMs),
       SYNC_UPSTREAM_PAGE: String(opts.pageSize),
+      SYNC_UPSTREAM_CUSTOM_PROPERTIES: String(opts.customProperties ?? 0),
     },
     stdio: ['ignore', 'pipe', log],
   });

@@ -6,7 +6,8 @@
  *
  * Environment: SYNC_UPSTREAM mailchimp | hubspot | plain, SYNC_UPSTREAM_RECORDS,
  * SYNC_UPSTREAM_LATENCY_MS (a standing delay before every answer),
- * SYNC_UPSTREAM_PAGE (plain only: records a page). Prints one JSON line,
+ * SYNC_UPSTREAM_PAGE (plain only: records a page), SYNC_UPSTREAM_CUSTOM_PROPERTIES
+ * (hubspot only: custom properties the portal defines, default 0). Prints one JSON line,
  * {"url": …, "credential": …}, once it listens.
  */
 import { startFakeHubspot, startFakeMailchimp } from '../../src/providers/fakes.js';
@@ -29,7 +30,7 @@ if (kind === 'mailchimp') {
   const mc = await startFakeMailchimp({ campaigns: records, latencyMs, requestLogLimit: 100 });
   info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
 } else if (kind === 'hubspot') {
-  const hs = await startFakeHubspot({ contacts: records, latencyMs, requestLogLimit: 100 });
+  const hs = await startFakeHubspot({ contacts: records, latencyMs, requestLogLimit: 100, customProperties: intEnv('SYNC_UPSTREAM_CUSTOM_PROPERTIES', 0) });
   info = { url: hs.url, credential: hs.token, close: () => hs.close() };
 } else if (kind === 'plain') {
   const p = await startPlainUpstream({ records, latencyMs, pageSize: intEnv('SYNC_UPSTREAM_PAGE', 1000) });
