@@ -92,7 +92,7 @@ function syncTargets(sync: SyncReport | null): IssueTarget[] {
     );
     out.push({
       target,
-      measured: `${fmt.ratio(ratio)} (${mine.length} rounds: ${ratios.map(fmt.ratio).join(', ')}); ${fmt.int(service)} vs ${fmt.int(floor)} µs/record, ${fmt.int(mine[0]?.floor.records ?? Number.NaN)} records`,
+      measured: `${fmt.ratio(ratio)} (${mine.length} round${mine.length === 1 ? '' : 's'}: ${ratios.map(fmt.ratio).join(', ')}); ${fmt.int(service)} vs ${fmt.int(floor)} µs/record, ${fmt.int(mine[0]?.floor.records ?? Number.NaN)} records`,
       status: verdict(ratio <= 2),
     });
   }

@@ -3,7 +3,9 @@
  * run with extra node flags (for example `--cpu-prof`), for profiling:
  *   PROFILE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" npx tsx bench/sync/profile-run.ts [records]
  * PROFILE_SOURCE=marketing syncs the sandbox's fake Mailchimp instead of the
- * plain upstream; PROFILE_LATENCY_MS sets the upstream latency per page.
+ * plain upstream, PROFILE_SOURCE=crm the fake HubSpot (HUBSPOT_RATE_LIMIT=off,
+ * PROFILE_HUBSPOT_CUSTOM_PROPERTIES custom properties, default 0);
+ * PROFILE_LATENCY_MS sets the upstream latency per page.
  * The service must be built first (bench/results/dist, as `npm run bench` leaves it; PROFILE_DIST names another build).
  */
 import { spawn } from 'node:child_process';
@@ -18,14 +20,25 @@ import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js'
 const records = Number(process.argv[2] ?? 200_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-profile-'));
 const latencyMs = Number(process.env.PROFILE_LATENCY_MS ?? 0);
-const marketing = process.env.PROFILE_SOURCE === 'marketing';
-const up = marketing
-  ? await startUpstream({ kind: 'mailchimp', records, latencyMs, pageSize: 1000, logFile: path.join(dir, 'upstream.log') })
-  : await startPlainUpstream({ records, latencyMs, pageSize: 1000 });
+const source = process.env.PROFILE_SOURCE === 'marketing' || process.env.PROFILE_SOURCE === 'crm' ? process.env.PROFILE_SOURCE : 'bench';
+const up =
+  source === 'bench'
+    ? await startPlainUpstream({ records, latencyMs, pageSize: 1000 })
+    : await startUpstream({
+        kind: source === 'crm' ? 'hubspot' : 'mailchimp',
+        records,
+        latencyMs,
+        pageSize: source === 'crm' ? 100 : 1000,
+        customProperties: Number(process.env.PROFILE_HUBSPOT_CUSTOM_PROPERTIES ?? 0),
+        logFile: path.join(dir, 'upstream.log'),
+      });
 const sourceEnv: Record<string, string> = {};
-if (marketing) {
+if (source === 'marketing') {
   const m = up as Awaited<ReturnType<typeof startUpstream>>;
   Object.assign(sourceEnv, { MAILCHIMP_API_KEY: m.credential, MAILCHIMP_BASE_URL: m.url });
+} else if (source === 'crm') {
+  const h = up as Awaited<ReturnType<typeof startUpstream>>;
+  Object.assign(sourceEnv, { HUBSPOT_ACCESS_TOKEN: h.credential, HUBSPOT_BASE_URL: h.url, HUBSPOT_RATE_LIMIT: 'off' });
 } else {
   const p = up as Awaited<ReturnType<typeof startPlainUpstream>>;
   fs.writeFileSync(path.join(dir, 'sources.json'), JSON.stringify(plainSourceDeclaration('bench', p.url, 1000, 'BENCH_TOKEN')));
@@ -55,7 +68,7 @@ for (let i = 0; i < 100; i++) {
 }
 const t0 = Date.now();
 const cpu0 = cpuSeconds(child.pid as number);
-const { task_id } = (await (await fetch(`${base}/sync/${marketing ? 'marketing' : 'bench'}`, { method: 'POST' })).json()) as { task_id: string };
+const { task_id } = (await (await fetch(`${base}/sync/${source}`, { method: 'POST' })).json()) as { task_id: string };
 for (;;) {
   await sleep(200);
   const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };

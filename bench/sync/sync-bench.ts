@@ -318,10 +318,14 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
   }
 }
 
-/** Least-squares RSS growth (MiB per 100,000 records) over the second half of the samples; null with fewer than 4. */
+/**
+ * Least-squares RSS growth (MiB per 100,000 records) over the second half of
+ * the samples, past the start's growth; null when that half spans fewer than
+ * 8 samples or 20,000 records, too short to tell growth from the heap's steps.
+ */
 function rssSlope(samples: ReadonlyArray<[number, number]>): number | null {
   const half = samples.slice(Math.floor(samples.length / 2));
-  if (half.length < 4) return null;
+  if (half.length < 8 || (half.at(-1)?.[0] ?? 0) - (half[0]?.[0] ?? 0) < 20_000) return null;
   const n = half.length;
   const mx = half.reduce((a, [x]) => a + x, 0) / n;
   const my = half.reduce((a, [, y]) => a + y, 0) / n;
