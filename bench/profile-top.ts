@@ -41,7 +41,7 @@ function shortUrl(url: string): string {
 
 const file = process.argv[2];
 if (!file) throw new Error('usage: npx tsx bench/profile-top.ts <file.cpuprofile> [top]');
-const top = Number(process.argv[3] ?? 25);
+const top = Number(process.argv[3]) || 25;
 const profile = JSON.parse(fs.readFileSync(file, 'utf8')) as CpuProfile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const self = new Map<number, number>();

@@ -9,7 +9,7 @@
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
  *   BENCH_SYNC_HUBSPOT_RATE_LIMIT off         HUBSPOT_RATE_LIMIT for crm; `100/10s` keeps HubSpot's own (1,000 records/s at most)
- *   BENCH_SYNC_HUBSPOT_CUSTOM_PROPERTIES 0    custom properties the fake HubSpot defines (the sandbox's has 300); every one is synced
+ *   BENCH_SYNC_CUSTOM_PROPERTIES 0    custom properties the fake HubSpot defines (the sandbox's has 300); every one is synced
  *   BENCH_SYNC_FLOORS       1                 0: no sync floor runs
  *   BENCH_SYNC_FLOOR_ROUNDS 3                 rounds of service, then floor (SQLite, 0 ms) for each source the floor syncs
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
@@ -567,7 +567,7 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     latencies,
     probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
     hubspotRateLimit: process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT?.trim() || 'off',
-    hubspotCustomProperties: intEnv('BENCH_SYNC_HUBSPOT_CUSTOM_PROPERTIES', 0, 0, 5_000),
+    hubspotCustomProperties: intEnv('BENCH_SYNC_CUSTOM_PROPERTIES', 0, 0, 5_000),
     floorRounds: process.env.BENCH_SYNC_FLOORS?.trim() === '0' ? 0 : intEnv('BENCH_SYNC_FLOOR_ROUNDS', 3, 1, 10),
     pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     dist: process.env.BENCH_SYNC_DIST?.trim() || null,
