@@ -4,13 +4,18 @@
 // service's tables and indexes. No framework, validation, idempotency lookup,
 // change clock, counters, metrics or logs. What the service reaches against
 // the bare server is read against what this reaches. Plain JavaScript so no
-// loader runs in it. FLOOR_DB names the SQLite file. FLOOR_THREAD=1 moves the
-// commits to a worker thread (a batch is written while the next one gathers).
+// loader runs in it. FLOOR_DB names the SQLite file, FLOOR_SCHEMA=lean drops
+// every index but the records' (type, external_id) key (floor-store.mjs).
+// FLOOR_THREAD=1 moves the commits to a worker thread (a batch is written
+// while the next one gathers). FLOOR_PG_URL writes to PostgreSQL instead
+// (floor-store-pg.mjs), one batch in flight while the next one gathers.
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import { openFloorStore } from './floor-store.mjs';
+import { openFloorPgStore } from './floor-store-pg.mjs';
 
 const file = process.env.FLOOR_DB ?? 'floor.db';
+const schema = process.env.FLOOR_SCHEMA || 'full';
 const reply = (batch) => {
   for (const d of batch) {
     d.res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(d.answer) });
@@ -20,8 +25,35 @@ const reply = (batch) => {
 let queue = [];
 let drain;
 let closeStore;
-if (process.env.FLOOR_THREAD === '1') {
-  const worker = new Worker(new URL('./floor-store-thread.mjs', import.meta.url), { workerData: { file } });
+if (process.env.FLOOR_PG_URL) {
+  const store = await openFloorPgStore(process.env.FLOOR_PG_URL);
+  let inFlight = false;
+  drain = () => {
+    if (inFlight || queue.length === 0) return;
+    inFlight = true;
+    const batch = queue;
+    queue = [];
+    store.commit(batch).then(
+      () => {
+        inFlight = false;
+        drain();
+        reply(batch);
+      },
+      (err) => {
+        // Nothing stored: the senders may send again.
+        process.stderr.write(`floor commit failed: ${err}\n`);
+        inFlight = false;
+        drain();
+        for (const d of batch) {
+          d.res.writeHead(503, { 'retry-after': '1', 'content-length': 0 });
+          d.res.end();
+        }
+      },
+    );
+  };
+  closeStore = () => store.close();
+} else if (process.env.FLOOR_THREAD === '1') {
+  const worker = new Worker(new URL('./floor-store-thread.mjs', import.meta.url), { workerData: { file, schema } });
   // One batch at a time on the thread; what arrives meanwhile is the next batch.
   let inFlight = null;
   drain = () => {
@@ -38,7 +70,7 @@ if (process.env.FLOOR_THREAD === '1') {
   });
   closeStore = () => worker.terminate();
 } else {
-  const store = openFloorStore(file);
+  const store = openFloorStore(file, schema);
   drain = () => {
     const batch = queue;
     queue = [];

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openFloorStore } from './floor-store.mjs';
 
-const store = openFloorStore(workerData.file);
+const store = openFloorStore(workerData.file, workerData.schema);
 parentPort.on('message', (batch) => {
   store.commit(batch);
   parentPort.postMessage(batch.length);

@@ -15,6 +15,8 @@
  *   BENCH_SECONDS      10                   target length of each measured webhook run
  *   BENCH_ROUNDS       3                    webhook rounds (bare, then each engine), closed by one more bare run
  *   BENCH_FLOOR_THREAD 0                    1: also run the floor with its commits on a worker thread (floor-thread)
+ *   BENCH_FLOORS       1                    0: leave out the lean SQLite floor and the PostgreSQL floor (the SQLite floor always runs)
+ *   BENCH_SERVICE_NODE_FLAGS (unset)        node flags for the service in the webhook part, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
  *   BENCH_RECORDS      1000000              records loaded for the GET /data part
  *   BENCH_LOADER       sql                  sql: INSERT … SELECT generated in the engine, record_counts rebuilt in the
  *                                           same transaction; store: applyRecordWrites in big transactions (slower)
@@ -44,12 +46,15 @@ import {
   type Probe,
   type ProbeResult,
 } from './lib/data.js';
+import { openStore } from '../src/store/open-store.js';
+import { floorComparisonTable, webhookFloorComparisons } from './lib/floors.js';
 import { sqliteCommitFloor } from './lib/fsync.js';
+import { issueTargets, issueTargetsTable } from './lib/targets.js';
 import { createScratchDatabase, dropScratchDatabase, dropScratchDatabases, postgresAvailable } from './lib/pg.js';
 import { killChildren, startChild, type Child } from './lib/proc.js';
 import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
-import { syncMarkdown, syncPart, syncSettingsFromEnv } from './sync/sync-bench.js';
+import { syncMarkdown, syncPart, syncSettingsFromEnv, type SyncReport } from './sync/sync-bench.js';
 import { chaosMarkdown, chaosPart, chaosSettingsFromEnv } from './chaos.js';
 import { eventsMemoryMarkdown, eventsMemoryPart } from './events-memory.js';
 import { intEnv, listEnv } from './lib/env.js';
@@ -64,6 +69,8 @@ const settings = {
   seconds: intEnv('BENCH_SECONDS', 10, 1, 120),
   rounds: intEnv('BENCH_ROUNDS', 3, 1, 10),
   floorThread: process.env.BENCH_FLOOR_THREAD?.trim() === '1',
+  floors: process.env.BENCH_FLOORS?.trim() !== '0',
+  serviceNodeFlags: (process.env.BENCH_SERVICE_NODE_FLAGS ?? '').split(' ').filter(Boolean),
   records: intEnv('BENCH_RECORDS', 1_000_000, 1000, 20_000_000),
   loader: (process.env.BENCH_LOADER?.trim() || 'sql') as 'sql' | 'store',
   loadBatch: 0,
@@ -127,10 +134,10 @@ function serviceEnv(databaseUrl: string): NodeJS.ProcessEnv {
   return { ...env, DATABASE_URL: databaseUrl, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'warn' };
 }
 
-async function startService(label: string, databaseUrl: string): Promise<Child> {
+async function startService(label: string, databaseUrl: string, nodeFlags: string[] = []): Promise<Child> {
   return startChild({
     name: `tributary (${label})`,
-    args: serviceArgs(),
+    args: [...nodeFlags, ...serviceArgs()],
     env: serviceEnv(databaseUrl),
     cwd: root,
     logFile: path.join(runDir, `service-${label}.log`),
@@ -179,7 +186,7 @@ async function storedCounts(s: Scratch): Promise<{ records: number; inbox: numbe
 // ---------------------------------------------------------------- part 1: webhooks
 
 interface WebhookRow {
-  target: 'bare' | 'floor' | 'floor-thread' | 'sqlite' | 'postgres';
+  target: 'bare' | 'floor' | 'floor-lean' | 'floor-thread' | 'floor-pg' | 'sqlite' | 'postgres';
   round: number;
   run: LoadResult;
   warmupOk: number;
@@ -199,7 +206,9 @@ function sequentialLoad(label: string, url: string): Promise<LoadResult> {
 const TARGET_NAMES: Record<WebhookRow['target'], string> = {
   bare: 'bare node:http',
   floor: 'floor: node:http + SQLite FULL',
+  'floor-lean': 'lean floor: only the (type, external_id) key',
   'floor-thread': 'floor, commits on a thread',
+  'floor-pg': 'PostgreSQL floor: node:http + pg',
   sqlite: 'tributary sqlite',
   postgres: 'tributary postgres',
 };
@@ -251,16 +260,25 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
   };
   // The least a durable receiver does (bench/floor-server.mjs), on SQLite: what
   // the service reaches is read against it as well as against bare.
-  const floor = async (round: number, target: 'floor' | 'floor-thread') => {
+  // floor-lean: the same with no index but the records' (type, external_id) key; floor-pg: the same
+  // on PostgreSQL, the service's schema made by its own migrations, one statement per batch.
+  const floor = async (round: number, target: 'floor' | 'floor-lean' | 'floor-thread' | 'floor-pg') => {
     markLoad(`webhook round ${round}: ${target}`);
-    const s = await scratch('sqlite', target);
+    const s = await scratch(target === 'floor-pg' ? 'postgres' : 'sqlite', target.replace('-', '_'));
     try {
-      if (s.config.kind !== 'sqlite') throw new Error('the floor server runs on SQLite');
-      fs.mkdirSync(path.dirname(s.config.path), { recursive: true });
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '', FLOOR_THREAD: target === 'floor-thread' ? '1' : '0' };
+      if (s.config.kind === 'sqlite') {
+        fs.mkdirSync(path.dirname(s.config.path), { recursive: true });
+        env.FLOOR_DB = s.config.path;
+        env.FLOOR_SCHEMA = target === 'floor-lean' ? 'lean' : 'full';
+      } else {
+        await (await openStore(s.config)).close();
+        env.FLOOR_PG_URL = s.url;
+      }
       const child = await startChild({
         name: target,
         args: [path.join(root, 'bench', 'floor-server.mjs')],
-        env: { PATH: process.env.PATH ?? '', FLOOR_DB: s.config.path, FLOOR_THREAD: target === 'floor-thread' ? '1' : '0' },
+        env,
         cwd: root,
         logFile: path.join(runDir, `${target}-server.log`),
       });
@@ -283,7 +301,7 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
     markLoad(`webhook round ${round}: tributary ${engine}`);
     const s = await scratch(engine, 'webhook');
     try {
-      const child = await startService(`webhook-${engine}-${round}`, s.url);
+      const child = await startService(`webhook-${engine}-${round}`, s.url, settings.serviceNodeFlags);
       try {
         const m = await measureWebhooks(`${engine}-${round}`, child.url, child.pid);
         const batches = await writerBatchStats(child.url);
@@ -305,9 +323,17 @@ async function webhookPart(engines: Array<'sqlite' | 'postgres'>): Promise<Webho
   };
   for (let round = 1; round <= settings.rounds; round++) {
     await bare(round);
-    if (engines.includes('sqlite')) await floor(round, 'floor');
-    if (engines.includes('sqlite') && settings.floorThread) await floor(round, 'floor-thread');
-    for (const engine of engines) await service(engine, round);
+    // Each service run right after its floors, in every round.
+    for (const engine of engines) {
+      if (engine === 'sqlite') {
+        await floor(round, 'floor');
+        if (settings.floors) await floor(round, 'floor-lean');
+        if (settings.floorThread) await floor(round, 'floor-thread');
+      } else if (settings.floors) {
+        await floor(round, 'floor-pg');
+      }
+      await service(engine, round);
+    }
   }
   await bare(settings.rounds + 1);
   return rows;
@@ -617,6 +643,7 @@ async function main(): Promise<void> {
     }
   }
   let syncText = '';
+  let syncReport: SyncReport | null = null;
   if (settings.parts.includes('sync')) {
     say('\n== sync');
     const syncSettings = syncSettingsFromEnv({ runDir, scratchDir, say, markLoad });
@@ -624,7 +651,8 @@ async function main(): Promise<void> {
     // The service this run built (or BENCH_SYNC_DIST); BENCH_SERVER=tsx runs the sources.
     if (settings.dist) syncSettings.dist ??= settings.dist;
     else if (settings.server === 'build') syncSettings.dist ??= path.join(resultsDir, 'dist');
-    syncText = syncMarkdown(await syncPart(syncSettings));
+    syncReport = await syncPart(syncSettings);
+    syncText = syncMarkdown(syncReport);
   }
   let chaosText = '';
   if (settings.parts.includes('chaos')) {
@@ -663,6 +691,10 @@ async function main(): Promise<void> {
       '',
       webhookSummaryTable(webhookRows),
       '',
+      'Against the floors of the same rounds (rate: the median of per-round ratios; p99 and CPU: medians):',
+      '',
+      floorComparisonTable(webhookFloorComparisons(webhookRows), (t) => targetName(t as WebhookRow['target'])),
+      '',
       'Every run:',
       '',
       webhookRunsTable(webhookRows),
@@ -687,6 +719,8 @@ async function main(): Promise<void> {
   if (syncText) md.push(syncText);
   if (chaosText) md.push(chaosText);
   if (eventsText) md.push(eventsText);
+  const targets = issueTargets(webhookFloorComparisons(webhookRows), syncReport);
+  md.push('## Issue targets', '', issueTargetsTable(targets), '');
   md.push(
     '## Load average during the run',
     '',
@@ -700,7 +734,11 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(runDir, 'results.md'), text);
   fs.writeFileSync(
     path.join(runDir, 'results.json'),
-    JSON.stringify({ stamp, revision: revision(), machine: machine(), settings, loads, commitFloor, webhook: webhookRows, data: dataSections }, null, 2),
+    JSON.stringify(
+      { stamp, revision: revision(), machine: machine(), settings, loads, commitFloor, webhook: webhookRows, data: dataSections, sync: syncReport, targets },
+      null,
+      2,
+    ),
   );
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), text);
   say(`\n${text}`);

@@ -20,26 +20,25 @@ import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js'
 const records = Number(process.argv[2] ?? 200_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-profile-'));
 const latencyMs = Number(process.env.PROFILE_LATENCY_MS ?? 0);
-const marketing = process.env.PROFILE_SOURCE === 'marketing';
-const crm = process.env.PROFILE_SOURCE === 'crm';
+const source = process.env.PROFILE_SOURCE === 'marketing' || process.env.PROFILE_SOURCE === 'crm' ? process.env.PROFILE_SOURCE : 'bench';
 const up =
-  marketing || crm
-    ? await startUpstream({
-        kind: crm ? 'hubspot' : 'mailchimp',
+  source === 'bench'
+    ? await startPlainUpstream({ records, latencyMs, pageSize: 1000 })
+    : await startUpstream({
+        kind: source === 'crm' ? 'hubspot' : 'mailchimp',
         records,
         latencyMs,
-        pageSize: crm ? 100 : 1000,
+        pageSize: source === 'crm' ? 100 : 1000,
         customProperties: Number(process.env.BENCH_SYNC_CUSTOM_PROPERTIES ?? 0),
         logFile: path.join(dir, 'upstream.log'),
-      })
-    : await startPlainUpstream({ records, latencyMs, pageSize: 1000 });
+      });
 const sourceEnv: Record<string, string> = {};
-if (crm) {
-  const h = up as Awaited<ReturnType<typeof startUpstream>>;
-  Object.assign(sourceEnv, { HUBSPOT_ACCESS_TOKEN: h.credential, HUBSPOT_BASE_URL: h.url, HUBSPOT_RATE_LIMIT: 'off' });
-} else if (marketing) {
+if (source === 'marketing') {
   const m = up as Awaited<ReturnType<typeof startUpstream>>;
   Object.assign(sourceEnv, { MAILCHIMP_API_KEY: m.credential, MAILCHIMP_BASE_URL: m.url });
+} else if (source === 'crm') {
+  const h = up as Awaited<ReturnType<typeof startUpstream>>;
+  Object.assign(sourceEnv, { HUBSPOT_ACCESS_TOKEN: h.credential, HUBSPOT_BASE_URL: h.url, HUBSPOT_RATE_LIMIT: 'off' });
 } else {
   const p = up as Awaited<ReturnType<typeof startPlainUpstream>>;
   fs.writeFileSync(path.join(dir, 'sources.json'), JSON.stringify(plainSourceDeclaration('bench', p.url, 1000, 'BENCH_TOKEN')));
@@ -69,7 +68,7 @@ for (let i = 0; i < 100; i++) {
 }
 const t0 = Date.now();
 const cpu0 = cpuSeconds(child.pid as number);
-const { task_id } = (await (await fetch(`${base}/sync/${crm ? 'crm' : marketing ? 'marketing' : 'bench'}`, { method: 'POST' })).json()) as { task_id: string };
+const { task_id } = (await (await fetch(`${base}/sync/${source}`, { method: 'POST' })).json()) as { task_id: string };
 for (;;) {
   await sleep(200);
   const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };

@@ -3,17 +3,17 @@
  *
  * Environment (all optional):
  *   BENCH_SYNC_RECORDS      1000000           records upstream serves and each sync fetches
- *   BENCH_SYNC_SOURCES      bench,marketing   bench: a minimal fast upstream as a declared source;
+ *   BENCH_SYNC_SOURCES      bench,marketing,crm  bench: a minimal fast upstream as a declared source;
  *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot;
  *                                             members: the marketing source against a fake Mailchimp of two audiences
  *                                             (BENCH_SYNC_FAKE_RECORDS members in all) and no campaigns
- *                                             (the connector keeps HubSpot's 100 requests / 10 s: 1,000 records/s at most)
  *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
- *   BENCH_SYNC_HUBSPOT_RATE_LIMIT (unset)     HUBSPOT_RATE_LIMIT for crm, e.g. `off`; unset keeps HubSpot's 100 / 10 s
- *   BENCH_SYNC_CUSTOM_PROPERTIES 0            custom contact properties of the fake HubSpot portal (long names, one in
- *                                             three set on each contact); crm asks for all of them (HUBSPOT_PROPERTIES=all)
+ *   BENCH_SYNC_HUBSPOT_RATE_LIMIT off         HUBSPOT_RATE_LIMIT for crm; `100/10s` keeps HubSpot's own (1,000 records/s at most)
+ *   BENCH_SYNC_CUSTOM_PROPERTIES 0    custom properties the fake HubSpot defines (the sandbox's has 300); every one is synced
+ *   BENCH_SYNC_FLOORS       1                 0: no sync floor runs
+ *   BENCH_SYNC_FLOOR_ROUNDS 3                 rounds of service, then floor (SQLite, 0 ms) for each source the floor syncs
  *   BENCH_SYNC_DIST         (unset)           a service already built (folder with server.js) to run instead of this
  *                                             run's build: before/after comparisons
  *
@@ -31,6 +31,12 @@
  * latency, the baseline is pages × latency: a sync that only ever waits for
  * upstream takes exactly that, so the ratio is what the store adds.
  *
+ * The sync floor (floor-sync.mjs: the same pages, the same client, JSON.parse
+ * and one upsert transaction a page into SQLite FULL, nothing else) runs
+ * after the service's SQLite sync at 0 ms of each source it can sync, in
+ * BENCH_SYNC_FLOOR_ROUNDS alternating rounds: the service's CPU per record is
+ * read against the floor's of the same round.
+ *
  * Everything on 127.0.0.1; every loop bounded in count and time.
  */
 import fs from 'node:fs';
@@ -44,6 +50,7 @@ import { createScratchDatabase, dropScratchDatabase } from '../lib/pg.js';
 import { cpuSeconds, startChild, type Child } from '../lib/proc.js';
 import { fmt, table } from '../lib/stats.js';
 import { memoryOf, startUpstream, type Upstream, type UpstreamKind } from './children.js';
+import { FLOOR_KINDS, floorSyncOnce, type SyncFloorRun } from './floor-run.js';
 import { plainSourceDeclaration } from './plain-upstream.js';
 import { probeUpstream, type ProbeResult } from './upstream-probe.js';
 
@@ -74,8 +81,12 @@ export interface SyncBenchSettings {
   latencies: number[];
   /** Pages the upstream-alone probe fetches at most (and 30 s). */
   probePages: number;
-  /** Custom contact properties of the fake HubSpot (crm). */
+  /** HUBSPOT_RATE_LIMIT for crm (`off` by default). */
+  hubspotRateLimit: string;
+  /** Custom properties the fake HubSpot defines. */
   hubspotCustomProperties: number;
+  /** Rounds of service then floor, for the sources the floor syncs; 0 runs no floor. */
+  floorRounds: number;
   pgAdminUrl: string;
   /** The built service (folder with server.js) to run; null runs the TypeScript sources under tsx. */
   dist: string | null;
@@ -87,6 +98,8 @@ export interface SyncBenchSettings {
 
 export interface SyncRun {
   engine: Engine;
+  /** 1 unless the run is one of several rounds against the sync floor. */
+  round: number;
   source: SyncSource;
   latencyMs: number;
   records: number;
@@ -112,6 +125,8 @@ export interface SyncRun {
   /** VmHWM at the end of the sync: peak resident memory of the process's whole life. */
   peakMiB: number | null;
   rssSamples: number;
+  /** RSS growth per 100,000 records fetched, least squares over the second half of the samples. */
+  rssSlopeMiBPer100k: number | null;
   serviceCpuUsPerRecord: number | null;
   /** Service CPU seconds / wall seconds during the sync. */
   serviceCpuShare: number | null;
@@ -131,6 +146,7 @@ export interface SyncReport {
   settings: Omit<SyncBenchSettings, 'say' | 'markLoad' | 'runDir' | 'scratchDir'>;
   probes: SyncProbe[];
   runs: SyncRun[];
+  floors: SyncFloorRun[];
 }
 
 const MiB = 2 ** 20;
@@ -177,8 +193,8 @@ interface TaskView {
 }
 
 /** One sync, start to end, on a fresh scratch database, service and upstream. */
-async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engine, source: SyncSource, latencyMs: number): Promise<SyncRun> {
-  const label = `${engine}-${source}-${latencyMs}ms`;
+async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engine, source: SyncSource, latencyMs: number, round = 1): Promise<SyncRun> {
+  const label = `${engine}-${source}-${latencyMs}ms${round > 1 ? `-${round}` : ''}`;
   const { kind, pageSize } = UPSTREAM[source];
   const records = recordsFor(s, source);
   // Members: each audience's archived listing is a page more.
@@ -219,8 +235,8 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     } else {
       extra.HUBSPOT_ACCESS_TOKEN = upstream.credential;
       extra.HUBSPOT_BASE_URL = upstream.url;
-      // HubSpot's own limit (100 requests / 10 s) paces crm at 10 pages/s; `off` measures the sync itself.
-      if (process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT) extra.HUBSPOT_RATE_LIMIT = process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT;
+      // HubSpot's own limit (100 requests / 10 s) would pace crm at 10 pages/s; `off` measures the sync itself.
+      extra.HUBSPOT_RATE_LIMIT = s.hubspotRateLimit;
     }
     if (source === 'bench') extra.SYNC_BENCH_TOKEN = upstream.credential;
     const env = serviceEnv(extra);
@@ -237,12 +253,13 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     // crm at HubSpot's 100 requests / 10 s: three times that floor too, a page taking one request per
     // 15,000 characters of property names (see src/providers/hubspot/properties.ts).
     const chunks = Math.max(1, Math.ceil((s.hubspotCustomProperties * 64 + 200) / 15_000));
-    const rateFloorMs = source === 'crm' && !process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT ? pagesExpected * chunks * 100 : 0;
+    const rateFloorMs = source === 'crm' && s.hubspotRateLimit !== 'off' ? pagesExpected * chunks * 100 : 0;
     const limitMs = 60_000 + (records / 500) * 1000 + 3 * pagesExpected * latencyMs + 3 * rateFloorMs;
     const t0 = performance.now();
     let task: TaskView | null = null;
     let rssMax = 0;
     let samples = 0;
+    const growth: Array<[fetched: number, rss: number]> = [];
     let cutShort = false;
     for (let i = 0; i < 100_000; i++) {
       await sleep(200);
@@ -252,6 +269,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
         samples++;
       }
       task = await json<TaskView>(await fetch(`${service.url}/tasks/${accepted.task_id}`));
+      if (m && Number.isFinite(m.rss)) growth.push([task.progress.records_fetched, m.rss]);
       if (task.status !== 'queued' && task.status !== 'running') break;
       if (performance.now() - t0 > limitMs) {
         cutShort = true;
@@ -281,6 +299,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     upstream = null;
     return {
       engine,
+      round,
       source,
       latencyMs,
       records,
@@ -300,6 +319,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
       rssMaxSampledMiB: samples > 0 ? rssMax / MiB : null,
       peakMiB: end ? end.hwm / MiB : null,
       rssSamples: samples,
+      rssSlopeMiBPer100k: rssSlope(growth),
       serviceCpuUsPerRecord: cpu0 !== null && cpu1 !== null && fetched > 0 ? ((cpu1 - cpu0) * 1e6) / fetched : null,
       serviceCpuShare: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / ((performance.now() - t0) / 1000) : null,
       upstreamCpuUsPerRecord: upCpu0 !== null && upCpu1 !== null && fetched > 0 ? ((upCpu1 - upCpu0) * 1e6) / fetched : null,
@@ -315,6 +335,23 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
     await drop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Least-squares RSS growth (MiB per 100,000 records) over the second half of
+ * the samples, past the start's growth; null when that half spans fewer than
+ * 8 samples or 20,000 records, too short to tell growth from the heap's steps.
+ */
+function rssSlope(samples: ReadonlyArray<[number, number]>): number | null {
+  const half = samples.slice(Math.floor(samples.length / 2));
+  if (half.length < 8 || (half.at(-1)?.[0] ?? 0) - (half[0]?.[0] ?? 0) < 20_000) return null;
+  const n = half.length;
+  const mx = half.reduce((a, [x]) => a + x, 0) / n;
+  const my = half.reduce((a, [, y]) => a + y, 0) / n;
+  const sxx = half.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  if (sxx === 0) return null;
+  const sxy = half.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  return ((sxy / sxx) * 100_000) / MiB;
 }
 
 /** The upstream alone, at one latency. */
@@ -366,26 +403,47 @@ export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
     }
   }
   const runs: SyncRun[] = [];
+  const floors: SyncFloorRun[] = [];
   for (const engine of s.engines) {
     for (const source of s.sources) {
       for (const latencyMs of s.latencies) {
-        s.markLoad(`sync: ${engine}, ${source}, ${latencyMs} ms, ${fmt.int(recordsFor(s, source))} records`);
-        const run = await syncOnce(s, serverArgs, engine, source, latencyMs);
-        const alone = probes.find((p) => p.source === source && p.latencyMs === latencyMs);
-        if (alone && run.pages > 0) run.upstreamBaseline = (run.pages * alone.probe.seconds) / alone.probe.pages;
-        runs.push(run);
-        s.say(
-          `  ${engine} ${source} ${latencyMs} ms: ${run.status}, ${fmt.int(run.fetched)} records in ${run.seconds.toFixed(1)} s = ${fmt.int(run.recordsPerSecond)} records/s` +
-            (run.latencyBaseline ? `, ${fmt.ratio(run.seconds / run.latencyBaseline)} of pages × latency` : '') +
-            (run.upstreamRequests === null ? '' : `; ${fmt.int(run.upstreamRequests)} upstream requests`) +
-            `; peak RSS ${fmt.int(run.peakMiB ?? Number.NaN)} MiB; service CPU ${fmt.int(run.serviceCpuUsPerRecord ?? Number.NaN)} µs/record; stored ${run.stored}` +
-            (run.error ? `; error: ${run.error}` : ''),
-        );
+        const withFloor = engine === 'sqlite' && latencyMs === 0 && s.floorRounds > 0 && source in FLOOR_KINDS;
+        for (let round = 1; round <= (withFloor ? s.floorRounds : 1); round++) {
+          const suffix = withFloor ? ` (round ${round})` : '';
+          s.markLoad(`sync: ${engine}, ${source}, ${latencyMs} ms, ${fmt.int(recordsFor(s, source))} records${suffix}`);
+          const run = await syncOnce(s, serverArgs, engine, source, latencyMs, round);
+          const alone = probes.find((p) => p.source === source && p.latencyMs === latencyMs);
+          if (alone && run.pages > 0) run.upstreamBaseline = (run.pages * alone.probe.seconds) / alone.probe.pages;
+          runs.push(run);
+          s.say(
+            `  ${engine} ${source} ${latencyMs} ms${suffix}: ${run.status}, ${fmt.int(run.fetched)} records in ${run.seconds.toFixed(1)} s = ${fmt.int(run.recordsPerSecond)} records/s` +
+              (run.latencyBaseline ? `, ${fmt.ratio(run.seconds / run.latencyBaseline)} of pages × latency` : '') +
+              (run.upstreamRequests === null ? '' : `; ${fmt.int(run.upstreamRequests)} upstream requests`) +
+              `; peak RSS ${fmt.int(run.peakMiB ?? Number.NaN)} MiB; service CPU ${fmt.int(run.serviceCpuUsPerRecord ?? Number.NaN)} µs/record; stored ${run.stored}` +
+              (run.error ? `; error: ${run.error}` : ''),
+          );
+          if (!withFloor) continue;
+          s.markLoad(`sync floor: ${source}, ${fmt.int(recordsFor(s, source))} records${suffix}`);
+          const floor = await floorSyncOnce({
+            source,
+            round,
+            records: recordsFor(s, source),
+            pageSize: UPSTREAM[source].pageSize,
+            customProperties: s.hubspotCustomProperties,
+            runDir: s.runDir,
+            scratchDir: s.scratchDir,
+          });
+          floors.push(floor);
+          s.say(
+            `  sync floor ${source}${suffix}: ${fmt.int(floor.records)} records in ${floor.seconds.toFixed(1)} s = ${fmt.int(floor.recordsPerSecond)} records/s; ` +
+              `CPU ${fmt.int(floor.cpuUsPerRecord)} µs/record; peak RSS ${fmt.int(floor.peakMiB)} MiB; stored ${floor.stored}`,
+          );
+        }
       }
     }
   }
   const { say: _say, markLoad: _mark, runDir: _r, scratchDir: _s, ...settings } = s;
-  return { settings, probes, runs };
+  return { settings, probes, runs, floors };
 }
 
 export function syncMarkdown(r: SyncReport): string {
@@ -416,6 +474,7 @@ export function syncMarkdown(r: SyncReport): string {
         'engine',
         'source',
         'latency ms',
+        'round',
         'status',
         'records',
         'pages',
@@ -428,6 +487,7 @@ export function syncMarkdown(r: SyncReport): string {
         'ratio to upstream alone',
         'stored',
         'RSS idle / max sampled / peak (VmHWM) MiB',
+        'RSS growth MiB / 100k records',
         'service CPU µs/record',
         'service CPU share',
         'upstream CPU µs/record',
@@ -439,6 +499,7 @@ export function syncMarkdown(r: SyncReport): string {
           x.engine,
           x.source,
           String(x.latencyMs),
+          String(x.round),
           `${x.status}${x.cutShort ? ' (time limit)' : ''}`,
           fmt.int(x.fetched),
           fmt.int(x.pages),
@@ -451,24 +512,69 @@ export function syncMarkdown(r: SyncReport): string {
           x.upstreamBaseline === null ? '-' : fmt.ratio(x.seconds / x.upstreamBaseline),
           x.stored === null ? '-' : fmt.int(x.stored),
           `${fmt.int(x.rssIdleMiB ?? Number.NaN)} / ${fmt.int(x.rssMaxSampledMiB ?? Number.NaN)} / ${fmt.int(x.peakMiB ?? Number.NaN)}`,
+          x.rssSlopeMiBPer100k === null ? '-' : x.rssSlopeMiBPer100k.toFixed(1),
           fmt.int(x.serviceCpuUsPerRecord ?? Number.NaN),
           x.serviceCpuShare === null ? '-' : fmt.pct(x.serviceCpuShare),
           fmt.int(x.upstreamCpuUsPerRecord ?? Number.NaN),
           x.loadavg,
         ];
       }),
-      ['l', 'l', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+      ['l', 'l', 'r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),
     '',
   );
+  if (r.floors.length > 0) {
+    md.push(
+      'Against the sync floor (SQLite, 0 ms; each floor run right after the service run of its round):',
+      '',
+      table(
+        [
+          'source',
+          'round',
+          'records',
+          'service records/s',
+          'floor records/s',
+          'service CPU µs/record',
+          'floor CPU µs/record',
+          'CPU ratio',
+          'service / floor peak RSS MiB',
+          'floor stored',
+        ],
+        syncFloorPairs(r).map(({ run, floor }) => [
+          floor.source,
+          String(floor.round),
+          fmt.int(floor.records),
+          fmt.int(run.recordsPerSecond),
+          fmt.int(floor.recordsPerSecond),
+          fmt.int(run.serviceCpuUsPerRecord ?? Number.NaN),
+          fmt.int(floor.cpuUsPerRecord),
+          fmt.ratio((run.serviceCpuUsPerRecord ?? Number.NaN) / floor.cpuUsPerRecord),
+          `${fmt.int(run.peakMiB ?? Number.NaN)} / ${fmt.int(floor.peakMiB)}`,
+          fmt.int(floor.stored),
+        ]),
+        ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ),
+      '',
+    );
+  }
   return md.join('\n');
+}
+
+/** Each floor run with the service run (SQLite, 0 ms) of its source and round. */
+export function syncFloorPairs(r: Pick<SyncReport, 'runs' | 'floors'>): Array<{ run: SyncRun; floor: SyncFloorRun }> {
+  const pairs: Array<{ run: SyncRun; floor: SyncFloorRun }> = [];
+  for (const floor of r.floors) {
+    const run = r.runs.find((x) => x.engine === 'sqlite' && x.latencyMs === 0 && x.source === floor.source && x.round === floor.round);
+    if (run) pairs.push({ run, floor });
+  }
+  return pairs;
 }
 
 /** Settings from BENCH_SYNC_* (and the shared BENCH_ENGINES, BENCH_PG_ADMIN_URL); listed at the top of this file. */
 export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scratchDir' | 'say' | 'markLoad'>): SyncBenchSettings {
   const engines = listEnv('BENCH_ENGINES', 'sqlite,postgres');
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
-  const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing');
+  const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing,crm');
   for (const x of sources) if (!(x in UPSTREAM)) throw new Error(`BENCH_SYNC_SOURCES: unknown source "${x}" (bench, marketing, crm, members)`);
   const latencies = listEnv('BENCH_SYNC_LATENCIES', '0,50').map((v) => {
     const n = Number(v);
@@ -482,7 +588,9 @@ export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scra
     fakeRecords: intEnv('BENCH_SYNC_FAKE_RECORDS', 100_000, 1_000, 20_000_000),
     latencies,
     probePages: intEnv('BENCH_SYNC_PROBE_PAGES', 200, 10, 100_000),
+    hubspotRateLimit: process.env.BENCH_SYNC_HUBSPOT_RATE_LIMIT?.trim() || 'off',
     hubspotCustomProperties: intEnv('BENCH_SYNC_CUSTOM_PROPERTIES', 0, 0, 5_000),
+    floorRounds: process.env.BENCH_SYNC_FLOORS?.trim() === '0' ? 0 : intEnv('BENCH_SYNC_FLOOR_ROUNDS', 3, 1, 10),
     pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
     dist: process.env.BENCH_SYNC_DIST?.trim() || null,
     ...io,
