@@ -252,6 +252,8 @@ for (const engine of ENGINES) {
     it('Overview: records by type and source, the two charts, tasks and dead letters', async () => {
       await go('Overview');
       await page.getByRole('heading', { name: 'Records by type and source' }).waitFor({ timeout: 10_000 });
+      // uPlot draws its canvas in an effect after the figures arrive: wait for both, then count.
+      await page.locator('figure.chart canvas').nth(1).waitFor({ timeout: 10_000 });
       expect(await page.locator('figure.chart canvas').count()).toBe(2);
       // The one dead letter was replayed: none waits.
       expect(await page.locator('.card').filter({ hasText: 'dead letters waiting' }).locator('.card-n').textContent()).toBe('0');
