@@ -18,14 +18,17 @@ export async function startApp(db: ScratchDatabase, env: Record<string, string> 
   const store = await openStore(config.database, { lockWaitMs: config.storeLockWaitMs });
   const app = await buildApp({ config, store, logger: pino({ level: 'silent' }), ...extra });
   await app.ready();
+  // Closing twice (a test, then its afterEach) closes once.
+  let closed: Promise<void> | undefined;
   return {
     app,
     store,
     config,
-    close: async () => {
-      await app.close();
-      await store.close();
-    },
+    close: () =>
+      (closed ??= (async () => {
+        await app.close();
+        await store.close();
+      })()),
   };
 }
 

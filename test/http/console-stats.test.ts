@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { recordFromPayload } from '../../src/domain/records.js';
 import { sweepInbox } from '../../src/ingest/inbox-retention.js';
 import { openStore, type Store } from '../../src/store/open-store.js';
@@ -7,8 +7,8 @@ import { applyRecordWrites } from '../../src/store/record-writes.js';
 import { insertInboxRow, setInboxOutcome } from '../../src/store/webhook-inbox.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { postWebhook, startApp, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
+import { ENGINES } from '../helpers/databases.js';
+import { usePagedApp } from '../helpers/paged-app.js';
 import { waitFor } from '../helpers/wait.js';
 import { rewindMigrationsTo } from '../helpers/migrations.js';
 
@@ -44,27 +44,9 @@ async function expectInboxCountersExact(store: Store): Promise<void> {
 
 for (const engine of ENGINES) {
   describe(`GET /stats and GET /sources on ${engine.name}`, () => {
-    let db: ScratchDatabase;
-    let upstream: PagedUpstream;
-    let t: TestApp | undefined;
+    const fx = usePagedApp(engine, { total: 250, env: FAST_TASKS, freshDatabase: true });
 
-    beforeAll(async () => {
-      upstream = await startPagedUpstream(250);
-    });
-    afterEach(async () => {
-      await t?.close();
-      t = undefined;
-      await db?.drop();
-    });
-    afterAll(async () => {
-      await upstream?.close();
-    });
-
-    const boot = async (env: Record<string, string> = {}) => {
-      db = await engine.create();
-      t = await startApp(db, { ...FAST_TASKS, ...env }, { connectors: new Map([['items', pagedConnector('items', upstream)]]) });
-      return t;
-    };
+    const boot = (env: Record<string, string> = {}) => fx.boot({ env });
 
     it('starts empty: 60 minutes of zeros, oldest first, ending with the current minute', async () => {
       const app = await boot();
@@ -170,14 +152,20 @@ for (const engine of ENGINES) {
     });
 
     it('lists the providers sources, configured or not, naming what is missing', async () => {
-      db = await engine.create();
-      t = await startApp(db);
-      const res = await t.app.inject('/sources');
-      expect(res.statusCode).toBe(200);
-      const items = res.json<{ items: Array<{ name: string; provider: string; configured: boolean; missing: string | null; last_task: unknown }> }>().items;
-      const byName = Object.fromEntries(items.map((i) => [i.name, i]));
-      expect(byName.crm).toMatchObject({ provider: 'hubspot', configured: false, missing: expect.stringMatching(/^HUBSPOT_/), last_task: null });
-      expect(byName.marketing).toMatchObject({ provider: 'mailchimp', configured: false, missing: expect.stringMatching(/^MAILCHIMP_/), last_task: null });
+      // The app's own providers, not the fixture's paged source.
+      const db = await engine.create();
+      const t = await startApp(db);
+      try {
+        const res = await t.app.inject('/sources');
+        expect(res.statusCode).toBe(200);
+        const items = res.json<{ items: Array<{ name: string; provider: string; configured: boolean; missing: string | null; last_task: unknown }> }>().items;
+        const byName = Object.fromEntries(items.map((i) => [i.name, i]));
+        expect(byName.crm).toMatchObject({ provider: 'hubspot', configured: false, missing: expect.stringMatching(/^HUBSPOT_/), last_task: null });
+        expect(byName.marketing).toMatchObject({ provider: 'mailchimp', configured: false, missing: expect.stringMatching(/^MAILCHIMP_/), last_task: null });
+      } finally {
+        await t.close();
+        await db.drop();
+      }
     });
   });
 

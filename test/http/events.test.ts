@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventFeed, type FeedClient } from '../../src/console/event-feed.js';
 import { insertInboxRow } from '../../src/store/webhook-inbox.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
-import { postWebhook, startApp, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
+import { postWebhook } from '../helpers/app.js';
+import { ENGINES } from '../helpers/databases.js';
+import { usePagedApp } from '../helpers/paged-app.js';
 import { startSync } from '../helpers/sync.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -73,26 +73,11 @@ const taskOf = (f: Frame) => f.data as { task_id: string; status: string; progre
 
 for (const engine of ENGINES) {
   describe(`GET /events on ${engine.name}`, () => {
-    let db: ScratchDatabase;
-    let upstream: PagedUpstream;
-    let t: TestApp | undefined;
+    const fx = usePagedApp(engine, { total: 1_000, env: FAST_TASKS, freshDatabase: true });
     let base = '';
 
-    beforeAll(async () => {
-      upstream = await startPagedUpstream(1_000);
-    });
-    afterEach(async () => {
-      await t?.close();
-      t = undefined;
-      await db?.drop();
-    });
-    afterAll(async () => {
-      await upstream?.close();
-    });
-
     const boot = async (runTasks = true, env: Record<string, string> = {}) => {
-      db = await engine.create();
-      t = await startApp(db, { ...FAST_TASKS, ...env }, { connectors: new Map([['items', pagedConnector('items', upstream)]]), runTasks });
+      const t = await fx.boot({ runTasks, env });
       await t.app.listen({ host: '127.0.0.1', port: 0 });
       base = `http://127.0.0.1:${(t.app.server.address() as AddressInfo).port}`;
       return t;
@@ -100,7 +85,7 @@ for (const engine of ENGINES) {
 
     it('once=true, and any in-process request, gets the hello and the active tasks, then the answer ends', async () => {
       const app = await boot(false);
-      upstream.latencyMs = 2_000;
+      fx.upstream.latencyMs = 2_000;
       const id = await startSync(app.app, 'items');
       for (const url of ['/events?once=true', '/events']) {
         const res = await app.app.inject(url);
@@ -119,7 +104,7 @@ for (const engine of ENGINES) {
       expect(head.status).toBe(200);
       expect(head.headers.get('content-type')).toMatch(/^text\/event-stream/);
       expect(app.app.feed.idle).toBe(true);
-      upstream.latencyMs = 0;
+      fx.upstream.latencyMs = 0;
     });
 
     it('streams the current state, then deliveries and dead letters as they are committed', async () => {
@@ -127,7 +112,7 @@ for (const engine of ENGINES) {
       const unauthorized = await fetch(`${base}/events`);
       expect(unauthorized.status).toBe(401);
       // Slow pages: the task stays active while the stream opens.
-      upstream.latencyMs = 2_000;
+      fx.upstream.latencyMs = 2_000;
       const started = await app.app.inject({ method: 'POST', url: '/sync/items', headers: { authorization: 'Bearer console-key-0123456789' } });
       expect(started.statusCode).toBe(202);
       const id = started.json<{ task_id: string }>().task_id;
@@ -161,18 +146,18 @@ for (const engine of ENGINES) {
       await app.app.inject({ method: 'POST', url: `/tasks/${id}/cancel`, headers: key });
       const cancelled = await s.next((f) => f.event === 'task' && taskOf(f).status === 'cancelled', 'the cancelled task');
       expect(taskOf(cancelled).task_id).toBe(id);
-      upstream.latencyMs = 0;
+      fx.upstream.latencyMs = 0;
       s.close();
     });
 
     it('streams a sync running against a fake: progress as pages commit, then its finish, once', async () => {
       const app = await boot();
-      upstream.latencyMs = 150; // ten pages over 1.5 s: several polls of the feed (every 300 ms) see it running, even on a loaded machine
+      fx.upstream.latencyMs = 150; // ten pages over 1.5 s: several polls of the feed (every 300 ms) see it running, even on a loaded machine
       const s = await openStream(base);
       await s.next((f) => f.event === 'hello', 'hello');
       const id = await startSync(app.app, 'items', '?full=true');
       await s.next((f) => f.event === 'task' && taskOf(f).task_id === id && taskOf(f).status === 'succeeded', 'the sync to succeed');
-      upstream.latencyMs = 0;
+      fx.upstream.latencyMs = 0;
       const mine = s.frames.filter((f) => f.event === 'task' && taskOf(f).task_id === id).map(taskOf);
       const pages = mine.filter((x) => x.status === 'running').map((x) => x.progress.pages);
       // Several progress events, in order.
@@ -207,7 +192,6 @@ for (const engine of ENGINES) {
       expect(app.app.feed.idle).toBe(false);
       // Closing the app ends open streams instead of waiting for them.
       await app.close();
-      t = undefined;
       await waitFor(async () => (c.ended ? true : undefined), 'the stream to end', 10_000);
     });
 

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, startApp, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, type PagedUpstream, startPagedUpstream } from '../helpers/paged-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { expectProblem } from '../helpers/app.js';
+import { ENGINES } from '../helpers/databases.js';
+import { usePagedApp } from '../helpers/paged-app.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** POST /tasks/{task_id}/cancel: the same answers as POST /tasks/cancel, with no body. */
@@ -22,30 +22,11 @@ const withoutInstance = (body: string) => {
 
 for (const engine of ENGINES) {
   describe(`cancelling by path on ${engine.name}`, () => {
-    let db: ScratchDatabase;
-    let upstream: PagedUpstream;
-    let t: TestApp | undefined;
+    const fx = usePagedApp(engine, { total: 2_000, env: FAST_TASKS });
 
-    beforeAll(async () => {
-      db = await engine.create();
-      upstream = await startPagedUpstream(2_000);
-    });
-    afterEach(async () => {
-      await t?.close();
-      t = undefined;
-    });
-    afterAll(async () => {
-      await upstream?.close();
-      await db?.drop();
-    });
-
-    const boot = async (runTasks: boolean, latencyMs = 0) => {
-      upstream.latencyMs = latencyMs;
-      t = await startApp(db, FAST_TASKS, { connectors: new Map([['items', pagedConnector('items', upstream)]]), runTasks });
-      return t.app;
-    };
+    const boot = async (runTasks: boolean, latencyMs = 0) => (await fx.boot({ runTasks, latencyMs })).app;
     const startSync = async () => {
-      const res = await t!.app.inject({ method: 'POST', url: '/sync/items?full=true' });
+      const res = await fx.t.app.inject({ method: 'POST', url: '/sync/items?full=true' });
       expect(res.statusCode).toBe(202);
       return res.json<{ task_id: string }>().task_id;
     };

@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type TestApp } from '../helpers/app.js';
-import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-import { pagedConnector, startPagedUpstream, type PagedUpstream } from '../helpers/paged-upstream.js';
+import { describe, expect, it } from 'vitest';
+import type { TestApp } from '../helpers/app.js';
+import { ENGINES } from '../helpers/databases.js';
+import { usePagedApp } from '../helpers/paged-app.js';
 import { getTask, startSync, waitForTask } from '../helpers/sync.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -19,29 +19,14 @@ const overallOf = async (t: TestApp, id: string) =>
 
 for (const engine of ENGINES) {
   describe(`progress.overall on ${engine.name}`, () => {
-    let db: ScratchDatabase;
-    let upstream: PagedUpstream;
-    let t: TestApp | undefined;
-
-    beforeAll(async () => {
-      db = await engine.create();
-      upstream = await startPagedUpstream(1_000);
-    });
-    afterEach(async () => {
-      await t?.close();
-      t = undefined;
-    });
-    afterAll(async () => {
-      await upstream?.close();
-      await db?.drop();
-    });
+    const fx = usePagedApp(engine, { total: 1_000, env: FAST_TASKS });
 
     it('sums the cancelled runs a sync resumed from; a fresh or full run counts only itself', async () => {
-      t = await startApp(db, FAST_TASKS, { connectors: new Map([['items', pagedConnector('items', upstream)]]) });
+      const t = await fx.boot();
       const app = t.app;
 
       // First run: cancelled after a few pages.
-      upstream.latencyMs = 80;
+      fx.upstream.latencyMs = 80;
       const first = await startSync(app, 'items', '?full=true');
       await waitFor(async () => ((await getTask(app, first)).progress.pages >= 2 ? true : undefined), 'two pages of the first run');
       expect((await app.inject({ method: 'POST', url: `/tasks/${first}/cancel` })).statusCode).toBe(200);
@@ -65,7 +50,7 @@ for (const engine of ENGINES) {
       const secondDone = await overallOf(t, second);
 
       // Third run: resumes and finishes; its own counters start at 0, overall covers the whole sync.
-      upstream.latencyMs = 0;
+      fx.upstream.latencyMs = 0;
       const third = await startSync(app, 'items');
       expect((await waitForTask(app, third)).status).toBe('succeeded');
       const done = await overallOf(t, third);
@@ -79,11 +64,11 @@ for (const engine of ENGINES) {
       expect(inc.overall).toEqual({ records_fetched: inc.records_fetched, records_written: inc.records_written, pages: inc.pages, runs: 1 });
 
       // A full run after a cancelled one does not resume it.
-      upstream.latencyMs = 80;
+      fx.upstream.latencyMs = 80;
       const interrupted = await startSync(app, 'items', '?full=true');
       await waitFor(async () => ((await getTask(app, interrupted)).progress.pages >= 1 ? true : undefined), 'a page');
       await app.inject({ method: 'POST', url: `/tasks/${interrupted}/cancel` });
-      upstream.latencyMs = 0;
+      fx.upstream.latencyMs = 0;
       const full = await startSync(app, 'items', '?full=true');
       expect((await waitForTask(app, full)).status).toBe('succeeded');
       expect((await overallOf(t, full)).overall).toEqual({ records_fetched: 1_000, records_written: 0, pages: 10, runs: 1 });

@@ -8,6 +8,7 @@ import { TaskStore } from '../../src/tasks/task-store.js';
 import { startApp, type TestApp } from '../helpers/app.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { pagedConnector, type PagedUpstream, startPagedUpstream, walkCounter } from '../helpers/paged-upstream.js';
+import { usePagedApp } from '../helpers/paged-app.js';
 import { waitFor } from '../helpers/wait.js';
 import { getTask, hubspotConnector, startSync } from '../helpers/sync.js';
 
@@ -15,12 +16,10 @@ const FAST_TASKS = { TASK_HEARTBEAT: '100ms', TASK_POLL: '100ms', TASK_LEASE: '1
 
 for (const engine of ENGINES) {
   describe(`task runner on ${engine.name}`, () => {
-    let db: ScratchDatabase;
-    let upstream: PagedUpstream;
-    let t: TestApp | undefined;
+    const fx = usePagedApp(engine, { total: 1_000, env: FAST_TASKS });
 
     const taskStatus = async (id: string) =>
-      (await t?.app.inject(`/tasks/${id}`))?.json() as {
+      (await fx.t.app.inject(`/tasks/${id}`)).json() as {
         status: string;
         progress: { pages: number; records_fetched: number; records_written: number };
         error: string | null;
@@ -34,24 +33,7 @@ for (const engine of ENGINES) {
         `task ${id} to reach ${statuses.join('/')}`,
       );
 
-    beforeAll(async () => {
-      db = await engine.create();
-      upstream = await startPagedUpstream(1_000);
-    });
-    afterEach(async () => {
-      await t?.close();
-      t = undefined;
-    });
-    afterAll(async () => {
-      await upstream?.close();
-      await db?.drop();
-    });
-
-    const boot = async (latencyMs = 0) => {
-      upstream.latencyMs = latencyMs;
-      t = await startApp(db, FAST_TASKS, { connectors: new Map([['items', pagedConnector('items', upstream)]]) });
-      return t;
-    };
+    const boot = (latencyMs = 0) => fx.boot({ latencyMs });
 
     it('runs a sync to the end: 202, progress, every record once, then a 409-free second run', async () => {
       const { app } = await boot();
@@ -105,24 +87,24 @@ for (const engine of ENGINES) {
       expect(stoppedAt - requestedAt).toBeLessThan(2_000);
       const pagesDone = cancel.json().progress.pages as number;
       expect(pagesDone).toBeLessThan(10);
-      const requestsAtCancel = upstream.log.length;
+      const requestsAtCancel = fx.upstream.log.length;
       await new Promise((r) => setTimeout(r, 400));
-      expect(upstream.log.length).toBe(requestsAtCancel);
-      expect(upstream.log.filter((l) => l.at > stoppedAt)).toHaveLength(0);
+      expect(fx.upstream.log.length).toBe(requestsAtCancel);
+      expect(fx.upstream.log.filter((l) => l.at > stoppedAt)).toHaveLength(0);
 
       // Resume: fewer requests than a full sync, and the data is complete.
-      const before = upstream.log.length;
-      upstream.latencyMs = 0;
+      const before = fx.upstream.log.length;
+      fx.upstream.latencyMs = 0;
       const resume = await app.inject({ method: 'POST', url: '/sync/items' });
       expect((await until(resume.json().task_id, ['succeeded'])).status).toBe('succeeded');
-      const resumedRequests = upstream.log.length - before;
+      const resumedRequests = fx.upstream.log.length - before;
       expect(resumedRequests).toBeLessThan(10);
-      expect(upstream.log[before]?.after).toBe(pagesDone * 100);
+      expect(fx.upstream.log[before]?.after).toBe(pagesDone * 100);
       expect((await app.inject('/data?source=items&limit=1')).json().total).toBe(1000);
     });
 
     it('a task whose process died (lease not renewed) is recovered and finished by another', async () => {
-      t = await startApp(db, FAST_TASKS, { connectors: new Map([['items', pagedConnector('items', upstream)]]), runTasks: false });
+      const t = await fx.boot({ runTasks: false });
       const tasks = new TaskStore(t.store);
       const q = await tasks.enqueue('items', { full: true, trigger: 'api' });
       const id = q.created ? q.task.id : q.active.id;
@@ -141,9 +123,9 @@ for (const engine of ENGINES) {
       const start = await app.inject({ method: 'POST', url: '/sync/items?full=true' });
       const id = start.json().task_id as string;
       await waitFor(async () => ((await taskStatus(id)).progress.pages >= 1 ? true : undefined), 'a page');
-      await t?.close();
-      t = await startApp(db, FAST_TASKS, { connectors: new Map([['items', pagedConnector('items', upstream)]]), runTasks: false });
-      const row = await new TaskStore(t.store).get(id);
+      await fx.t.close();
+      const after = await fx.boot({ runTasks: false });
+      const row = await new TaskStore(after.store).get(id);
       expect(row?.status).toBe('queued');
       expect(row?.error).toMatch(/shutdown/);
     });
