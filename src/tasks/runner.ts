@@ -127,7 +127,8 @@ export class TaskRunner {
   private ticking: Promise<void> | null = null;
   /** A wake came during a tick: tick again as soon as it ends. */
   private tickAgain = false;
-  private stopped = false;
+  /** Until start(): a process that does not run tasks (runTasks false) only queues them, even on a wake. */
+  private stopped = true;
 
   constructor(
     private readonly store: Store,
