@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { deliveryMinutesSince, minuteOf, MINUTE_MS } from '../store/console-counters.js';
-import { deadLettersAfter, lastDeadLetterId, tasksToWatch } from '../store/console-queries.js';
+import { deadLettersAfter, deadLettersAmong, lastDeadLetterId, receivedIdsBelow, tasksToWatch, type DeadLetter } from '../store/console-queries.js';
 import type { Store } from '../store/open-store.js';
 import type { TaskRow } from '../store/task-statements.js';
 
@@ -69,6 +69,8 @@ export class EventFeed {
   private buckets = new Map<string, number>();
   private windowStart = 0;
   private lastDeadLetter = 0;
+  /** Old rows left `received`: a retry that completes one as failed makes a dead letter below lastDeadLetter. */
+  private stuck: number[] = [];
   private failing = false;
   private closed = false;
 
@@ -140,6 +142,7 @@ export class EventFeed {
     this.failing = false;
     await this.poll(true, now);
     this.lastDeadLetter = await lastDeadLetterId(this.store.db);
+    this.stuck = await receivedIdsBelow(this.store.db, this.lastDeadLetter, DEAD_LETTERS_PER_POLL);
     this.schedule();
   }
 
@@ -200,10 +203,13 @@ export class EventFeed {
 
     // Dead letters: new failed rows, by id.
     if (!first) {
+      const frame = (d: DeadLetter) => sseFrame('dead_letter', { id: d.id, route: d.route, error: d.error, received_at: new Date(d.receivedAt).toISOString() });
+      for (const d of await deadLettersAmong(this.store.db, this.stuck)) out.push(frame(d));
       for (const d of await deadLettersAfter(this.store.db, this.lastDeadLetter, DEAD_LETTERS_PER_POLL)) {
         this.lastDeadLetter = d.id;
-        out.push(sseFrame('dead_letter', { id: d.id, route: d.route, error: d.error, received_at: new Date(d.receivedAt).toISOString() }));
+        out.push(frame(d));
       }
+      this.stuck = await receivedIdsBelow(this.store.db, this.lastDeadLetter, DEAD_LETTERS_PER_POLL);
     }
     if (out.length > 0) this.broadcast(out.join(''));
   }

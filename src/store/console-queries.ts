@@ -74,3 +74,32 @@ export async function lastDeadLetterId(db: Kysely<Database>): Promise<number> {
     .executeTakeFirst();
   return Number(row?.id ?? 0);
 }
+
+/**
+ * Ids of inbox rows still `received` below `belowId` (a delivery whose process
+ * died before its outcome), oldest first: few or none, from the (status, id) index.
+ */
+export async function receivedIdsBelow(db: Kysely<Database>, belowId: number, limit: number): Promise<number[]> {
+  const rows = await db
+    .selectFrom('webhook_inbox')
+    .select('id')
+    .where('status', '=', 'received')
+    .where('id', '<=', belowId)
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => Number(r.id));
+}
+
+/** The rows among `ids` that are dead letters now. */
+export async function deadLettersAmong(db: Kysely<Database>, ids: readonly number[]): Promise<DeadLetter[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .selectFrom('webhook_inbox')
+    .select(['id', 'route', 'error', 'received_at'])
+    .where('status', '=', 'failed')
+    .where('id', 'in', ids)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ id: Number(r.id), route: r.route, error: r.error, receivedAt: Number(r.received_at) }));
+}

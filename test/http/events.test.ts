@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { EventFeed, type FeedClient } from '../../src/console/event-feed.js';
-import { insertInboxRow } from '../../src/store/webhook-inbox.js';
+import { insertInboxRow, setInboxOutcome } from '../../src/store/webhook-inbox.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { postWebhook } from '../helpers/app.js';
 import { ENGINES } from '../helpers/databases.js';
@@ -147,6 +147,33 @@ for (const engine of ENGINES) {
       const cancelled = await s.next((f) => f.event === 'task' && taskOf(f).status === 'cancelled', 'the cancelled task');
       expect(taskOf(cancelled).task_id).toBe(id);
       fx.upstream.latencyMs = 0;
+      s.close();
+    });
+
+    it('tells of a dead letter made of an older row left received, below the newest dead letter', async () => {
+      const app = await boot(false);
+      const row = (status: 'received' | 'failed') => ({
+        receivedAt: Date.now(),
+        route: '/webhook',
+        idempotencyKey: null,
+        headers: {},
+        body: '{}',
+        status,
+        error: null,
+      });
+      // A row a dead process left `received`, then a newer dead letter.
+      const stuckId = await inWriteTransaction(app.store, (tx) => insertInboxRow(tx, row('received')));
+      await inWriteTransaction(app.store, (tx) => insertInboxRow(tx, { ...row('failed'), error: 'refused' }));
+      const s = await openStream(base);
+      await s.next((f) => f.event === 'hello', 'hello');
+      await new Promise((r) => setTimeout(r, 400)); // a poll of the feed (every 300 ms) sees both as they are
+      expect(s.frames.filter((f) => f.event === 'dead_letter')).toEqual([]);
+      // A retry completes the old row as failed.
+      await inWriteTransaction(app.store, (tx) => setInboxOutcome(tx, stuckId, { status: 'failed', answer: null, error: 'still refused' }));
+      const dead = await s.next((f) => f.event === 'dead_letter', 'the completed dead letter');
+      expect(dead.data).toMatchObject({ id: stuckId, error: 'still refused' });
+      await new Promise((r) => setTimeout(r, 700));
+      expect(s.frames.filter((f) => f.event === 'dead_letter')).toHaveLength(1);
       s.close();
     });
 
