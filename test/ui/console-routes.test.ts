@@ -47,6 +47,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium: addresses and t
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
+  // What the browser's console shows as errors: a missing icon was a 404 there on every load.
+  const consoleErrors: string[] = [];
 
   beforeAll(async () => {
     buildConsole();
@@ -61,6 +63,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium: addresses and t
     });
     page = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
@@ -98,6 +103,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the console in Chromium: addresses and t
     await page.goto(`${base}/ui/syncs/extra`);
     await page.getByRole('heading', { level: 1, name: 'Page not found' }).waitFor();
     expect(pageErrors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it('names its own icon, served from /ui/, so the browser does not ask for /favicon.ico', async () => {
+    const html = await (await fetch(`${base}/ui/`)).text();
+    const href = /<link rel="icon"[^>]* href="([^"]+)"/.exec(html)?.[1];
+    expect(href).toBe('/ui/favicon.svg');
+    const icon = await fetch(`${base}${href}`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toContain('image/svg+xml');
   });
 
   it('lists finished syncs by when they ended, newest first', async () => {
