@@ -165,7 +165,7 @@ export const serviceSection = section('The service', {
       unset: NO_ITEMS,
       means: 'open, with a warning at start',
       description:
-        'when set, every route except the webhook routes, `/healthz`, `/readyz`, `/docs` and `/openapi.json` wants `Authorization: Bearer <key>` with one of the keys',
+        'when set, every route except the webhook routes, `/healthz`, `/readyz`, `/docs`, `/openapi.json` and the console (`/`, `/ui/…`: its page and files hold no data) wants `Authorization: Bearer <key>` with one of the keys',
     },
   ),
   authFailureLimit: variable('AUTH_FAILURE_LIMIT', rateLimit(), {

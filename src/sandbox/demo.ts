@@ -9,6 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { PROVIDERS } from '../providers/index.js';
 import { HUBSPOT_DEMO_CONTACT, HUBSPOT_PROVIDER } from '../providers/hubspot/sandbox.js';
@@ -19,12 +20,33 @@ const DEFAULT_DB = './data/demo.db';
 const keep = process.env.DEMO_KEEP_DATA === '1';
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${DEFAULT_DB}`;
 const kept = !process.env.DATABASE_URL && keep && fs.existsSync(DEFAULT_DB);
+const port = process.env.PORT || '8000';
+const host = process.env.HOST || '127.0.0.1';
+
+/** True when another process listens on host:port; any other failure (a bad PORT or HOST) is left for the server to report. */
+function portTaken(n: number): Promise<boolean> {
+  if (!Number.isInteger(n) || n <= 0 || n > 65535) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EADDRINUSE'));
+    probe.listen({ host, port: n, exclusive: true }, () => probe.close(() => resolve(false)));
+  });
+}
+
+// Checked before anything else: the usual holder of the port is an earlier
+// demo, whose database the fresh start below would otherwise delete under it.
+if (await portTaken(Number(port))) {
+  const other = Number(port) < 65535 ? Number(port) + 1 : 8001;
+  process.stderr.write(
+    `demo: port ${port} is taken on ${host} by another process (an earlier demo or npm start?): stop it, or run PORT=${other} npm run demo\n`,
+  );
+  process.exit(2);
+}
 if (!process.env.DATABASE_URL && !keep) {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(`${DEFAULT_DB}${suffix}`, { force: true });
 }
 
 const fakes = await startFakes('DEMO');
-const port = process.env.PORT ?? '8000';
 const env: NodeJS.ProcessEnv = { ...process.env, ...fakeEnv(fakes), DATABASE_URL: databaseUrl, PORT: port };
 
 // The built server beside the built demo; run from source (tsx), the source server with the same loader.

@@ -65,7 +65,14 @@ function rollbackReporter(options: StoreOptions): (err: unknown) => void {
 }
 
 async function openSqlite(file: string, options: StoreOptions): Promise<{ db: Kysely<Database>; sqlite: SqliteDatabase.Database }> {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (err) {
+      // A path under a regular file, or a folder that may not be made: the variable's fault, said in its one line.
+      throw new ConfigError('DATABASE_URL', `names a SQLite file whose folder cannot be made (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
   let sqlite: SqliteDatabase.Database;
   try {
     sqlite = new SqliteDatabase(file);
@@ -84,6 +91,10 @@ async function openSqlite(file: string, options: StoreOptions): Promise<{ db: Ky
     await switchToWal(sqlite);
   } catch (err) {
     sqlite.close();
+    // The first statement reads the file: one that is not SQLite (a typo naming another file) fails here.
+    if (err instanceof SqliteDatabase.SqliteError && err.code === 'SQLITE_NOTADB') {
+      throw new ConfigError('DATABASE_URL', `names a file that is not a SQLite database (${file})`);
+    }
     throw err;
   }
   sqlite.pragma('synchronous = FULL');

@@ -16,7 +16,7 @@ export function App() {
     startEvents();
   }, []);
   const page = route.value;
-  const title = PAGES.find((p) => p.path === page)?.title ?? '';
+  const title = page === 'not-found' ? 'Page not found' : (PAGES.find((p) => p.path === page)?.title ?? '');
   const main = useRef<HTMLElement>(null);
   useEffect(() => {
     document.title = `${title} · Tributary console`;
@@ -77,10 +77,31 @@ export function App() {
             {page === 'syncs' && <Syncs />}
             {page === 'webhooks' && <Webhooks />}
             {page === 'records' && <Records />}
+            {page === 'not-found' && <NotFound />}
           </>
         )}
       </main>
     </>
+  );
+}
+
+/** A /ui/ path that names no page: say so, rather than show another page under a wrong address. */
+function NotFound() {
+  return (
+    <p>
+      There is no page at <code>{location.pathname}</code>.{' '}
+      <a
+        href="/ui/overview"
+        onClick={(e) => {
+          if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+          e.preventDefault();
+          navigate('overview');
+        }}
+      >
+        Go to the Overview
+      </a>
+      , or pick a page above.
+    </p>
   );
 }
 

@@ -8,13 +8,17 @@ export const PAGES = [
   { path: 'records', title: 'Records' },
 ] as const;
 export type PagePath = (typeof PAGES)[number]['path'];
+/** What the address shows: a page, or 'not-found' for a /ui/ path that names none. */
+export type Route = PagePath | 'not-found';
 
-function current(): PagePath {
-  const name = location.pathname.replace(/^\/ui\/?/, '').split('/')[0] ?? '';
-  return PAGES.find((p) => p.path === name)?.path ?? 'overview';
+function current(): Route {
+  // /ui/ is the Overview, /ui/syncs that page; anything else (a typo, an old link) names no page.
+  const rest = location.pathname.replace(/^\/ui\/?/, '');
+  if (rest === '') return 'overview';
+  return PAGES.find((p) => p.path === rest)?.path ?? 'not-found';
 }
 
-export const route = signal<PagePath>(current());
+export const route = signal<Route>(current());
 
 export function navigate(path: PagePath): void {
   if (path !== route.value) history.pushState(null, '', `/ui/${path}`);

@@ -32,7 +32,9 @@ export function Syncs() {
 
   const all = [...tasks.value.values()].sort((a, b) => b.created_at.localeCompare(a.created_at));
   const active = all.filter((t) => ACTIVE.has(t.status));
-  const finished = all.filter((t) => !ACTIVE.has(t.status)).slice(0, 25);
+  // Newest finished first: a long sync started before a short one ends after it, and belongs above it.
+  const ended = all.filter((t) => !ACTIVE.has(t.status)).sort((a, b) => endedAt(b).localeCompare(endedAt(a)));
+  const finished = ended.slice(0, 25);
 
   const start = async (source: string) => {
     setNotice(null);
@@ -53,7 +55,7 @@ export function Syncs() {
     }
   };
 
-  const lastOf = (s: Source): Task | null => all.find((t) => t.source === s.name && !ACTIVE.has(t.status)) ?? s.last_task;
+  const lastOf = (s: Source): Task | null => ended.find((t) => t.source === s.name) ?? s.last_task;
 
   return (
     <>
@@ -158,6 +160,9 @@ export function Syncs() {
     </>
   );
 }
+
+/** When a task ended; one cancelled before it ran may have no finished_at. ISO times in UTC sort as text. */
+const endedAt = (t: Task): string => t.finished_at ?? t.created_at;
 
 function StatusWord({ status, when }: { status: Task['status']; when?: string | null }) {
   return (
