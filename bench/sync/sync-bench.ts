@@ -5,8 +5,8 @@
  *   BENCH_SYNC_RECORDS      1000000           records upstream serves and each sync fetches
  *   BENCH_SYNC_SOURCES      bench,marketing,crm  bench: a minimal fast upstream as a declared source;
  *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot;
- *                                             members: the marketing source against a fake Mailchimp of two audiences
- *                                             (BENCH_SYNC_FAKE_RECORDS members in all) and no campaigns
+ *                                             members: the marketing source against a fake Mailchimp of one audience
+ *                                             (BENCH_SYNC_FAKE_RECORDS members, 1,000 a page) and no campaigns
  *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
@@ -197,7 +197,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
   const label = `${engine}-${source}-${latencyMs}ms${round > 1 ? `-${round}` : ''}`;
   const { kind, pageSize } = UPSTREAM[source];
   const records = recordsFor(s, source);
-  // Members: each audience's archived listing is a page more.
+  // Members: the campaigns' empty page and the audience's archived listing are pages more.
   const pagesExpected = Math.ceil(records / pageSize) + (source === 'members' ? 2 : 0);
 
   // Scratch store.
