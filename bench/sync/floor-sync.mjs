@@ -160,7 +160,7 @@ function memberPage(listId, listing, before, offset) {
 /** Every audience's members: its default listing, then its archived members (which the default leaves out). */
 async function mailchimpMembers() {
   const lists = [];
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const page = await getJson('/lists', { count: String(MEMBER_PAGE), offset: String(offset), fields: 'lists.id,total_items' });
     lists.push(...page.lists.map((l) => l.id));
     offset += page.lists.length;
