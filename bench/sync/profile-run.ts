@@ -60,7 +60,7 @@ const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'be
   },
 });
 const base = `http://127.0.0.1:${port}`;
-for (let i = 0; i < 100; i++) {
+for (let i = 0; i < 600; i++) {
   try {
     if ((await fetch(`${base}/readyz`)).ok) break;
   } catch {
