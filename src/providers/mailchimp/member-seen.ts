@@ -8,6 +8,8 @@
  */
 const HASH = /^[0-9a-f]{32}$/;
 const WORDS = 4;
+/** The words of the key being looked at: one array for every call, copied into a slot when added. */
+const scratch = new Uint32Array(WORDS);
 
 export class SeenMembers implements ReadonlySet<string> {
   /** Four 32-bit words a slot; all four zero: empty (the all-zero hash itself is `zero`). */
@@ -76,14 +78,13 @@ export class SeenMembers implements ReadonlySet<string> {
     for (const v of this.values()) fn.call(thisArg, v, v, this);
   }
 
-  /** The hash of a key of this audience as four words; null for any other key. */
+  /** The hash of a key of this audience as four words (valid until the next call); null for any other key. */
   private words(key: string): Uint32Array | null {
     if (key.length !== this.prefix.length + 32 || !key.startsWith(this.prefix)) return null;
     const hex = key.slice(this.prefix.length);
     if (!HASH.test(hex)) return null;
-    const words = new Uint32Array(WORDS);
-    for (let w = 0; w < WORDS; w++) words[w] = Number.parseInt(hex.slice(w * 8, w * 8 + 8), 16);
-    return words;
+    for (let w = 0; w < WORDS; w++) scratch[w] = Number.parseInt(hex.slice(w * 8, w * 8 + 8), 16);
+    return scratch;
   }
 
   /** Puts `words` in `slots` unless there; whether it was put. */
