@@ -1,6 +1,7 @@
 // The floor server's store (see floor-server.mjs): the service's tables and
-// indexes in SQLite (WAL, synchronous=FULL), and one transaction per batch that
-// upserts each delivery's customer and writes its raw inbox row.
+// indexes (migration 010's search indexes too) in SQLite (WAL,
+// synchronous=FULL), and one transaction per batch that upserts each
+// delivery's customer and writes its raw inbox row.
 // FLOOR_SCHEMA=lean keeps only the (type, external_id) unique key on records
 // and no other index (the inbox keyed by its rowid alone): its gap to the full
 // schema is what the schema's indexes cost per write.
@@ -16,7 +17,10 @@ const RECORD_INDEXES = `
   create index if not exists records_source_row_idx on records (source, row_id);
   create index if not exists records_updated_idx on records (updated_at, row_id);
   create index if not exists records_type_updated_idx on records (type, updated_at, row_id);
-  create index if not exists records_source_updated_idx on records (source, updated_at, row_id);`;
+  create index if not exists records_source_updated_idx on records (source, updated_at, row_id);
+  create index if not exists records_search_external_id_idx on records (type, lower(external_id));
+  create index if not exists records_search_email_idx on records (type, lower(email));
+  create index if not exists records_search_name_idx on records (type, lower(name));`;
 const INBOX = (lean) => `create table if not exists webhook_inbox (id integer primary key autoincrement, received_at integer not null, route text not null,
     idempotency_key text${lean ? '' : ' unique'}, headers text not null, body text not null, status text not null, response_status integer,
     response text, error text, duplicate_of integer);`;

@@ -6,8 +6,8 @@
  * baseline measured in the same run. See BENCHMARKS.md.
  *
  * Environment (all optional):
- *   BENCH_PARTS        webhook,data,sync    which parts to run; `events` (bench/events-memory.ts: memory of BENCH_EVENTS_STREAMS,
- *                                           default 200, idle GET /events streams) runs only when named; `chaos` (never by default: it restarts the
+ *   BENCH_PARTS        webhook,data,sync,events  which parts to run; `events` is bench/events-memory.ts (memory of BENCH_EVENTS_STREAMS,
+ *                                           default 200, idle GET /events streams); `chaos` (never by default: it restarts the
  *                                           machine's PostgreSQL) is bench/chaos.ts, whose BENCH_CHAOS_* variables are listed there
  *   BENCH_ENGINES      sqlite,postgres      postgres is skipped if the admin URL does not answer
  *   BENCH_PG_ADMIN_URL postgres://postgres@127.0.0.1:5432/postgres
@@ -56,13 +56,13 @@ import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv, type SyncReport } from './sync/sync-bench.js';
 import { chaosMarkdown, chaosPart, chaosSettingsFromEnv } from './chaos.js';
-import { eventsMemoryMarkdown, eventsMemoryPart } from './events-memory.js';
+import { eventsMemoryMarkdown, eventsMemoryPart, type EventsMemoryResult } from './events-memory.js';
 import { intEnv, listEnv } from './lib/env.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 const settings = {
-  parts: listEnv('BENCH_PARTS', 'webhook,data,sync'),
+  parts: listEnv('BENCH_PARTS', 'webhook,data,sync,events'),
   engines: listEnv('BENCH_ENGINES', 'sqlite,postgres') as Array<'sqlite' | 'postgres'>,
   pgAdminUrl: process.env.BENCH_PG_ADMIN_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres',
   connections: intEnv('BENCH_CONNECTIONS', 50, 1, 1000),
@@ -662,13 +662,15 @@ async function main(): Promise<void> {
     markLoad('after chaos');
   }
   let eventsText = '';
+  let eventsResult: EventsMemoryResult | null = null;
   if (settings.parts.includes('events')) {
     say('\n== GET /events: idle streams');
     markLoad('events');
     const s = await scratch('sqlite', 'events');
     try {
       const streams = intEnv('BENCH_EVENTS_STREAMS', 200, 1, 10_000);
-      eventsText = eventsMemoryMarkdown(await eventsMemoryPart({ service: () => startService('events', s.url), streams, say }));
+      eventsResult = await eventsMemoryPart({ service: () => startService('events', s.url), streams, say });
+      eventsText = eventsMemoryMarkdown(eventsResult);
     } finally {
       await s.drop();
     }
@@ -719,7 +721,7 @@ async function main(): Promise<void> {
   if (syncText) md.push(syncText);
   if (chaosText) md.push(chaosText);
   if (eventsText) md.push(eventsText);
-  const targets = issueTargets(webhookFloorComparisons(webhookRows), syncReport);
+  const targets = issueTargets(webhookFloorComparisons(webhookRows), syncReport, eventsResult);
   md.push('## Issue targets', '', issueTargetsTable(targets), '');
   md.push(
     '## Load average during the run',

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
 
-/** mailchimp-members: the fake Mailchimp with no campaigns and two audiences sharing the records. */
+/** mailchimp-members: the fake Mailchimp with no campaigns and one audience of every record. */
 export type UpstreamKind = 'mailchimp' | 'mailchimp-members' | 'hubspot' | 'plain';
 
 export interface Upstream {

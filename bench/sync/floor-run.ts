@@ -13,12 +13,12 @@ import { startUpstream, type UpstreamKind } from './children.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/**
- * The sources the floor can sync, by the fake they read. Mailchimp members:
- * add `members: 'mailchimp-members'` here (and its walk in floor-sync.mjs)
- * once the service syncs them.
- */
-export const FLOOR_KINDS: Readonly<Record<string, Extract<UpstreamKind, 'hubspot' | 'mailchimp'>>> = { marketing: 'mailchimp', crm: 'hubspot' };
+/** The sources the floor can sync, by the fake they read (members: one audience, no campaigns). */
+export const FLOOR_KINDS: Readonly<Record<string, Extract<UpstreamKind, 'hubspot' | 'mailchimp' | 'mailchimp-members'>>> = {
+  marketing: 'mailchimp',
+  crm: 'hubspot',
+  members: 'mailchimp-members',
+};
 
 export interface SyncFloorRun {
   source: string;

@@ -7,7 +7,7 @@
 // metrics or logs. The next page is asked for before a page is stored, as the
 // connectors do. Plain JavaScript, so no loader runs in it.
 //
-// Environment: FLOOR_SYNC_KIND hubspot | mailchimp, FLOOR_SYNC_URL (the
+// Environment: FLOOR_SYNC_KIND hubspot | mailchimp | mailchimp-members, FLOOR_SYNC_URL (the
 // fake's base URL), FLOOR_SYNC_CREDENTIAL, FLOOR_DB (SQLite file),
 // FLOOR_SCHEMA full | lean. Prints one JSON line at the end: records, pages,
 // seconds, cpuUs (this process, user + system, over the loop), peakRssBytes.
@@ -140,9 +140,65 @@ async function mailchimpCampaigns() {
   }
 }
 
-// Mailchimp members (one audience, paged by count/offset like campaigns): add a walk here and a kind in
-// bench/sync/sync-bench.ts (FLOOR_KINDS) once the service has a members connector to compare with.
-const WALKS = { hubspot, mailchimp: mailchimpCampaigns };
+// ------------------------------------------------------------------ Mailchimp members
+
+const MEMBER_PAGE = 1000;
+
+/** The same listing the connector asks for (member-sync.ts): oldest change first, bounded by the walk's start, links left out. */
+function memberPage(listId, listing, before, offset) {
+  return getJson(`/lists/${encodeURIComponent(listId)}/members`, {
+    count: String(MEMBER_PAGE),
+    offset: String(offset),
+    sort_field: 'last_changed',
+    sort_dir: 'ASC',
+    before_last_changed: before,
+    ...(listing === 'archived' ? { status: 'archived' } : {}),
+    exclude_fields: 'members._links,_links',
+  });
+}
+
+/** Every audience's members: its default listing, then its archived members (which the default leaves out). */
+async function mailchimpMembers() {
+  const lists = [];
+  for (let offset = 0; ;) {
+    const page = await getJson('/lists', { count: String(MEMBER_PAGE), offset: String(offset), fields: 'lists.id,total_items' });
+    lists.push(...page.lists.map((l) => l.id));
+    offset += page.lists.length;
+    if (page.lists.length === 0 || offset >= page.total_items) break;
+  }
+  for (const listId of lists) {
+    const before = new Date().toISOString();
+    for (const listing of ['default', 'archived']) {
+      let offset = 0;
+      let next = memberPage(listId, listing, before, 0);
+      while (next) {
+        const page = await next;
+        offset += page.members.length;
+        next = page.members.length > 0 && offset < page.total_items ? memberPage(listId, listing, before, offset) : null;
+        const rows = page.members.map((m) => {
+          const name = [m.merge_fields?.FNAME, m.merge_fields?.LNAME].filter((s) => typeof s === 'string' && s !== '').join(' ');
+          const changed = Date.parse(m.last_changed ?? '');
+          return [
+            'customer',
+            `${listId}:${m.id}`,
+            'marketing',
+            null,
+            name || m.full_name || null,
+            m.email_address ?? null,
+            m.status ?? null,
+            JSON.stringify(m),
+            Number.isFinite(changed) ? changed : null,
+          ];
+        });
+        storePage(rows);
+        records += rows.length;
+        pages++;
+      }
+    }
+  }
+}
+
+const WALKS = { hubspot, mailchimp: mailchimpCampaigns, 'mailchimp-members': mailchimpMembers };
 
 const walk = WALKS[kind];
 if (!walk) throw new Error(`FLOOR_SYNC_KIND: no floor for "${kind}" (${Object.keys(WALKS).join(', ')})`);

@@ -5,7 +5,8 @@
  * PROFILE_SOURCE=marketing syncs the sandbox's fake Mailchimp instead of the
  * plain upstream, PROFILE_SOURCE=crm the fake HubSpot's contacts (all their
  * properties, HUBSPOT_RATE_LIMIT=off; BENCH_SYNC_CUSTOM_PROPERTIES sets the
- * portal's custom properties); PROFILE_LATENCY_MS sets the upstream latency per page.
+ * portal's custom properties), PROFILE_SOURCE=members the `marketing` source against one audience of
+ * members and no campaigns; PROFILE_LATENCY_MS sets the upstream latency per page.
  * The service must be built first (bench/results/dist, as `npm run bench` leaves it; PROFILE_DIST names another build).
  */
 import { spawn } from 'node:child_process';
@@ -20,12 +21,13 @@ import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js'
 const records = Number(process.argv[2] ?? 200_000);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-profile-'));
 const latencyMs = Number(process.env.PROFILE_LATENCY_MS ?? 0);
-const source = process.env.PROFILE_SOURCE === 'marketing' || process.env.PROFILE_SOURCE === 'crm' ? process.env.PROFILE_SOURCE : 'bench';
+const wanted = process.env.PROFILE_SOURCE;
+const source = wanted === 'marketing' || wanted === 'crm' || wanted === 'members' ? wanted : 'bench';
 const up =
   source === 'bench'
     ? await startPlainUpstream({ records, latencyMs, pageSize: 1000 })
     : await startUpstream({
-        kind: source === 'crm' ? 'hubspot' : 'mailchimp',
+        kind: source === 'crm' ? 'hubspot' : source === 'members' ? 'mailchimp-members' : 'mailchimp',
         records,
         latencyMs,
         pageSize: source === 'crm' ? 100 : 1000,
@@ -33,7 +35,7 @@ const up =
         logFile: path.join(dir, 'upstream.log'),
       });
 const sourceEnv: Record<string, string> = {};
-if (source === 'marketing') {
+if (source === 'marketing' || source === 'members') {
   const m = up as Awaited<ReturnType<typeof startUpstream>>;
   Object.assign(sourceEnv, { MAILCHIMP_API_KEY: m.credential, MAILCHIMP_BASE_URL: m.url });
 } else if (source === 'crm') {
@@ -58,7 +60,7 @@ const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'be
   },
 });
 const base = `http://127.0.0.1:${port}`;
-for (let i = 0; i < 100; i++) {
+for (let i = 0; i < 600; i++) {
   try {
     if ((await fetch(`${base}/readyz`)).ok) break;
   } catch {
@@ -68,7 +70,7 @@ for (let i = 0; i < 100; i++) {
 }
 const t0 = Date.now();
 const cpu0 = cpuSeconds(child.pid as number);
-const { task_id } = (await (await fetch(`${base}/sync/${source}`, { method: 'POST' })).json()) as { task_id: string };
+const { task_id } = (await (await fetch(`${base}/sync/${source === 'members' ? 'marketing' : source}`, { method: 'POST' })).json()) as { task_id: string };
 for (;;) {
   await sleep(200);
   const t = (await (await fetch(`${base}/tasks/${task_id}`)).json()) as { status: string };

@@ -3,10 +3,10 @@
  *
  * Environment (all optional):
  *   BENCH_SYNC_RECORDS      1000000           records upstream serves and each sync fetches
- *   BENCH_SYNC_SOURCES      bench,marketing,crm  bench: a minimal fast upstream as a declared source;
+ *   BENCH_SYNC_SOURCES      bench,marketing,crm,members  bench: a minimal fast upstream as a declared source;
  *                                             marketing: the sandbox's fake Mailchimp; crm: fake HubSpot;
- *                                             members: the marketing source against a fake Mailchimp of two audiences
- *                                             (BENCH_SYNC_FAKE_RECORDS members in all) and no campaigns
+ *                                             members: the marketing source against a fake Mailchimp of one audience
+ *                                             (BENCH_SYNC_FAKE_RECORDS members, 1,000 a page) and no campaigns
  *   BENCH_SYNC_LATENCIES    0,50              upstream latency per page, ms
  *   BENCH_SYNC_PROBE_PAGES  200               pages the upstream-alone probe fetches (at most 30 s)
  *   BENCH_SYNC_FAKE_RECORDS 100000            records for marketing and crm (their fakes are slower than the sync)
@@ -197,7 +197,7 @@ async function syncOnce(s: SyncBenchSettings, serverArgs: string[], engine: Engi
   const label = `${engine}-${source}-${latencyMs}ms${round > 1 ? `-${round}` : ''}`;
   const { kind, pageSize } = UPSTREAM[source];
   const records = recordsFor(s, source);
-  // Members: each audience's archived listing is a page more.
+  // Members: the campaigns' empty page and the audience's archived listing are pages more.
   const pagesExpected = Math.ceil(records / pageSize) + (source === 'members' ? 2 : 0);
 
   // Scratch store.
@@ -574,7 +574,7 @@ export function syncFloorPairs(r: Pick<SyncReport, 'runs' | 'floors'>): Array<{ 
 export function syncSettingsFromEnv(io: Pick<SyncBenchSettings, 'runDir' | 'scratchDir' | 'say' | 'markLoad'>): SyncBenchSettings {
   const engines = listEnv('BENCH_ENGINES', 'sqlite,postgres');
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`BENCH_ENGINES: unknown engine "${e}"`);
-  const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing,crm');
+  const sources = listEnv('BENCH_SYNC_SOURCES', 'bench,marketing,crm,members');
   for (const x of sources) if (!(x in UPSTREAM)) throw new Error(`BENCH_SYNC_SOURCES: unknown source "${x}" (bench, marketing, crm, members)`);
   const latencies = listEnv('BENCH_SYNC_LATENCIES', '0,50').map((v) => {
     const n = Number(v);

@@ -21,10 +21,10 @@ export function pageRequest(up: Upstream, n: number, pageSize: number): { url: s
     return { url: `${up.url}/campaigns?${q}`, headers: { authorization: `Basic ${Buffer.from(`tributary:${up.credential}`).toString('base64')}` } };
   }
   if (up.kind === 'mailchimp-members') {
-    // The two audiences in turn, as the sync reads them one after the other.
-    const q = `count=${pageSize}&offset=${Math.floor(n / 2) * pageSize}&sort_field=last_changed&sort_dir=ASC&exclude_fields=members._links,_links`;
+    // The one audience's default listing, as the sync reads it.
+    const q = `count=${pageSize}&offset=${n * pageSize}&sort_field=last_changed&sort_dir=ASC&exclude_fields=members._links,_links`;
     return {
-      url: `${up.url}/lists/${audienceId('tributary', n % 2)}/members?${q}`,
+      url: `${up.url}/lists/${audienceId('tributary', 0)}/members?${q}`,
       headers: { authorization: `Basic ${Buffer.from(`tributary:${up.credential}`).toString('base64')}` },
     };
   }

@@ -31,8 +31,9 @@ if (kind === 'mailchimp') {
   const mc = await startFakeMailchimp({ campaigns: records, latencyMs, requestLogLimit: 100 });
   info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
 } else if (kind === 'mailchimp-members') {
-  // Two audiences of half the records each; the campaigns' one empty page comes first.
-  const mc = await startFakeMailchimp({ campaigns: 0, audiences: 2, members: Math.ceil(records / 2), latencyMs, requestLogLimit: 100 });
+  // One audience of every record, no campaigns: the `marketing` source's members walk alone, one page of
+  // 1,000 after another (the campaigns' one empty page comes first), as the floor walks it.
+  const mc = await startFakeMailchimp({ campaigns: 0, audiences: 1, members: records, latencyMs, requestLogLimit: 100 });
   info = { url: mc.url, credential: mc.apiKey, close: () => mc.close() };
 } else if (kind === 'hubspot') {
   const customProperties = intEnv('SYNC_UPSTREAM_CUSTOM_PROPERTIES', 0);

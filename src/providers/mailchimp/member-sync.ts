@@ -6,6 +6,7 @@ import type { SourceClient } from '../../sources/http-client.js';
 import { audienceIds } from './audiences.js';
 import type { MemberState, MemberWalk } from './member-checkpoint.js';
 import { readMemberPage, type MemberPage } from './member-page.js';
+import { SeenMembers } from './member-seen.js';
 import { offsetWalk } from './offset-walk.js';
 
 /** Mailchimp's largest page. */
@@ -74,11 +75,12 @@ export async function* memberPages(opts: MemberSyncOptions, state: MemberState, 
   if (walk?.full && (walk.offset > 0 || walk.listing === 'archived')) {
     walk = audienceStart(walk.queue, true, audiences, walk.startedAt, walk.done, now());
   }
-  let seen: Set<string> | null = null;
+  // Every key of the audience walked, for the sweep: 16 bytes a member, not a string apiece.
+  let seen: SeenMembers | null = null;
   while (walk) {
     const current = walk;
     const listId = current.queue[0] as string;
-    if (current.full && current.listing === 'default' && current.offset === 0) seen = new Set();
+    if (current.full && current.listing === 'default' && current.offset === 0) seen = new SeenMembers(`${listId}:`);
     const steps = offsetWalk<MemberPage>({
       fetch: (offset, signal) => fetchMembers(opts, current, listId, offset, signal, ctx.log),
       signal: ctx.signal,
