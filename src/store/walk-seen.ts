@@ -28,22 +28,30 @@ export async function markWalkSeen(tx: WriteTx, key: WalkKey, ids: readonly stri
   const query =
     tx.dialect.name === 'postgres'
       ? CompiledQuery.raw('insert into walk_seen (source, walk, external_id) select $1, $2, unnest($3::text[])', [key.source, walkName(key), [...ids]])
-      : CompiledQuery.raw('insert into walk_seen (source, walk, external_id) select ?, ?, value from json_each(?)', [key.source, walkName(key), JSON.stringify(ids)]);
+      : CompiledQuery.raw('insert into walk_seen (source, walk, external_id) select ?, ?, value from json_each(?)', [
+          key.source,
+          walkName(key),
+          JSON.stringify(ids),
+        ]);
   await tx.trx.executeQuery(query);
 }
 
 /**
  * Up to `limit` external ids of the source's live records of the walk's type
- * (and prefix) that the walk did not list. An anti-join: SQLite builds an
- * automatic index on walk_seen for it, PostgreSQL uses its index or hashes.
+ * (and prefix) that the walk did not list. On SQLite the walk's ids are read
+ * once into a temporary index (a list subquery: a join would scan the
+ * unindexed table for every record); on PostgreSQL an anti-join on the index.
  */
 export async function unseenLiveIds(store: Store, key: WalkKey, limit: number): Promise<string[]> {
+  const walk = walkName(key);
   const prefix = key.idPrefix ? sql`and substr(r.external_id, 1, ${key.idPrefix.length}) = ${key.idPrefix}` : sql``;
-  const rows = await sql<{ external_id: string }>`
+  const unseen =
+    store.dialect.name === 'postgres'
+      ? sql`not exists (select 1 from walk_seen s where s.source = ${key.source} and s.walk = ${walk} and s.external_id = r.external_id)`
+      : sql`r.external_id not in (select external_id from walk_seen where source = ${key.source} and walk = ${walk})`;
+  const { rows } = await sql<{ external_id: string }>`
     select r.external_id from records r
-    left join walk_seen s on s.source = ${key.source} and s.walk = ${walkName(key)} and s.external_id = r.external_id
-    where r.type = ${key.type} and r.source = ${key.source} and r.deleted_at is null
-      and s.external_id is null ${prefix}
+    where r.type = ${key.type} and r.source = ${key.source} and r.deleted_at is null ${prefix} and ${unseen}
     limit ${limit}`.execute(store.db);
-  return rows.rows.map((r) => r.external_id);
+  return rows.map((r) => r.external_id);
 }

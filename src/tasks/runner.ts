@@ -293,10 +293,13 @@ export class TaskRunner {
         if (r.done) break;
         controller.signal.throwIfAborted();
         const walk = r.value.walk;
-        const swept = walk?.last
-          ? await this.sweep(connector, task.source, r.value, { signal: controller.signal, checkpoint: null, full: true, log })
-          : [];
-        await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log, reconcile: connector.reconcile, recordType: connector.recordType });
+        const swept = walk?.last ? await this.sweep(connector, task.source, r.value, { signal: controller.signal, checkpoint: null, full: true, log }) : [];
+        await this.commitPage(task, r.value, progress, swept, {
+          signal: controller.signal,
+          log,
+          reconcile: connector.reconcile,
+          recordType: connector.recordType,
+        });
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
       controller.signal.throwIfAborted();

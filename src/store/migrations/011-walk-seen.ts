@@ -10,8 +10,8 @@ type Engine = 'sqlite' | 'postgres';
  * (record type and id prefix). Rows come a page at a time and go when the walk
  * starts again or is swept.
  * SQLite gets no index: a page's rows are appended (no random index
- * inserts on the sync's path), and the one read, the sweep, builds an
- * automatic index once. PostgreSQL's
+ * inserts on the sync's path), and the one read, the sweep, reads the
+ * walk's ids once into a temporary index. PostgreSQL's
  * planner has no statistics for a table filled within minutes and could pick
  * a nested scan of it per record: the index keeps any plan a lookup.
  */
