@@ -2,6 +2,7 @@ import { CompiledQuery, sql } from 'kysely';
 import type { RecordType } from '../domain/records.js';
 import type { Store } from './open-store.js';
 import type { WriteTx } from './write-transaction.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 
 /**
  * The ids a walk of every record of a source has listed (migration 011),
@@ -36,22 +37,34 @@ export async function markWalkSeen(tx: WriteTx, key: WalkKey, ids: readonly stri
   await tx.trx.executeQuery(query);
 }
 
+/** Records looked at per query of the sweep: a query holds SQLite's one connection (and the event loop) to its end. */
+const SWEEP_CHUNK = 20_000;
+
 /**
  * Up to `limit` external ids of the source's live records of the walk's type
- * (and prefix) that the walk did not list. On SQLite the walk's ids are read
- * once into a temporary index (a list subquery: a join would scan the
- * unindexed table for every record); on PostgreSQL an anti-join on the index.
+ * (and prefix) that the walk did not list: the records table read in row id
+ * ranges, each record looked up in walk_seen's index, the event loop given a
+ * turn between ranges (a million-record sweep in one query held it past the
+ * task's lease).
  */
 export async function unseenLiveIds(store: Store, key: WalkKey, limit: number): Promise<string[]> {
   const walk = walkName(key);
   const prefix = key.idPrefix ? sql`and substr(r.external_id, 1, ${key.idPrefix.length}) = ${key.idPrefix}` : sql``;
-  const unseen =
-    store.dialect.name === 'postgres'
-      ? sql`not exists (select 1 from walk_seen s where s.source = ${key.source} and s.walk = ${walk} and s.external_id = r.external_id)`
-      : sql`r.external_id not in (select external_id from walk_seen where source = ${key.source} and walk = ${walk})`;
-  const { rows } = await sql<{ external_id: string }>`
-    select r.external_id from records r
-    where r.type = ${key.type} and r.source = ${key.source} and r.deleted_at is null ${prefix} and ${unseen}
-    limit ${limit}`.execute(store.db);
-  return rows.map((r) => r.external_id);
+  const last = await store.db
+    .selectFrom('records')
+    .select((eb) => eb.fn.max('row_id').as('last'))
+    .executeTakeFirst();
+  const end = Number(last?.last ?? 0);
+  const out: string[] = [];
+  for (let from = 0; from < end && out.length < limit; from += SWEEP_CHUNK) {
+    if (from > 0) await nextTurn();
+    const { rows } = await sql<{ external_id: string }>`
+      select r.external_id from records r
+      where r.row_id > ${from} and r.row_id <= ${from + SWEEP_CHUNK}
+        and r.type = ${key.type} and r.source = ${key.source} and r.deleted_at is null ${prefix}
+        and not exists (select 1 from walk_seen s where s.source = ${key.source} and s.walk = ${walk} and s.external_id = r.external_id)
+      limit ${limit - out.length}`.execute(store.db);
+    for (const r of rows) out.push(r.external_id);
+  }
+  return out;
 }

@@ -31,7 +31,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '008-mailchimp-member-keys': mailchimpMemberKeysMigration(engine),
     '009-console-stats': consoleStatsMigration(engine),
     '010-record-search': recordSearchMigration(engine),
-    '011-walk-seen': walkSeenMigration(engine),
+    '011-walk-seen': walkSeenMigration(),
   };
 }
 
