@@ -62,8 +62,8 @@ function walkKey(connector: { recordType: RecordType }, source: string, walk: Co
 
 /**
  * A page of a complete walk, in its transaction: its ids kept as seen (a
- * first page forgets an earlier walk's first); the last page, swept before
- * its transaction, forgets the walk's.
+ * first page forgets an earlier walk's ids first); the last page, swept
+ * before its transaction, forgets the walk's.
  */
 async function keepSeen(tx: WriteTx, key: WalkKey, page: SyncPage): Promise<void> {
   if (page.walk?.first || page.walk?.last) await clearWalkSeen(tx, key);
