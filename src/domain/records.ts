@@ -94,6 +94,52 @@ export function recordFromPayload(type: RecordType, payload: Record<string, unkn
 /** Returned by sortedCopy when an object has a key V8 would not keep in the order given. */
 const UNORDERABLE = Symbol('unorderable');
 
+/** A key list met before (same keys, same order), with its sorted order; null: a key V8 would not keep in order. */
+interface Shape {
+  keys: readonly string[];
+  sorted: readonly string[] | null;
+}
+
+/**
+ * Key lists met lately, by first key. The records of a source come in a few
+ * shapes, each object's keys in the same order every time: comparing a key
+ * list with one met before is cheaper than sorting it again. Bounded: past
+ * SHAPES_MAX lists it starts over.
+ */
+const shapes = new Map<string, Shape[]>();
+let shapeCount = 0;
+const SHAPES_MAX = 512;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The object's keys sorted, or null when one looks like an array index (V8 lists those first, whatever the insertion order). */
+function sortedKeys(obj: object): readonly string[] | null {
+  const keys = Object.keys(obj);
+  if (keys.length === 0) return keys;
+  const first = keys[0] as string;
+  let known = shapes.get(first);
+  if (known) for (const shape of known) if (sameKeys(shape.keys, keys)) return shape.sorted;
+  // Default sort order is by UTF-16 code units, the same as comparing with `<`.
+  const sorted = keys.slice().sort();
+  const orderable = sorted.every((k) => {
+    const c = k.charCodeAt(0);
+    return !(c >= 48 && c <= 57);
+  });
+  if (shapeCount >= SHAPES_MAX) {
+    shapes.clear();
+    shapeCount = 0;
+    known = undefined;
+  }
+  if (!known) shapes.set(first, (known = []));
+  known.push({ keys, sorted: orderable ? sorted : null });
+  shapeCount++;
+  return orderable ? sorted : null;
+}
+
 /**
  * `value` with the keys of every object inserted in sorted order, for one
  * native JSON.stringify. Keys that look like array indices are always listed
@@ -117,12 +163,10 @@ function sortedCopy(value: unknown): unknown {
     return out ?? value;
   }
   const obj = value as Record<string, unknown>;
-  // Default sort order is by UTF-16 code units, the same as comparing with `<`.
-  const keys = Object.keys(obj).sort();
+  const keys = sortedKeys(obj);
+  if (keys === null) return UNORDERABLE;
   const copy: Record<string, unknown> = {};
   for (const k of keys) {
-    const first = k.charCodeAt(0);
-    if (first >= 48 && first <= 57) return UNORDERABLE;
     const v = sortedCopy(obj[k]);
     if (v === UNORDERABLE) return UNORDERABLE;
     // defineProperty, not assignment: a `__proto__` key stays a plain member.

@@ -12,18 +12,25 @@ export interface SyncPage<C = unknown> {
   /** Upstream requests this page took (for progress and tests). */
   requests?: number;
   /**
-   * On the last page of a walk that listed every record the source has: the
-   * ids it saw. Stored live records of the source that are not among them are
-   * candidates for deletion, checked with `confirmGone` before they become
-   * tombstones (for an upstream that has no list of what it deleted).
+   * On every page of a walk that lists every record the source has (or
+   * every one under `idPrefix`): the runner keeps its records' ids in the
+   * store as seen (`first`: the walk's first page, which forgets an earlier
+   * walk's). On its `last` page, stored live records of the source that it
+   * did not see are candidates for deletion, checked with `confirmGone`
+   * before they become tombstones (for an upstream that has no list of what
+   * it deleted).
    */
-  complete?: {
-    seen: ReadonlySet<string>;
-    /** The type the walk listed, when not the connector's `recordType` (a source of both types). */
-    recordType?: RecordType;
-    /** The walk listed only the records whose external_id starts with this (one part of the source, such as one audience). */
-    idPrefix?: string;
-  };
+  walk?: CompleteWalk;
+}
+
+/** A page's place in a walk of every record (SyncPage.walk). */
+export interface CompleteWalk {
+  /** The type the walk lists, when not the connector's `recordType` (a source of both types). */
+  recordType?: RecordType;
+  /** The walk lists only the records whose external_id starts with this (one part of the source, such as one audience). */
+  idPrefix?: string;
+  first?: boolean;
+  last?: boolean;
 }
 
 /** What upstream says about records a complete walk did not see. */

@@ -122,6 +122,13 @@ export interface WriteMinutesTable {
   n: number;
 }
 
+/** The ids a complete walk has listed so far (migration 011), by source and walk. */
+export interface WalkSeenTable {
+  source: string;
+  walk: string;
+  external_id: string;
+}
+
 export interface Database {
   records: RecordsTable;
   record_counts: RecordCountsTable;
@@ -132,4 +139,5 @@ export interface Database {
   inbox_counts: InboxCountsTable;
   delivery_minutes: DeliveryMinutesTable;
   write_minutes: WriteMinutesTable;
+  walk_seen: WalkSeenTable;
 }

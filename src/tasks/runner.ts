@@ -2,15 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { storableWrite, type ReconcileWrite, type RecordType, type RecordWrite } from '../domain/records.js';
 import { countRecordsWritten, type Metrics } from '../metrics.js';
-import type { SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
+import type { CompleteWalk, SourceConnector, SyncContext, SyncPage } from '../sources/connector.js';
 import { RateLimitParkedError } from '../sources/upstream-errors.js';
 import type { Store } from '../store/open-store.js';
 import type { StoreOutage } from '../store/outage.js';
 import { StoreUnavailable } from '../store/store-errors.js';
-import { liveExternalIds } from '../store/record-queries.js';
 import { applyRecordWrites, hashWrites } from '../store/record-writes.js';
 import { isTransientStoreError } from '../store/store-errors.js';
-import { inWriteTransaction } from '../store/write-transaction.js';
+import { clearWalkSeen, markWalkSeen, unseenLiveIds, type WalkKey } from '../store/walk-seen.js';
+import { inWriteTransaction, type WriteTx } from '../store/write-transaction.js';
 import { readableCheckpoint } from './checkpoint-check.js';
 import { loadCheckpoint, recordSuccess, saveCheckpoint } from './sync-state.js';
 import type { TaskRow, TaskStore } from './task-store.js';
@@ -53,6 +53,26 @@ function tombstoneWrite(type: RecordType, externalId: string, source: string): R
     sourceUpdatedAt: null,
     deleted: true,
   };
+}
+
+/** The walk a page belongs to, as the store keeps its seen ids. */
+function walkKey(connector: { recordType: RecordType }, source: string, walk: CompleteWalk): WalkKey {
+  return { source, type: walk.recordType ?? connector.recordType, idPrefix: walk.idPrefix };
+}
+
+/**
+ * A page of a complete walk, in its transaction: its ids kept as seen (a
+ * first page forgets an earlier walk's ids first); the last page, swept
+ * before its transaction, forgets the walk's.
+ */
+async function keepSeen(tx: WriteTx, key: WalkKey, page: SyncPage): Promise<void> {
+  if (page.walk?.first || page.walk?.last) await clearWalkSeen(tx, key);
+  if (page.walk?.last) return;
+  await markWalkSeen(
+    tx,
+    key,
+    page.records.filter((r) => r.type === key.type).map((r) => r.external_id),
+  );
 }
 
 /** Why a running task's signal was aborted. */
@@ -273,10 +293,14 @@ export class TaskRunner {
         const r = await pages.next();
         if (r.done) break;
         controller.signal.throwIfAborted();
-        const swept = r.value.complete
-          ? await this.sweep(connector, task.source, r.value.complete, { signal: controller.signal, checkpoint: null, full: true, log })
-          : [];
-        await this.commitPage(task, r.value, progress, swept, { signal: controller.signal, log, reconcile: connector.reconcile });
+        const walk = r.value.walk;
+        const swept = walk?.last ? await this.sweep(connector, task.source, r.value, { signal: controller.signal, checkpoint: null, full: true, log }) : [];
+        await this.commitPage(task, r.value, progress, swept, {
+          signal: controller.signal,
+          log,
+          reconcile: connector.reconcile,
+          recordType: connector.recordType,
+        });
         log.debug({ pages: progress.pages, fetched: progress.fetched }, 'page committed');
       }
       controller.signal.throwIfAborted();
@@ -344,22 +368,20 @@ export class TaskRunner {
    * see, checked with upstream one by one, as writes for the last page's
    * transaction (tombstones for the gone, the records themselves for the rest).
    */
-  private async sweep(connector: SourceConnector, source: string, complete: NonNullable<SyncPage['complete']>, ctx: SyncContext): Promise<RecordWrite[]> {
-    if (!connector.confirmGone) return [];
-    const { seen, idPrefix } = complete;
-    const type = complete.recordType ?? connector.recordType;
-    const missing = (await liveExternalIds(this.store, type, source)).filter((id) => !seen.has(id) && (idPrefix === undefined || id.startsWith(idPrefix)));
+  private async sweep(connector: SourceConnector, source: string, page: SyncPage, ctx: SyncContext): Promise<RecordWrite[]> {
+    if (!connector.confirmGone || !page.walk) return [];
+    const key = walkKey(connector, source, page.walk);
+    // The last page's ids are marked in its own transaction, after this: left out here instead.
+    const onPage = new Set(page.records.map((r) => r.external_id));
+    const missing = (await unseenLiveIds(this.store, key, MAX_SWEEP + 1 + onPage.size)).filter((id) => !onPage.has(id));
     if (missing.length === 0) return [];
     if (missing.length > MAX_SWEEP) {
-      ctx.log.warn(
-        { missing: missing.length, max: MAX_SWEEP },
-        'too many stored records missing from a complete walk to check one by one; no tombstones this run',
-      );
+      ctx.log.warn({ max: MAX_SWEEP }, 'too many stored records missing from a complete walk to check one by one; no tombstones this run');
       return [];
     }
-    const { gone, present } = await connector.confirmGone(missing, ctx, type);
-    ctx.log.info({ missing: missing.length, gone: gone.length, present: present.length, type }, 'checked stored records a complete walk did not see');
-    return [...present, ...gone.map((id) => tombstoneWrite(type, id, source))];
+    const { gone, present } = await connector.confirmGone(missing, ctx, key.type);
+    ctx.log.info({ missing: missing.length, gone: gone.length, present: present.length, type: key.type }, 'checked stored records a complete walk did not see');
+    return [...present, ...gone.map((id) => tombstoneWrite(key.type, id, source))];
   }
 
   /**
@@ -373,7 +395,7 @@ export class TaskRunner {
     page: SyncPage,
     progress: Progress,
     extra: readonly RecordWrite[],
-    ctx: { signal: AbortSignal; log: Logger; reconcile?: ReconcileWrite | undefined },
+    ctx: { signal: AbortSignal; log: Logger; reconcile?: ReconcileWrite | undefined; recordType: RecordType },
   ) {
     const next = {
       pages: progress.pages + 1,
@@ -392,6 +414,7 @@ export class TaskRunner {
             next.written = progress.written;
             const applied = await applyRecordWrites(tx, writes, hashed, ctx.reconcile);
             next.written += applied.filter((a) => a.result !== 'unchanged' && a.result !== 'stale').length;
+            if (page.walk) await keepSeen(tx, walkKey(ctx, task.source, page.walk), page);
             await saveCheckpoint(tx, task.source, page.checkpoint);
             if (!(await this.tasks.saveProgress(tx, task.id, leaseOwner(task, this.options.owner), next)))
               throw new LeaseLost('task no longer owned by this process');

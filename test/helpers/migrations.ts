@@ -16,6 +16,9 @@ const UNDO: Record<string, <DB>(db: Kysely<DB>) => Promise<void>> = {
   '010-record-search': async (db) => {
     for (const field of ['external_id', 'email', 'name']) await sql`drop index if exists ${sql.id(`records_search_${field}_idx`)}`.execute(db);
   },
+  '011-walk-seen': async (db) => {
+    await sql`drop table if exists walk_seen`.execute(db);
+  },
 };
 
 /**

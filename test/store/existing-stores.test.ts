@@ -62,7 +62,7 @@ function without<S extends Schema>(schema: S, table: string): S {
   return out;
 }
 
-/** Tables and indexes added by migrations made after the fixtures (007-provider-state, 009-console-stats, 010-record-search's indexes). */
+/** Tables and indexes added by migrations made after the fixtures (007-provider-state, 009-console-stats, 010-record-search's indexes, 011-walk-seen). */
 const LATER_TABLES = [
   'provider_state',
   'inbox_counts',
@@ -71,6 +71,7 @@ const LATER_TABLES = [
   'tasks_source_created_idx',
   'tasks_finished_idx',
   'records_search_',
+  'walk_seen',
 ];
 /** Columns added to older tables since (009-console-stats): left out of the column lists and of SQLite's CREATE text. */
 const LATER_COLUMNS = /, "earlier_(runs|pages|fetched|written)" [^,)]*/g;

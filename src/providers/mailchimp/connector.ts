@@ -180,7 +180,7 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
         records: step.records,
         checkpoint: { ...base, members: step.state },
         totalEstimate: step.totalEstimate,
-        ...(step.complete ? { complete: step.complete } : {}),
+        ...(step.walk ? { walk: step.walk } : {}),
       };
     }
   }
@@ -200,18 +200,21 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
           : { sort_field: 'send_time', since_send_time: phase.sentSince, before_create_time: phase.createdBefore };
       // A walk of every campaign from the first one, started in this run, can tell
       // which stored campaigns Mailchimp no longer has (it keeps no list of deletions).
-      const seen = phase.phase === 'list' && phase.since === null && phase.offset === 0 ? new Set<string>() : null;
+      // Its pages are marked, and the runner keeps their ids in the store until the sweep.
+      const complete = phase.phase === 'list' && phase.since === null && phase.offset === 0;
+      let first = true;
       let newest = phase.newestCreated;
       for await (const step of this.walk(ctx, query, phase.offset, typeof phase.total === 'number' ? phase.total : null)) {
         const { page } = step;
         if (page.skipped > 0) ctx.log.warn({ skipped: page.skipped }, 'Mailchimp campaigns without an id skipped');
         if (page.newestCreated && (!newest || page.newestCreated > newest)) newest = page.newestCreated;
         const { records } = page;
-        for (const r of records) seen?.add(r.external_id);
+        const walk = complete ? { first } : undefined;
+        first = false;
         if (!step.last) {
           cp = keep({ ...phase, offset: step.nextOffset, newestCreated: newest, total: step.total });
           handed += records.length;
-          yield { records, checkpoint: cp, totalEstimate: step.total };
+          yield { records, checkpoint: cp, totalEstimate: step.total, ...(walk ? { walk } : {}) };
           continue;
         }
         const sentSince = phase.phase === 'list' ? (phase.sentSince ?? null) : null;
@@ -231,7 +234,7 @@ export class MailchimpSource implements SourceConnector<MailchimpCheckpoint> {
           records,
           checkpoint: { phase: 'idle', newestCreated: newest, lastStartedAt: startedAt, members: memberState },
           totalEstimate: step.total,
-          ...(seen ? { complete: { seen } } : {}),
+          ...(walk ? { walk: { ...walk, last: true } } : {}),
         };
         return;
       }

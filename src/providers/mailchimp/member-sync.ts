@@ -6,7 +6,6 @@ import type { SourceClient } from '../../sources/http-client.js';
 import { audienceIds } from './audiences.js';
 import type { MemberState, MemberWalk } from './member-checkpoint.js';
 import { readMemberPage, type MemberPage } from './member-page.js';
-import { SeenMembers } from './member-seen.js';
 import { offsetWalk } from './offset-walk.js';
 
 /** Mailchimp's largest page. */
@@ -35,8 +34,8 @@ export interface MemberStep {
   records: RecordWrite[];
   state: MemberState;
   totalEstimate: number;
-  /** On an audience's last page of a full walk: every member key it saw there. */
-  complete?: { seen: ReadonlySet<string>; recordType: 'customer'; idPrefix: string };
+  /** On each page of an audience's full walk (begun in this run): the walk whose seen keys the runner keeps, then sweeps. */
+  walk?: { recordType: 'customer'; idPrefix: string; first: boolean; last: boolean };
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -75,12 +74,13 @@ export async function* memberPages(opts: MemberSyncOptions, state: MemberState, 
   if (walk?.full && (walk.offset > 0 || walk.listing === 'archived')) {
     walk = audienceStart(walk.queue, true, audiences, walk.startedAt, walk.done, now());
   }
-  // Every key of the audience walked, for the sweep: 16 bytes a member, not a string apiece.
-  let seen: SeenMembers | null = null;
+  // The audience's full walk began in this run: its pages are marked for the sweep.
+  let complete = false;
+  let first = false;
   while (walk) {
     const current = walk;
     const listId = current.queue[0] as string;
-    if (current.full && current.listing === 'default' && current.offset === 0) seen = new SeenMembers(`${listId}:`);
+    if (current.full && current.listing === 'default' && current.offset === 0) complete = first = true;
     const steps = offsetWalk<MemberPage>({
       fetch: (offset, signal) => fetchMembers(opts, current, listId, offset, signal, ctx.log),
       signal: ctx.signal,
@@ -92,31 +92,33 @@ export async function* memberPages(opts: MemberSyncOptions, state: MemberState, 
     for await (const step of steps) {
       const { page } = step;
       if (page.skipped > 0) ctx.log.warn({ skipped: page.skipped, list_id: listId }, 'Mailchimp members without an id skipped');
-      for (const r of page.records) seen?.add(r.external_id);
+      const mark = (last: boolean) => (complete ? { walk: { recordType: 'customer' as const, idPrefix: `${listId}:`, first, last } } : {});
       const totalEstimate = current.done + step.total;
       if (!step.last) {
         walk = { ...current, offset: step.nextOffset, total: step.total };
-        yield { records: page.records, state: { ...state, audiences, walk }, totalEstimate };
+        yield { records: page.records, state: { ...state, audiences, walk }, totalEstimate, ...mark(false) };
+        first = false;
         continue;
       }
       if (current.listing === 'default') {
         // Archived members are not in the default listing: they are asked for by status.
         const { total: _total, ...rest } = current;
         walk = { ...rest, listing: 'archived', offset: 0, done: totalEstimate };
-        yield { records: page.records, state: { ...state, audiences, walk }, totalEstimate };
+        yield { records: page.records, state: { ...state, audiences, walk }, totalEstimate, ...mark(false) };
+        first = false;
         break;
       }
       audiences[listId] = iso(Date.parse(current.before) - MEMBER_LOOKBACK_MS);
       const rest = current.queue.slice(1);
       walk = rest.length > 0 ? audienceStart(rest, current.full, audiences, current.startedAt, totalEstimate, now()) : undefined;
       const { walk: _done, ...settled } = state;
-      const complete = seen ? { seen, recordType: 'customer' as const, idPrefix: `${listId}:` } : undefined;
-      seen = null;
+      const last = mark(true);
+      complete = first = false;
       yield {
         records: page.records,
         state: { ...settled, audiences, ...(walk ? { walk } : {}) },
         totalEstimate,
-        ...(complete ? { complete } : {}),
+        ...last,
       };
       break;
     }

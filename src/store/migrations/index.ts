@@ -9,6 +9,7 @@ import { providerStateMigration } from './007-provider-state.js';
 import { mailchimpMemberKeysMigration } from './008-mailchimp-member-keys.js';
 import { consoleStatsMigration } from './009-console-stats.js';
 import { recordSearchMigration } from './010-record-search.js';
+import { walkSeenMigration } from './011-walk-seen.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -30,6 +31,7 @@ function migrationsFor(engine: Engine): Record<string, Migration> {
     '008-mailchimp-member-keys': mailchimpMemberKeysMigration(engine),
     '009-console-stats': consoleStatsMigration(engine),
     '010-record-search': recordSearchMigration(engine),
+    '011-walk-seen': walkSeenMigration(),
   };
 }
 
