@@ -51,7 +51,7 @@ import { floorComparisonTable, webhookFloorComparisons } from './lib/floors.js';
 import { sqliteCommitFloor } from './lib/fsync.js';
 import { issueTargets, issueTargetsTable } from './lib/targets.js';
 import { createScratchDatabase, dropScratchDatabase, dropScratchDatabases, postgresAvailable } from './lib/pg.js';
-import { killChildren, startChild, type Child } from './lib/proc.js';
+import { killChildren, SERVICE_NODE_FLAGS, startChild, type Child } from './lib/proc.js';
 import { fmt, percentile, table } from './lib/stats.js';
 import { customerBodies, webhookLoad, writerBatchStats, type LoadResult } from './lib/webhook.js';
 import { syncMarkdown, syncPart, syncSettingsFromEnv, type SyncReport } from './sync/sync-bench.js';
@@ -137,7 +137,7 @@ function serviceEnv(databaseUrl: string): NodeJS.ProcessEnv {
 async function startService(label: string, databaseUrl: string, nodeFlags: string[] = []): Promise<Child> {
   return startChild({
     name: `tributary (${label})`,
-    args: [...nodeFlags, ...serviceArgs()],
+    args: [...SERVICE_NODE_FLAGS, ...nodeFlags, ...serviceArgs()],
     env: serviceEnv(databaseUrl),
     cwd: root,
     logFile: path.join(runDir, `service-${label}.log`),

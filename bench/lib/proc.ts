@@ -3,6 +3,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/**
+ * The node flags `npm start` runs the service with (package.json's start
+ * script, between `node` and the script), so the bench measures the service
+ * as it is run.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = (() => {
+  const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  return words.slice(1, -1).filter((w) => w.startsWith('--'));
+})();
+
 /** A port nobody listens on right now (the OS picks it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

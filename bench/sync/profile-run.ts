@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cpuSeconds } from '../lib/proc.js';
+import { cpuSeconds, SERVICE_NODE_FLAGS } from '../lib/proc.js';
 import { startUpstream } from './children.js';
 import { plainSourceDeclaration, startPlainUpstream } from './plain-upstream.js';
 
@@ -48,7 +48,7 @@ if (source === 'marketing' || source === 'members') {
 }
 const port = 18000 + Math.floor(Math.random() * 1000);
 const flags = (process.env.PROFILE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-const child = spawn(process.execPath, [...flags, process.env.PROFILE_DIST ?? 'bench/results/dist/server.js'], {
+const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...flags, process.env.PROFILE_DIST ?? 'bench/results/dist/server.js'], {
   stdio: 'inherit',
   env: {
     ...process.env,

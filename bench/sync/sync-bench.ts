@@ -47,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { intEnv, listEnv } from '../lib/env.js';
 import { createScratchDatabase, dropScratchDatabase } from '../lib/pg.js';
-import { cpuSeconds, startChild, type Child } from '../lib/proc.js';
+import { cpuSeconds, SERVICE_NODE_FLAGS, startChild, type Child } from '../lib/proc.js';
 import { fmt, table } from '../lib/stats.js';
 import { memoryOf, startUpstream, type Upstream, type UpstreamKind } from './children.js';
 import { FLOOR_KINDS, floorSyncOnce, type SyncFloorRun } from './floor-run.js';
@@ -387,9 +387,9 @@ export async function syncPart(s: SyncBenchSettings): Promise<SyncReport> {
     const server = path.resolve(root, s.dist, 'server.js');
     if (!fs.existsSync(server)) throw new Error(`no ${server} to run`);
     s.say(`running the service built in ${path.relative(root, path.dirname(server))}`);
-    serverArgs = [server];
+    serverArgs = [...SERVICE_NODE_FLAGS, server];
   } else {
-    serverArgs = ['--import', 'tsx', 'src/server.ts'];
+    serverArgs = [...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/server.ts'];
   }
   const probes: SyncProbe[] = [];
   for (const source of s.sources) {
