@@ -52,6 +52,13 @@ export interface DeadLetter {
   receivedAt: number;
 }
 
+const deadLetterOf = (r: { id: number | string | bigint; route: string; error: string | null; received_at: number | string | bigint }): DeadLetter => ({
+  id: Number(r.id),
+  route: r.route,
+  error: r.error,
+  receivedAt: Number(r.received_at),
+});
+
 /** Dead letters with an id above `afterId`, oldest first (the (status, id) index). */
 export async function deadLettersAfter(db: Kysely<Database>, afterId: number, limit: number): Promise<DeadLetter[]> {
   const rows = await db
@@ -62,7 +69,7 @@ export async function deadLettersAfter(db: Kysely<Database>, afterId: number, li
     .orderBy('id')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ id: Number(r.id), route: r.route, error: r.error, receivedAt: Number(r.received_at) }));
+  return rows.map(deadLetterOf);
 }
 
 /** The newest dead letter's id (0: none). */
@@ -101,5 +108,5 @@ export async function deadLettersAmong(db: Kysely<Database>, ids: readonly numbe
     .where('id', 'in', ids)
     .orderBy('id')
     .execute();
-  return rows.map((r) => ({ id: Number(r.id), route: r.route, error: r.error, receivedAt: Number(r.received_at) }));
+  return rows.map(deadLetterOf);
 }

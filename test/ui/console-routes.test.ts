@@ -7,38 +7,14 @@
  * The tasks are written through the store's own statements with chosen
  * times, and no task runner claims them: the order is known, not raced.
  */
-import { AxeBuilder } from '@axe-core/playwright';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { claimNextTask, finishTask, insertTask } from '../../src/store/task-statements.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { axeProblems, buildConsole, CHROMIUM } from './browser.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/** The console built from ui/ as it is now. */
-function buildConsole(): void {
-  execFileSync(process.execPath, [`${ROOT}node_modules/vite/bin/vite.js`, 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], {
-    cwd: ROOT,
-    // vitest sets NODE_ENV=test, which makes vite keep Preact's development checks (95 KB -> 110 KB)
-    // in dist/ui, the folder npm start serves: build what a user gets.
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: 'inherit',
-  });
-}
-
-/** Serious and critical accessibility violations on the page as it is. */
-async function axeProblems(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 // The store's engine does not matter to the page: SQLite only.
 const engine = ENGINES[0]!;

@@ -8,8 +8,6 @@
  * Without /usr/bin/chromium the file is skipped, except in CI (CI=true),
  * where .ci/run installs it and a missing browser is a failure.
  */
-import { AxeBuilder } from '@axe-core/playwright';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +17,12 @@ import { startFakeHubspot, type FakeHubspot } from '../../src/providers/hubspot/
 import { insertInboxRow } from '../../src/store/webhook-inbox.js';
 import { inWriteTransaction } from '../../src/store/write-transaction.js';
 import { startApp, type TestApp } from '../helpers/app.js';
+import { axeProblems, buildConsole, CHROMIUM } from './browser.js';
 import { waitFor } from '../helpers/wait.js';
 import { ENGINES, type ScratchDatabase } from '../helpers/databases.js';
 import { FAST_TASKS } from '../helpers/sync.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const IMAGES = fileURLToPath(new URL('../../docs/images/', import.meta.url));
 const KEY = 'console-key-0123456789';
 const CONTACTS = 20_000;
@@ -35,25 +32,6 @@ describe('the browser for the console tests', () => {
     expect(HAVE_CHROMIUM, `${CHROMIUM} is missing`).toBe(true);
   });
 });
-
-/** The console built from ui/ as it is now (vite takes about a second). */
-function buildConsole(): void {
-  execFileSync(process.execPath, [`${ROOT}node_modules/vite/bin/vite.js`, 'build', '--config', 'ui/vite.config.ts', '--logLevel', 'error'], {
-    cwd: ROOT,
-    // vitest sets NODE_ENV=test, which makes vite keep Preact's development checks (95 KB -> 110 KB)
-    // in dist/ui, the folder npm start serves: build what a user gets.
-    env: { ...process.env, NODE_ENV: 'production' },
-    stdio: 'inherit',
-  });
-}
-
-/** Serious and critical accessibility violations on the page as it is. */
-async function axeProblems(page: Page): Promise<string[]> {
-  const result = await new AxeBuilder({ page }).analyze();
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-}
 
 /** Polls a locator's attribute until `ok` holds; gives the value. */
 async function attributeUntil(locator: Locator, name: string, ok: (v: string | null) => boolean, limitMs: number): Promise<string | null> {
